@@ -1,0 +1,64 @@
+/** Flag parsing on node:util's parseArgs, with user-facing messages instead of stack traces. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CnnV3Error } from '../errors.js';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+export function parseFlags<O extends OptionSpec>(
+  command: string,
+  argv: string[],
+  options: O,
+  allowPositionals = false,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    let msg = err.message.split('. ')[0] ?? err.message;
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') msg = msg.replace(/^Unknown option/, 'unknown option');
+    throw new CnnV3Error(`cnnv3 ${command}: ${msg.replace(/\.$/, '')} (see cnnv3 ${command} --help)`, 2);
+  }
+}
+
+export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An integer flag with bounds; a malformed value names the flag. */
+export function intFlag(
+  command: string,
+  values: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min = -Infinity,
+  max = Infinity,
+): number {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Infinity ? `≥ ${min}` : `${min}..${max}`;
+    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be an integer ${range}, got ${JSON.stringify(raw)}`, 2);
+  }
+  return v;
+}
+
+/** A finite number flag with bounds. */
+export function numberFlag(
+  command: string,
+  values: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min = -Infinity,
+  max = Infinity,
+): number {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
+    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`, 2);
+  }
+  return v;
+}

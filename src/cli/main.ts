@@ -1,0 +1,36 @@
+/** The `cnnv3` command line: a thin layer over the library, callable in-process. */
+import { CnnV3Error, isCnnV3Error } from '../errors.js';
+import { inspectCommand } from './commands/inspect.js';
+import { packPhotoCommand } from './commands/pack-photo.js';
+import { processIO, type CliIO } from './io.js';
+
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
+  inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
+  return `Usage: cnnv3 <command> [options]   (cnnv3 <command> --help for its options)\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+/** Runs one command line; returns the exit code. User errors print one line, never a stack. */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(usage());
+    return name === undefined ? 2 : 0;
+  }
+  try {
+    const command = COMMANDS[name];
+    if (!command) throw new CnnV3Error(`cnnv3: unknown command ${JSON.stringify(name)}\n\n${usage()}`, 2);
+    return await command.run(rest, io);
+  } catch (e) {
+    if (!isCnnV3Error(e)) throw e;
+    io.stderr(`${e.message.startsWith('cnnv3') ? '' : 'cnnv3: '}${e.message}\n`);
+    return e.exitCode;
+  }
+}

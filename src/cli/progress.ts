@@ -1,0 +1,35 @@
+import type { CliIO } from './io.js';
+
+/**
+ * A progress bar on stderr. On a terminal it redraws one line; in a log it prints a line at
+ * every tenth of the way, so CI output stays short.
+ */
+export class ProgressBar {
+  private done = 0;
+  private lastDecile = -1;
+  private readonly width = 24;
+
+  constructor(
+    private readonly io: CliIO,
+    private readonly label: string,
+    private readonly total: number,
+  ) {}
+
+  tick(detail = ''): void {
+    this.done = Math.min(this.total, this.done + 1);
+    const frac = this.total === 0 ? 1 : this.done / this.total;
+    const filled = Math.round(frac * this.width);
+    const bar = `${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}`;
+    const line = `${this.label} [${bar}] ${this.done}/${this.total}${detail ? ` ${detail}` : ''}`;
+    if (this.io.isTTY) {
+      this.io.stderr(`\r\x1b[K${line}`);
+      if (this.done === this.total) this.io.stderr('\n');
+      return;
+    }
+    const decile = Math.floor(frac * 10);
+    if (decile !== this.lastDecile || this.done === this.total) {
+      this.lastDecile = decile;
+      this.io.stderr(`${line}\n`);
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * cnn-v3 library entry: browser-safe (no Node built-ins reachable from here).
+ * Node-only helpers (directories, atomic writes) live in `cnn-v3/node`.
+ */
+export { CnnV3Error, fileError, isCnnV3Error } from './errors.js';
+export type { Raster } from './image/image.js';
+export { toRgba8 } from './image/image.js';
+export { decodeImage, isJpeg } from './image/decode.js';
+export { decodePng, encodePng, isPng, PNG_LIMITS, type PngLimits } from './image/png.js';
+export { resizeLanczos3, resizeNearest } from './image/resize.js';
+export { packPhotoSample, NEUTRAL_NORMAL } from './pack/photo.js';
+export * from './dataset/layout.js';
+export { loadSample, type Sample, type SampleSource, type SampleKind } from './dataset/sample.js';
+export {
+  CH,
+  channelStats,
+  computeFeatures,
+  FEATURE_NAMES,
+  NUM_FEATURES,
+  type ChannelStats,
+  type FeatureInputs,
+} from './dataset/features.js';
+export * from './dataset/gpu-pack.js';
+export { fromHalfBits, roundToHalf, toHalfBits } from './util/half.js';

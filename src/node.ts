@@ -1,0 +1,7 @@
+/** Node-only entry: everything in the browser entry plus file-system helpers. */
+export * from './index.js';
+export { dirSource, discoverSamples, loadSampleDir, sampleName } from './dataset/sample-node.js';
+export { writeDirAtomic, writeFileAtomic } from './util/atomic-node.js';
+export { packPhotoFile } from './cli/commands/pack-photo.js';
+export { main } from './cli/main.js';
+export { bufferIO, type CliIO } from './cli/io.js';
