@@ -1,0 +1,116 @@
+import { CnnV3Error } from '../../errors.js';
+import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
+import { DETECTORS, type Detector } from '../../train/keypoints.js';
+import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
+import { train } from '../../train/trainer-node.js';
+import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import type { CliIO } from '../io.js';
+
+const D = TRAIN_DEFAULTS;
+
+export const TRAIN_HELP = `Usage: cnnv3 train --input DIR [options]
+
+Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
+
+  --input DIR               dataset root (default ${D.input}); simple/ or full/ inside it per --input-mode
+  --input-mode MODE         simple (photos) | full (Blender G-buffer) (default ${D.inputMode})
+  --epochs N                (default ${D.epochs}; 500 recommended with --full-image)
+  --batch-size N            (default ${D.batchSize})
+  --lr F                    Adam learning rate (default ${D.lr}; 1e-4 if the loss oscillates or turns NaN)
+  --lr-schedule S           constant | cosine (default ${D.lrSchedule})
+  --patch-size N            (default ${D.patchSize})
+  --patches-per-image N     (default ${D.patchesPerImage})
+  --detector D              harris | shi-tomasi | random (default ${D.detector})
+  --channel-dropout-p F     geometric group p, context p·0.67, temporal 0.5 (default ${D.channelDropoutP})
+  --full-image              train on whole images resized to --image-size² instead of patches
+  --image-size N            (default ${D.imageSize})
+  --enc-channels C0,C1      (default ${D.encChannels.join(',')})
+  --film-cond-dim N         (default ${D.filmCondDim})
+  --checkpoint-dir DIR      (default ${D.checkpointDir})
+  --checkpoint-every N      epochs between checkpoints, 0 = only the final one (default ${D.checkpointEvery})
+  --device D                auto | cpu | gpu (default ${D.device})
+  --threads N               CPU worker threads (default: all cores)
+  --seed N                  make the run reproducible (default: random, printed)
+  --resume CKPT             continue a run from its checkpoint (same losses as an uninterrupted run)
+`;
+
+function choice<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new CnnV3Error(`cnnv3 train: --${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`, 2);
+  }
+  return raw as T;
+}
+
+export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
+  const { values, positionals } = parseFlags('train', argv, {
+    input: { type: 'string' },
+    'input-mode': { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    'lr-schedule': { type: 'string' },
+    'patch-size': { type: 'string' },
+    'patches-per-image': { type: 'string' },
+    detector: { type: 'string' },
+    'channel-dropout-p': { type: 'string' },
+    'full-image': { type: 'boolean' },
+    'image-size': { type: 'string' },
+    'enc-channels': { type: 'string' },
+    'film-cond-dim': { type: 'string' },
+    'checkpoint-dir': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    device: { type: 'string' },
+    threads: { type: 'string' },
+    seed: { type: 'string' },
+    resume: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values['help']) return 'help';
+  if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
+  const enc = stringFlag(values, 'enc-channels');
+  let encChannels = D.encChannels;
+  if (enc !== undefined) {
+    const parts = enc.split(',').map((p) => p.trim());
+    const nums = parts.map(Number);
+    if (parts.length !== 2 || !nums.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) {
+      throw new CnnV3Error(`cnnv3 train: --enc-channels must be two integers 1..64 like 4,8, got ${JSON.stringify(enc)}`, 2);
+    }
+    encChannels = [nums[0]!, nums[1]!];
+  }
+  const seedRaw = stringFlag(values, 'seed');
+  const threadsRaw = stringFlag(values, 'threads');
+  return {
+    input: stringFlag(values, 'input') ?? D.input,
+    inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
+    epochs: intFlag('train', values, 'epochs', D.epochs, 1),
+    batchSize: intFlag('train', values, 'batch-size', D.batchSize, 1, 4096),
+    lr: numberFlag('train', values, 'lr', D.lr, 0, 1e6),
+    lrSchedule: choice<LrSchedule>(values, 'lr-schedule', ['constant', 'cosine'], D.lrSchedule),
+    patchSize: intFlag('train', values, 'patch-size', D.patchSize, 1, 4096),
+    patchesPerImage: intFlag('train', values, 'patches-per-image', D.patchesPerImage, 1),
+    detector: choice<Detector>(values, 'detector', DETECTORS, D.detector),
+    channelDropoutP: numberFlag('train', values, 'channel-dropout-p', D.channelDropoutP, 0, 1),
+    fullImage: values['full-image'] === true,
+    imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
+    encChannels,
+    filmCondDim: intFlag('train', values, 'film-cond-dim', D.filmCondDim, 1, 64),
+    checkpointDir: stringFlag(values, 'checkpoint-dir') ?? D.checkpointDir,
+    checkpointEvery: intFlag('train', values, 'checkpoint-every', D.checkpointEvery, 0),
+    device: choice<Device>(values, 'device', ['auto', 'cpu', 'gpu'], D.device),
+    threads: threadsRaw === undefined ? undefined : intFlag('train', values, 'threads', 1, 1, 256),
+    seed: seedRaw === undefined ? undefined : intFlag('train', values, 'seed', 0, 0, 2 ** 32 - 1),
+    resume: stringFlag(values, 'resume'),
+  };
+}
+
+export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
+  const opts = parseTrainOptions(argv);
+  if (opts === 'help') {
+    io.stdout(TRAIN_HELP);
+    return 0;
+  }
+  await train(opts, io);
+  return 0;
+}

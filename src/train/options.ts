@@ -1,0 +1,60 @@
+/** `cnnv3 train` options: the playbook's flags (same names, same defaults) and this port's additions. */
+import type { InputMode } from '../dataset/layout.js';
+import type { Detector } from './keypoints.js';
+
+export type Device = 'auto' | 'cpu' | 'gpu';
+export type LrSchedule = 'constant' | 'cosine';
+
+export interface TrainOptions {
+  input: string;
+  inputMode: InputMode;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  patchSize: number;
+  patchesPerImage: number;
+  detector: Detector;
+  channelDropoutP: number;
+  fullImage: boolean;
+  imageSize: number;
+  encChannels: [number, number];
+  filmCondDim: number;
+  checkpointDir: string;
+  checkpointEvery: number;
+  device: Device;
+  /** Undefined: a random seed, printed so the run can be repeated. */
+  seed: number | undefined;
+  resume: string | undefined;
+  lrSchedule: LrSchedule;
+  /** CPU worker threads (default: the machine's available parallelism). */
+  threads: number | undefined;
+}
+
+export const TRAIN_DEFAULTS: TrainOptions = {
+  input: 'training/dataset',
+  inputMode: 'simple',
+  epochs: 200,
+  batchSize: 16,
+  lr: 1e-3,
+  patchSize: 64,
+  patchesPerImage: 256,
+  detector: 'harris',
+  channelDropoutP: 0.3,
+  fullImage: false,
+  imageSize: 256,
+  encChannels: [4, 8],
+  filmCondDim: 5,
+  checkpointDir: 'checkpoints/',
+  checkpointEvery: 50,
+  device: 'auto',
+  seed: undefined,
+  resume: undefined,
+  lrSchedule: 'constant',
+  threads: undefined,
+};
+
+/** Learning rate of a (0-based) epoch: constant, or cosine annealing to 0 over the run. */
+export function learningRate(opts: Pick<TrainOptions, 'lr' | 'lrSchedule' | 'epochs'>, epoch: number): number {
+  if (opts.lrSchedule === 'constant') return opts.lr;
+  return opts.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / opts.epochs));
+}

@@ -1,0 +1,87 @@
+/**
+ * A loss curve as a PNG, with no dependencies: axes, a light grid, the curve (log scale when the
+ * loss spans more than a decade) and labels in a 3×5 pixel font.
+ */
+import { encodePng } from '../image/png.js';
+
+const GLYPHS: Record<string, string> = {
+  '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111',
+  '4': '101101111001001', '5': '111100111001111', '6': '111100111101111', '7': '111001001001001',
+  '8': '111101111101111', '9': '111101111001111', '.': '000000000000010', '-': '000000111000000',
+  '+': '000010111010000', e: '000111111100111', p: '000111101111100', o: '000111101101111',
+  c: '000111100100111', h: '100100111101101', l: '110010010010111', s: '000011110001110',
+  ' ': '000000000000000', g: '000111101111011', '(': '010100100100010', ')': '010001001001010',
+};
+
+type Rgb = [number, number, number];
+
+class Canvas {
+  readonly data: Uint8Array;
+  constructor(readonly width: number, readonly height: number) {
+    this.data = new Uint8Array(width * height * 3).fill(255);
+  }
+  set(x: number, y: number, c: Rgb): void {
+    x = Math.round(x);
+    y = Math.round(y);
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    this.data.set(c, (y * this.width + x) * 3);
+  }
+  line(x0: number, y0: number, x1: number, y1: number, c: Rgb): void {
+    const n = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
+    for (let i = 0; i <= n; i++) this.set(x0 + ((x1 - x0) * i) / n, y0 + ((y1 - y0) * i) / n, c);
+  }
+  text(x: number, y: number, s: string, c: Rgb, scale = 2): void {
+    for (const ch of s) {
+      const g = GLYPHS[ch] ?? GLYPHS[' ']!;
+      for (let r = 0; r < 5; r++) {
+        for (let k = 0; k < 3; k++) {
+          if (g[r * 3 + k] !== '1') continue;
+          for (let dy = 0; dy < scale; dy++) for (let dx = 0; dx < scale; dx++) this.set(x + k * scale + dx, y + r * scale + dy, c);
+        }
+      }
+      x += 4 * scale;
+    }
+  }
+}
+
+const fmt = (v: number) => (v >= 0.01 && v < 1000 ? v.toPrecision(3) : v.toExponential(1).replace('e+', 'e'));
+
+/** Renders losses per epoch (epoch k at index k − 1) to a PNG. */
+export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, height = 360): Uint8Array {
+  const cv = new Canvas(width, height);
+  const left = 70, right = 20, top = 24, bottom = 36;
+  const pw = width - left - right;
+  const ph = height - top - bottom;
+  const finite = losses.filter((v) => Number.isFinite(v) && v > 0);
+  const lo = finite.length ? Math.min(...finite) : 1e-3;
+  const hi = finite.length ? Math.max(...finite) : 1;
+  const log = hi / lo > 10;
+  const tf = (v: number) => (log ? Math.log10(v) : v);
+  const a = tf(lo), b = tf(hi) === tf(lo) ? tf(lo) + 1 : tf(hi);
+  const yOf = (v: number) => top + ph - ((tf(v) - a) / (b - a)) * ph;
+  const xOf = (i: number) => left + (losses.length <= 1 ? pw / 2 : (i / (losses.length - 1)) * pw);
+  const grid: Rgb = [225, 225, 225];
+  const axis: Rgb = [60, 60, 60];
+  for (let k = 0; k <= 4; k++) {
+    const y = top + (ph * k) / 4;
+    cv.line(left, y, left + pw, y, grid);
+    const v = log ? 10 ** (b - ((b - a) * k) / 4) : b - ((b - a) * k) / 4;
+    cv.text(4, y - 5, fmt(v), axis);
+  }
+  cv.line(left, top, left, top + ph, axis);
+  cv.line(left, top + ph, left + pw, top + ph, axis);
+  cv.text(left, 4, log ? 'loss (log)' : 'loss', axis);
+  cv.text(left, top + ph + 8, String(firstEpoch), axis);
+  const lastLabel = String(firstEpoch + losses.length - 1);
+  cv.text(left + pw - lastLabel.length * 8, top + ph + 8, lastLabel, axis);
+  cv.text(left + pw / 2 - 20, top + ph + 8, 'epoch', axis);
+  const curve: Rgb = [200, 60, 20];
+  for (let i = 0; i < losses.length; i++) {
+    const v = losses[i]!;
+    if (!(Number.isFinite(v) && v > 0)) continue;
+    const x = xOf(i), y = yOf(v);
+    if (i > 0 && Number.isFinite(losses[i - 1]!) && losses[i - 1]! > 0) cv.line(xOf(i - 1), yOf(losses[i - 1]!), x, y, curve);
+    for (let d = -1; d <= 1; d++) cv.line(x - 1, y + d, x + 1, y + d, curve);
+  }
+  return encodePng({ width, height, channels: 3, depth: 8, data: cv.data });
+}

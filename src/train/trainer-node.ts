@@ -1,0 +1,240 @@
+/**
+ * The CPU training loop (SPEC §5): data in memory, patch batches, Adam, per-epoch log lines,
+ * train_log.jsonl, atomic safetensors checkpoints, --resume that continues bit for bit, and a
+ * loss-curve PNG at the end.
+ */
+import { randomInt } from 'node:crypto';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint-node.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import type { CliIO } from '../cli/io.js';
+import { ProgressBar } from '../cli/progress.js';
+import { NUM_FEATURES } from '../dataset/features.js';
+import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
+import { CnnV3Error, fileError } from '../errors.js';
+import { OUT_CHANNELS, type ModelConfig } from '../model/config.js';
+import { initParams } from '../model/init.js';
+import { buildParamTable, describeModel } from '../model/params.js';
+import { writeFileAtomic } from '../util/atomic-node.js';
+import { Rng } from '../util/rng.js';
+import { Adam } from './adam.js';
+import { prepareImage, type TrainImage } from './data.js';
+import { createEngine, defaultThreads } from './engine-node.js';
+import { learningRate, type TrainOptions } from './options.js';
+import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from './patches.js';
+import { lossCurvePng } from './plot.js';
+
+export interface EpochRecord {
+  epoch: number;
+  loss: number;
+  patches_per_s: number;
+  lr: number;
+  seconds: number;
+  step: number;
+}
+
+export interface TrainResult {
+  epochs: EpochRecord[];
+  /** The final checkpoint written. */
+  checkpoint: string;
+  seed: number;
+}
+
+export const checkpointPath = (dir: string, epoch: number) => join(dir, `checkpoint_epoch_${epoch}.safetensors`);
+
+const sameConfig = (a: ModelConfig, b: ModelConfig) =>
+  a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim;
+
+const describeConfig = (c: ModelConfig) => `enc_channels=[${c.encChannels.join(', ')}] film_cond_dim=${c.filmCondDim}`;
+
+async function loadImages(opts: TrainOptions, seed: number, io: CliIO): Promise<TrainImage[]> {
+  const dirs = await discoverSamples(opts.input, opts.inputMode);
+  const bar = new ProgressBar(io, 'load', dirs.length);
+  const images: TrainImage[] = [];
+  for (const [i, dir] of dirs.entries()) {
+    const sample = await loadSampleDir(dir, sampleName(opts.input, dir));
+    images.push(
+      prepareImage(sample, { ...opts, seed }, i),
+    );
+    bar.tick(sample.name);
+  }
+  return images;
+}
+
+async function readLog(path: string): Promise<EpochRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: EpochRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as EpochRecord);
+    } catch {
+      break; // a torn last line from a killed run
+    }
+  }
+  return out;
+}
+
+export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult> {
+  if (opts.device === 'gpu') {
+    throw new CnnV3Error('cnnv3 train: --device gpu is not available yet (the WebGPU trainer is still to come); use --device cpu or auto', 2);
+  }
+  const config: ModelConfig = { encChannels: opts.encChannels, filmCondDim: opts.filmCondDim };
+  const table = buildParamTable(config);
+
+  // Resume: the checkpoint fixes the architecture, the seed and the random stream.
+  let resumed: Checkpoint | undefined;
+  if (opts.resume !== undefined) {
+    resumed = await loadCheckpoint(opts.resume);
+    if (!sameConfig(resumed.config, config)) {
+      throw fileError(
+        opts.resume,
+        `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass matching --enc-channels / --film-cond-dim`,
+      );
+    }
+    if (!resumed.optim || resumed.extra['rng'] === undefined || resumed.extra['seed'] === undefined) {
+      throw fileError(opts.resume, 'checkpoint has no optimiser or random-stream state (not written by cnnv3 train), so it cannot be resumed');
+    }
+    if (resumed.epoch >= opts.epochs) {
+      throw fileError(opts.resume, `checkpoint is at epoch ${resumed.epoch}; pass --epochs greater than that to continue`);
+    }
+  }
+  const seed = resumed ? Number(resumed.extra['seed']) : (opts.seed ?? randomInt(0, 2 ** 31));
+  if (resumed && opts.seed !== undefined && opts.seed !== seed) {
+    io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
+  }
+
+  io.stdout(`${describeModel(table)}\n`);
+  const images = await loadImages(opts, seed, io);
+  const side = opts.fullImage ? opts.imageSize : opts.patchSize;
+  const small = images.filter((im) => im.width < side || im.height < side);
+  if (!opts.fullImage && small.length > 0) {
+    const ex = small[0]!;
+    io.stderr(
+      `note: --patch-size ${side} is larger than ${small.length} image(s) (e.g. ${ex.name}, ${ex.width}×${ex.height}); their patches are zero-padded\n`,
+    );
+  }
+  const threads = opts.threads ?? defaultThreads();
+  const engine = await createEngine(table, opts.batchSize, side, threads);
+  try {
+    io.stdout(`Device: cpu (${engine.threads} thread${engine.threads === 1 ? '' : 's'})\n`);
+    const patchesPerEpoch = images.reduce((s, im) => s + im.centres.length, 0);
+    io.stdout(
+      `Data: ${images.length} samples from ${opts.input} (${opts.inputMode}), ${patchesPerEpoch} ${opts.fullImage ? `images of ${side}×${side}` : `patches of ${side}×${side}`} per epoch, seed ${seed}\n`,
+    );
+
+    const params = resumed ? Float32Array.from(resumed.params) : initParams(table, seed);
+    const adam = new Adam(table.total);
+    const rng = new Rng(seed);
+    let startEpoch = 0;
+    if (resumed) {
+      adam.expAvg.set(resumed.optim!.expAvg);
+      adam.expAvgSq.set(resumed.optim!.expAvgSq);
+      adam.step = resumed.step;
+      rng.setState(JSON.parse(resumed.extra['rng']!) as number[]);
+      startEpoch = resumed.epoch;
+      io.stdout(`Resuming from ${opts.resume} at epoch ${startEpoch}\n`);
+    }
+
+    await mkdir(opts.checkpointDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      throw fileError(opts.checkpointDir, `cannot create the checkpoint directory (${e.code ?? e.message})`);
+    });
+    if ((await stat(opts.checkpointDir)).isFile()) throw fileError(opts.checkpointDir, 'checkpoint directory is a file');
+    // The log holds one line per finished epoch; a resumed run drops lines past its checkpoint.
+    const logPath = join(opts.checkpointDir, 'train_log.jsonl');
+    const earlier = resumed ? (await readLog(logPath)).filter((r) => r.epoch <= startEpoch) : [];
+    await writeFileAtomic(logPath, earlier.map((r) => `${JSON.stringify(r)}\n`).join(''));
+
+    const save = async (epoch: number, loss: number, state: { params: Float32Array; m: Float32Array; v: Float32Array; step: number; rng: number[] }) => {
+      const path = checkpointPath(opts.checkpointDir, epoch);
+      await saveCheckpoint(path, {
+        config,
+        inputMode: opts.inputMode,
+        params: state.params,
+        optim: { expAvg: state.m, expAvgSq: state.v },
+        epoch,
+        loss,
+        step: state.step,
+        extra: { seed: String(seed), rng: JSON.stringify(state.rng) },
+      });
+      return path;
+    };
+
+    const D = config.filmCondDim;
+    const px = side * side;
+    const grad = new Float64Array(table.total);
+    const records: EpochRecord[] = [];
+    let lastCheckpoint = opts.resume ?? '';
+    const buf = engine.buffers;
+    for (let epoch = startEpoch + 1; epoch <= opts.epochs; epoch++) {
+      // Keep the state the epoch starts from: if it diverges, that state is the last good one.
+      const before = { params: params.slice(), m: adam.expAvg.slice(), v: adam.expAvgSq.slice(), step: adam.step, rng: rng.getState() };
+      const lr = learningRate(opts, epoch - 1);
+      const order: Array<[number, number]> = [];
+      images.forEach((im, i) => im.centres.forEach((_, k) => order.push([i, k])));
+      rng.shuffle(order);
+      const steps = Math.ceil(order.length / opts.batchSize);
+      const bar = new ProgressBar(io, `epoch ${epoch}/${opts.epochs}`, steps);
+      const t0 = performance.now();
+      let lossSum = 0;
+      for (let s = 0; s < steps; s++) {
+        const items = order.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
+        items.forEach(([i, k], j) => {
+          const im = images[i]!;
+          const c = im.centres[k]!;
+          const x0 = patchOrigin(c.x, side, im.width);
+          const y0 = patchOrigin(c.y, side, im.height);
+          const input = buf.inputs.subarray(j * px * NUM_FEATURES, (j + 1) * px * NUM_FEATURES);
+          cropHwc(im.features, im.width, im.height, NUM_FEATURES, x0, y0, side, input);
+          cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, buf.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS));
+          applyChannelDropout(input, px, opts.channelDropoutP, rng);
+          randomCondition(D, rng, buf.conds.subarray(j * D, (j + 1) * D));
+        });
+        buf.params.set(params);
+        const sse = await engine.compute(items.length, side, grad);
+        const batchLoss = sse / (items.length * px * OUT_CHANNELS);
+        if (!Number.isFinite(batchLoss) || !grad.every(Number.isFinite)) {
+          let kept = lastCheckpoint;
+          if (epoch - 1 > startEpoch) kept = await save(epoch - 1, records.at(-1)!.loss, before);
+          throw new CnnV3Error(
+            `Loss became NaN in epoch ${epoch} (step ${adam.step + 1}); ${kept ? `the last good checkpoint is ${kept}` : 'no checkpoint was written'}. Try a lower learning rate: --lr 1e-4`,
+          );
+        }
+        lossSum += batchLoss;
+        adam.update(params, grad, lr);
+        bar.tick();
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / steps,
+        patches_per_s: order.length / seconds,
+        lr,
+        seconds,
+        step: adam.step,
+      };
+      records.push(record);
+      io.stdout(
+        `Epoch ${epoch}/${opts.epochs}  loss ${record.loss.toFixed(6)}  ${record.patches_per_s.toFixed(0)} patches/s  lr ${lr.toExponential(2)}  ${seconds.toFixed(1)}s\n`,
+      );
+      await appendFile(logPath, `${JSON.stringify(record)}\n`);
+      if (epoch === opts.epochs || (opts.checkpointEvery > 0 && epoch % opts.checkpointEvery === 0)) {
+        lastCheckpoint = await save(epoch, record.loss, { params, m: adam.expAvg, v: adam.expAvgSq, step: adam.step, rng: rng.getState() });
+        io.stdout(`Saved ${lastCheckpoint}\n`);
+      }
+    }
+    const curve = join(opts.checkpointDir, 'loss_curve.png');
+    const all = [...earlier, ...records];
+    await writeFileAtomic(curve, lossCurvePng(all.map((r) => r.loss), all[0]?.epoch ?? 1));
+    io.stdout(`Wrote ${logPath} and ${curve}\n`);
+    return { epochs: records, checkpoint: lastCheckpoint, seed };
+  } finally {
+    await engine.close();
+  }
+}
