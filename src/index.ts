@@ -22,3 +22,32 @@ export {
 } from './dataset/features.js';
 export * from './dataset/gpu-pack.js';
 export { fromHalfBits, roundToHalf, toHalfBits } from './util/half.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  SAFETENSORS_LIMITS,
+  type SafetensorsDtype,
+  type SafetensorsFile,
+  type SafetensorsLimits,
+  type SafetensorsTensor,
+  type SafetensorsTensorIn,
+} from './checkpoint/safetensors.js';
+export {
+  CHECKPOINT_DEFAULT_INPUT_MODE,
+  configJson,
+  decodeCheckpoint,
+  describeConfig,
+  encodeCheckpoint,
+  optimTensorNames,
+  type AdamMoments,
+  type Checkpoint,
+} from './checkpoint/checkpoint.js';
+export {
+  expectedFilmBytes,
+  expectedWeightBytes,
+  exportReport,
+  exportWeights,
+  FILM_MLP_FILE,
+  WEIGHTS_FILE,
+  type ExportedWeights,
+} from './export/export.js';

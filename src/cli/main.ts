@@ -1,5 +1,6 @@
 /** The `cnnv3` command line: a thin layer over the library, callable in-process. */
 import { CnnV3Error, isCnnV3Error } from '../errors.js';
+import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { packPhotoCommand } from './commands/pack-photo.js';
 import { processIO, type CliIO } from './io.js';
@@ -9,6 +10,7 @@ type Command = (argv: string[], io: CliIO) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
+  export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
 };
 
 export function usage(): string {
