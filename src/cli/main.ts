@@ -3,6 +3,7 @@ import { CnnV3Error, isCnnV3Error } from '../errors.js';
 import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { packPhotoCommand } from './commands/pack-photo.js';
+import { trainCommand } from './commands/train.js';
 import { processIO, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
   export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
+  train: { run: trainCommand, summary: 'train the U-Net + FiLM on a dataset (CPU), write safetensors checkpoints' },
 };
 
 export function usage(): string {
