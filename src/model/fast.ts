@@ -2,315 +2,144 @@
  * The fast CPU forward/backward used by the trainer, checked against reference.ts.
  *
  * Layout in this file: one image at a time, HWC (`t[(y·W + x)·C + c]`, channel fastest),
- * activations float32, gradient accumulators float64. Every convolution reads a zero-bordered
- * ("padded") copy of its input, so its inner loops need no bounds checks, and its weights are
- * repacked per step as [ky][kx][in][out]: for one kernel row the K·Cin inputs are contiguous in
- * memory and each meets its Cout weights side by side.
+ * activations float32, gradient accumulators float64. Every buffer lives in one Arena
+ * (wasm/kernels.ts) and is named by its index into the arena's Float32Array (`f`) or
+ * Float64Array; the convolutions run in WebAssembly SIMD (wasm/kernels.as) on that same memory,
+ * or in their JS twin where WebAssembly SIMD is missing.
+ *
+ * Every convolution reads a zero-bordered ("padded") copy of its input, so its inner loops need
+ * no bounds checks. Its weights are repacked per step as [g][ky][kx][ci][4]: output channels in
+ * groups of 4, so that one input meets its 4 weights in one vector. The input gradient of a
+ * convolution is itself a forward convolution, of the padded output gradient with the kernel
+ * flipped and in/out swapped (`wT`): a gather that needs no zeroing and no scattered adds.
+ *
+ * enc0 sees only the input channels that are not zero throughout the image: photos leave about a
+ * third of the 20 feature channels at zero and channel dropout zeroes more, so skipping them is
+ * free speed. Their weight gradients are exactly zero, as in the reference.
  */
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';
+import { jsKernels } from './wasm/kernels-js.js';
+import { Arena, lanes4, wasmKernels, type Kernels } from './wasm/kernels.js';
 
 type FilmLayer = keyof ParamTable['film'];
 
+/** One conv layer's packed weights and gradients: f32 / f64 indices into the arena. */
 interface ConvPlan {
   shape: ConvShape;
   wOffset: number;
   bOffset: number;
-  packed: Float32Array; // [ky][kx][in][out]
-  bias: Float32Array;
-  gPacked: Float64Array;
-  gBias: Float64Array;
+  w: number; // f32 [g][ky][kx][ci][4]
+  wT: number; // f32 [g][ky][kx][co][4] over groups of input channels, kernel flipped: the input gradient
+  bias: number; // f32 [lanes4(out)]
+  gW: number; // f64 [ky][kx][ci][lanes4(out)]
+  gB: number; // f64 [lanes4(out)]
 }
 
-/** Buffers for one image size, allocated once and reused. */
+/** Buffers for one image size (f32 indices into the arena; `live` an i32 index), allocated once. */
 interface Workspace {
   H: number; W: number; H1: number; W1: number; H2: number; W2: number;
-  xP: Float32Array; // padded input, 20 ch
-  c0: Float32Array; e0: Float32Array;
-  p0P: Float32Array; // padded pool(e0)
-  c1: Float32Array; e1: Float32Array;
-  p1: Float32Array; // pool(e1), 1×1 conv needs no border
-  b: Float32Array;
-  cat1P: Float32Array; cd1: Float32Array; d1: Float32Array;
-  cat0P: Float32Array; cd0: Float32Array; y: Float32Array;
-  // gradients of activations
-  g4: Float32Array; dCat0P: Float32Array; dD1: Float32Array; dCat1P: Float32Array;
-  dB: Float32Array; dP1: Float32Array; dE1: Float32Array; dP0P: Float32Array; dE0: Float32Array;
+  x: number; target: number; // the caller's input and target, copied in
+  xP: number; // padded input, enc0's active channels only
+  c0: number; e0: number;
+  p0P: number; // padded pool(e0)
+  c1: number; e1: number;
+  p1: number; // pool(e1), 1×1 conv needs no border
+  b: number;
+  cat1P: number; cd1: number; d1: number;
+  cat0P: number; cd0: number; y: number;
+  // gradients of activations; a conv's output gradient is padded where its input gradient is needed
+  g4P: number; dCat0: number; dD1: number; dD1P: number; dCat1: number;
+  dB: number; dP1: number; dE1: number; dE1P: number; dP0: number; dE0: number;
+  live: number; // convWeightGrad's scratch: one row's pixel list
 }
 
-const padded = (h: number, w: number, c: number, k: number) => new Float32Array((h + k - 1) * (w + k - 1) * c);
-
-// ---------------------------------------------------------------- convolution kernels
-
-function convForward(inP: Float32Array, H: number, W: number, Cin: number, K: number, w: Float32Array, bias: Float32Array, Cout: number, out: Float32Array): void {
-  const Wp = W + K - 1;
-  const rowLen = K * Cin;
-  if (Cout === 4) {
-    const b0 = bias[0]!, b1 = bias[1]!, b2 = bias[2]!, b3 = bias[3]!;
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        let a0 = b0, a1 = b1, a2 = b2, a3 = b3;
-        for (let ky = 0; ky < K; ky++) {
-          const base = ((y + ky) * Wp + x) * Cin;
-          let wi = ky * rowLen * 4;
-          for (let j = 0; j < rowLen; j++, wi += 4) {
-            const v = inP[base + j]!;
-            a0 += v * w[wi]!;
-            a1 += v * w[wi + 1]!;
-            a2 += v * w[wi + 2]!;
-            a3 += v * w[wi + 3]!;
-          }
-        }
-        const o = (y * W + x) * 4;
-        out[o] = a0;
-        out[o + 1] = a1;
-        out[o + 2] = a2;
-        out[o + 3] = a3;
-      }
-    }
-    return;
-  }
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const o = (y * W + x) * Cout;
-      for (let co = 0; co < Cout; co++) out[o + co] = bias[co]!;
-      for (let ky = 0; ky < K; ky++) {
-        const base = ((y + ky) * Wp + x) * Cin;
-        let wi = ky * rowLen * Cout;
-        for (let j = 0; j < rowLen; j++) {
-          const v = inP[base + j]!;
-          for (let co = 0; co < Cout; co++, wi++) out[o + co]! += v * w[wi]!;
-        }
-      }
-    }
-  }
-}
-
-/** Accumulates weight/bias gradients; adds the input gradient into dInP (padded) when given. */
-function convBackward(
-  inP: Float32Array, H: number, W: number, Cin: number, K: number, w: Float32Array, dOut: Float32Array, Cout: number,
-  gW: Float64Array, gB: Float64Array, dInP: Float32Array | null,
-): void {
-  const Wp = W + K - 1;
-  const rowLen = K * Cin;
-  if (Cout === 4) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const o = (y * W + x) * 4;
-        const d0 = dOut[o]!, d1 = dOut[o + 1]!, d2 = dOut[o + 2]!, d3 = dOut[o + 3]!;
-        if (d0 === 0 && d1 === 0 && d2 === 0 && d3 === 0) continue; // common after relu
-        s0 += d0; s1 += d1; s2 += d2; s3 += d3;
-        for (let ky = 0; ky < K; ky++) {
-          const base = ((y + ky) * Wp + x) * Cin;
-          let wi = ky * rowLen * 4;
-          if (dInP) {
-            for (let j = 0; j < rowLen; j++, wi += 4) {
-              const v = inP[base + j]!;
-              gW[wi]! += v * d0;
-              gW[wi + 1]! += v * d1;
-              gW[wi + 2]! += v * d2;
-              gW[wi + 3]! += v * d3;
-              dInP[base + j]! += w[wi]! * d0 + w[wi + 1]! * d1 + w[wi + 2]! * d2 + w[wi + 3]! * d3;
-            }
-          } else {
-            for (let j = 0; j < rowLen; j++, wi += 4) {
-              const v = inP[base + j]!;
-              if (v === 0) continue; // zero feature channels (photos, dropout) add nothing
-              gW[wi]! += v * d0;
-              gW[wi + 1]! += v * d1;
-              gW[wi + 2]! += v * d2;
-              gW[wi + 3]! += v * d3;
-            }
-          }
-        }
-      }
-    }
-    gB[0]! += s0; gB[1]! += s1; gB[2]! += s2; gB[3]! += s3;
-    return;
-  }
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const o = (y * W + x) * Cout;
-      let any = false;
-      for (let co = 0; co < Cout; co++) {
-        const d = dOut[o + co]!;
-        if (d !== 0) any = true;
-        gB[co]! += d;
-      }
-      if (!any) continue;
-      for (let ky = 0; ky < K; ky++) {
-        const base = ((y + ky) * Wp + x) * Cin;
-        let wi = ky * rowLen * Cout;
-        for (let j = 0; j < rowLen; j++) {
-          const v = inP[base + j]!;
-          let back = 0;
-          for (let co = 0; co < Cout; co++, wi++) {
-            const d = dOut[o + co]!;
-            gW[wi]! += v * d;
-            back += w[wi]! * d;
-          }
-          if (dInP) dInP[base + j]! += back;
-        }
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------- pointwise, pooling, upsampling
-
-/** out = relu(γ⊙c + β) per channel. */
-function filmRelu(c: Float32Array, C: number, gamma: Float64Array, beta: Float64Array, out: Float32Array): void {
-  for (let i = 0; i < c.length; i += C) {
-    for (let k = 0; k < C; k++) {
-      const v = gamma[k]! * c[i + k]! + beta[k]!;
-      out[i + k] = v > 0 ? v : 0;
-    }
-  }
-}
-
-/** Through relu (mask from its output e) and FiLM: writes dc in place of dE, accumulates dγ, dβ. */
-function filmReluBackward(c: Float32Array, e: Float32Array, dE: Float32Array, C: number, gamma: Float64Array, dGamma: Float64Array, dBeta: Float64Array): void {
-  for (let i = 0; i < c.length; i += C) {
-    for (let k = 0; k < C; k++) {
-      const g = e[i + k]! > 0 ? dE[i + k]! : 0;
-      dGamma[k]! += g * c[i + k]!;
-      dBeta[k]! += g;
-      dE[i + k] = g * gamma[k]!;
-    }
-  }
-}
-
-/** 2×2 mean (partial blocks average what they have) into the interior of a buffer with border `pad`. */
-function avgpool(src: Float32Array, H: number, W: number, C: number, dst: Float32Array, pad: number): void {
-  const H1 = (H + 1) >> 1;
-  const W1 = (W + 1) >> 1;
-  const Wd = W1 + 2 * pad;
-  for (let y = 0; y < H1; y++) {
-    const y0 = 2 * y;
-    const y1 = Math.min(y0 + 1, H - 1);
-    for (let x = 0; x < W1; x++) {
-      const x0 = 2 * x;
-      const x1 = Math.min(x0 + 1, W - 1);
-      const inv = 1 / ((y1 - y0 + 1) * (x1 - x0 + 1));
-      const o = ((y + pad) * Wd + x + pad) * C;
-      const a = (y0 * W + x0) * C, b = (y0 * W + x1) * C, c = (y1 * W + x0) * C, d = (y1 * W + x1) * C;
-      for (let k = 0; k < C; k++) {
-        // Duplicated taps at a clipped edge are counted once.
-        let s = src[a + k]!;
-        if (x1 !== x0) s += src[b + k]!;
-        if (y1 !== y0) s += src[c + k]!;
-        if (x1 !== x0 && y1 !== y0) s += src[d + k]!;
-        dst[o + k] = s * inv;
-      }
-    }
-  }
-}
-
-/** Adds the pool's input gradient (from the interior of dPool, border `pad`) into dSrc. */
-function avgpoolBackward(dPool: Float32Array, H: number, W: number, C: number, pad: number, dSrc: Float32Array): void {
-  const W1 = (W + 1) >> 1;
-  const Wd = W1 + 2 * pad;
-  for (let y = 0; y < H; y++) {
-    const py = y >> 1;
-    const ny = Math.min(2 * py + 2, H) - 2 * py;
-    for (let x = 0; x < W; x++) {
-      const px = x >> 1;
-      const inv = 1 / (ny * (Math.min(2 * px + 2, W) - 2 * px));
-      const o = ((py + pad) * Wd + px + pad) * C;
-      const s = (y * W + x) * C;
-      for (let k = 0; k < C; k++) dSrc[s + k]! += dPool[o + k]! * inv;
-    }
-  }
-}
-
-/** Writes cat(up(low), skip) into the interior of a padded (border 1) buffer of Cl + Cs channels. */
-function upsampleConcat(low: Float32Array, Wl: number, Cl: number, skip: Float32Array, H: number, W: number, Cs: number, dstP: Float32Array): void {
-  const C = Cl + Cs;
-  const Wp = W + 2;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const o = ((y + 1) * Wp + x + 1) * C;
-      const l = ((y >> 1) * Wl + (x >> 1)) * Cl;
-      const s = (y * W + x) * Cs;
-      for (let k = 0; k < Cl; k++) dstP[o + k] = low[l + k]!;
-      for (let k = 0; k < Cs; k++) dstP[o + Cl + k] = skip[s + k]!;
-    }
-  }
-}
-
-/** Splits d(cat) from a padded buffer: sets dLow (summing the 2×2 copies) and adds into dSkip. */
-function upsampleConcatBackward(dCatP: Float32Array, H: number, W: number, Cl: number, Cs: number, dLow: Float32Array, Wl: number, dSkip: Float32Array): void {
-  const C = Cl + Cs;
-  const Wp = W + 2;
-  dLow.fill(0);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const o = ((y + 1) * Wp + x + 1) * C;
-      const l = ((y >> 1) * Wl + (x >> 1)) * Cl;
-      const s = (y * W + x) * Cs;
-      for (let k = 0; k < Cl; k++) dLow[l + k]! += dCatP[o + k]!;
-      for (let k = 0; k < Cs; k++) dSkip[s + k]! += dCatP[o + Cl + k]!;
-    }
-  }
-}
-
-/** Copies the interior of a padded buffer (border `pad`) into a dense one. */
-function unpad(srcP: Float32Array, H: number, W: number, C: number, pad: number, dst: Float32Array): void {
-  const Wp = W + 2 * pad;
-  for (let y = 0; y < H; y++) {
-    const from = ((y + pad) * Wp + pad) * C;
-    dst.set(srcP.subarray(from, from + W * C), y * W * C);
-  }
+export interface FastModelOptions {
+  /** 'js' forces the plain JS kernels (the tests compare the two); default: wasm where available. */
+  kernels?: 'wasm' | 'js';
 }
 
 // ---------------------------------------------------------------- the model
 
 export class FastModel {
+  /** Which kernels run: 'wasm' (WebAssembly SIMD) or 'js'. */
+  readonly kernelKind: 'wasm' | 'js';
+  private readonly arena = new Arena();
+  private readonly kernels: Kernels;
   private readonly convs: ConvPlan[];
+  /** enc0's weights over this image's active input channels only ([g][ky][kx][ci'][4]). */
+  private readonly enc0Active: number;
+  /** i32: per input channel, 1 if it is active in the current image; then the active channels' list. */
+  private readonly flags: number;
+  private readonly list: number;
+  private nActive = 0;
+  /** f64: the FiLM MLP's output (γ, β of every layer, table.film order) and its gradient. */
+  private readonly filmOut: number;
+  private readonly dFilm: number;
+  /** f64: all conv gradient accumulators, one run zeroed per image. */
+  private readonly gradStart: number;
+  private readonly gradEnd: number;
   private readonly workspaces = new Map<string, Workspace>();
   private readonly mlp: { w0: Float64Array; b0: Float64Array; w2: Float64Array; b2: Float64Array };
   private readonly gMlp: { w0: Float64Array; b0: Float64Array; w2: Float64Array; b2: Float64Array };
-  private readonly filmOut: Float64Array;
-  private readonly dFilm: Float64Array;
   private readonly hidden = new Float64Array(FILM_HIDDEN);
   private readonly cond: Float64Array;
 
-  constructor(readonly table: ParamTable) {
+  constructor(readonly table: ParamTable, options: FastModelOptions = {}) {
+    const arena = this.arena;
+    this.kernels = (options.kernels !== 'js' && wasmKernels(arena)) || jsKernels(arena);
+    this.kernelKind = this.kernels.kind;
     this.convs = table.convs.map((shape) => {
-      const wN = shape.out * shape.in * shape.k * shape.k;
+      const { out: O, in: I, k: K } = shape;
       return {
         shape,
         wOffset: table.byName.get(`${shape.name}.weight`)!.offset,
         bOffset: table.byName.get(`${shape.name}.bias`)!.offset,
-        packed: new Float32Array(wN),
-        bias: new Float32Array(shape.out),
-        gPacked: new Float64Array(wN),
-        gBias: new Float64Array(shape.out),
+        w: arena.allocF32(lanes4(O) * K * K * I),
+        wT: arena.allocF32(lanes4(I) * K * K * O),
+        bias: arena.allocF32(lanes4(O)),
+        gW: 0,
+        gB: 0,
       };
     });
+    this.enc0Active = arena.allocF32(lanes4(this.convs[0]!.shape.out) * 9 * IN_CHANNELS);
+    this.flags = arena.allocI32(IN_CHANNELS);
+    this.list = arena.allocI32(IN_CHANNELS);
+    this.filmOut = arena.allocF64(table.filmOut);
+    this.dFilm = arena.allocF64(table.filmOut);
+    this.gradStart = arena.allocF64(0);
+    for (const p of this.convs) {
+      const { out: O, in: I, k: K } = p.shape;
+      p.gW = arena.allocF64(K * K * I * lanes4(O));
+      p.gB = arena.allocF64(lanes4(O));
+    }
+    this.gradEnd = arena.allocF64(0);
     const D = table.config.filmCondDim;
     const F = table.filmOut;
     const mk = () => ({ w0: new Float64Array(FILM_HIDDEN * D), b0: new Float64Array(FILM_HIDDEN), w2: new Float64Array(F * FILM_HIDDEN), b2: new Float64Array(F) });
     this.mlp = mk();
     this.gMlp = mk();
-    this.filmOut = new Float64Array(F);
-    this.dFilm = new Float64Array(F);
     this.cond = new Float64Array(D);
   }
 
   /** Loads a flat parameter vector (table order): repacks conv weights, copies the MLP. */
   setParams(params: ArrayLike<number>): void {
+    const f = this.arena.f32;
     for (const p of this.convs) {
       const { out: O, in: I, k: K } = p.shape;
       for (let o = 0; o < O; o++) {
         for (let i = 0; i < I; i++) {
           for (let ky = 0; ky < K; ky++) {
-            for (let kx = 0; kx < K; kx++) p.packed[((ky * K + kx) * I + i) * O + o] = params[p.wOffset + ((o * I + i) * K + ky) * K + kx]!;
+            for (let kx = 0; kx < K; kx++) {
+              const v = params[p.wOffset + ((o * I + i) * K + ky) * K + kx]!;
+              f[p.w + ((((o >> 2) * K + ky) * K + kx) * I + i) * 4 + (o & 3)] = v;
+              // Input gradient: input i is an output, output o an input, the kernel turned 180°.
+              f[p.wT + ((((i >> 2) * K + K - 1 - ky) * K + K - 1 - kx) * O + o) * 4 + (i & 3)] = v;
+            }
           }
         }
       }
-      for (let o = 0; o < O; o++) p.bias[o] = params[p.bOffset + o]!;
+      for (let o = 0; o < O; o++) f[p.bias + o] = params[p.bOffset + o]!;
     }
     const at = (name: string) => this.table.byName.get(name)!.offset;
     const copy = (dst: Float64Array, name: string) => {
@@ -329,81 +158,114 @@ export class FastModel {
     if (ws) return ws;
     const [C0, C1] = this.table.config.encChannels;
     const H1 = (H + 1) >> 1, W1 = (W + 1) >> 1, H2 = (H1 + 1) >> 1, W2 = (W1 + 1) >> 1;
+    const a = (n: number) => this.arena.allocF32(n);
+    const padded = (h: number, w: number, c: number) => a((h + 2) * (w + 2) * c);
     ws = {
       H, W, H1, W1, H2, W2,
-      xP: padded(H, W, IN_CHANNELS, 3),
-      c0: new Float32Array(H * W * C0), e0: new Float32Array(H * W * C0),
-      p0P: padded(H1, W1, C0, 3),
-      c1: new Float32Array(H1 * W1 * C1), e1: new Float32Array(H1 * W1 * C1),
-      p1: new Float32Array(H2 * W2 * C1), b: new Float32Array(H2 * W2 * C1),
-      cat1P: padded(H1, W1, 2 * C1, 3), cd1: new Float32Array(H1 * W1 * C0), d1: new Float32Array(H1 * W1 * C0),
-      cat0P: padded(H, W, 2 * C0, 3), cd0: new Float32Array(H * W * OUT_CHANNELS), y: new Float32Array(H * W * OUT_CHANNELS),
-      g4: new Float32Array(H * W * OUT_CHANNELS), dCat0P: padded(H, W, 2 * C0, 3), dD1: new Float32Array(H1 * W1 * C0),
-      dCat1P: padded(H1, W1, 2 * C1, 3), dB: new Float32Array(H2 * W2 * C1), dP1: new Float32Array(H2 * W2 * C1),
-      dE1: new Float32Array(H1 * W1 * C1), dP0P: padded(H1, W1, C0, 3), dE0: new Float32Array(H * W * C0),
+      x: a(H * W * IN_CHANNELS), target: a(H * W * OUT_CHANNELS),
+      xP: padded(H, W, IN_CHANNELS),
+      c0: a(H * W * C0), e0: a(H * W * C0),
+      p0P: padded(H1, W1, C0),
+      c1: a(H1 * W1 * C1), e1: a(H1 * W1 * C1),
+      p1: a(H2 * W2 * C1), b: a(H2 * W2 * C1),
+      cat1P: padded(H1, W1, 2 * C1), cd1: a(H1 * W1 * C0), d1: a(H1 * W1 * C0),
+      cat0P: padded(H, W, 2 * C0), cd0: a(H * W * OUT_CHANNELS), y: a(H * W * OUT_CHANNELS),
+      g4P: padded(H, W, OUT_CHANNELS), dCat0: a(H * W * 2 * C0), dD1: a(H1 * W1 * C0), dD1P: padded(H1, W1, C0),
+      dCat1: a(H1 * W1 * 2 * C1), dB: a(H2 * W2 * C1), dP1: a(H2 * W2 * C1),
+      dE1: a(H1 * W1 * C1), dE1P: padded(H1, W1, C1), dP0: a(H1 * W1 * C0), dE0: a(H * W * C0),
+      live: this.arena.allocI32(W),
     };
     this.workspaces.set(key, ws);
     return ws;
   }
 
-  private film(layer: FilmLayer): [Float64Array, Float64Array, Float64Array, Float64Array] {
-    const f = this.table.film[layer];
-    const g = this.filmOut.subarray(f.gamma, f.gamma + f.channels);
-    const b = this.filmOut.subarray(f.beta, f.beta + f.channels);
-    return [g, b, this.dFilm.subarray(f.gamma, f.gamma + f.channels), this.dFilm.subarray(f.beta, f.beta + f.channels)];
+  /** f64 indices of a FiLM layer's γ, β and of their gradients. */
+  private film(layer: FilmLayer): [number, number, number, number] {
+    const { gamma, beta } = this.table.film[layer];
+    return [this.filmOut + gamma, this.filmOut + beta, this.dFilm + gamma, this.dFilm + beta];
   }
 
   private runMlp(cond: ArrayLike<number>): void {
     const D = this.table.config.filmCondDim;
     const { w0, b0, w2, b2 } = this.mlp;
+    const out = this.arena.f64;
     for (let i = 0; i < D; i++) this.cond[i] = cond[i]!;
     for (let h = 0; h < FILM_HIDDEN; h++) {
       let acc = b0[h]!;
       for (let i = 0; i < D; i++) acc += w0[h * D + i]! * cond[i]!;
       this.hidden[h] = acc > 0 ? acc : 0;
     }
-    for (let o = 0; o < this.filmOut.length; o++) {
+    for (let o = 0; o < this.table.filmOut; o++) {
       let acc = b2[o]!;
       for (let h = 0; h < FILM_HIDDEN; h++) acc += w2[o * FILM_HIDDEN + h]! * this.hidden[h]!;
-      this.filmOut[o] = acc;
+      out[this.filmOut + o] = acc;
+    }
+  }
+
+  /**
+   * Copies the image in, finds the input channels that are not zero everywhere, packs them into
+   * the padded input's interior, and gathers enc0's weights for them.
+   */
+  private loadInput(x: Float32Array, ws: Workspace): void {
+    const { H, W } = ws;
+    const C = IN_CHANNELS;
+    const { f32: f, i32 } = this.arena;
+    f.set(x.subarray(0, H * W * C), ws.x);
+    this.kernels.activeChannels(ws.x, H * W, C, this.flags);
+    let nA = 0;
+    for (let c = 0; c < C; c++) if (i32[this.flags + c]) i32[this.list + nA++] = c;
+    this.nActive = nA;
+    this.kernels.gatherChannels(ws.x, H, W, C, this.list, nA, ws.xP);
+    const enc0 = this.convs[0]!;
+    const G = lanes4(enc0.shape.out) >> 2;
+    for (let t = 0; t < G * 9; t++) {
+      // t runs over [g][ky][kx]: the 4 lanes of each active channel.
+      for (let k = 0; k < nA; k++) {
+        const from = enc0.w + (t * C + i32[this.list + k]!) * 4;
+        const to = this.enc0Active + (t * nA + k) * 4;
+        f[to] = f[from]!;
+        f[to + 1] = f[from + 1]!;
+        f[to + 2] = f[from + 2]!;
+        f[to + 3] = f[from + 3]!;
+      }
     }
   }
 
   /**
    * Forward pass of one image. `x` is H×W×20 (HWC). FiLM γ/β come from the MLP on `cond`, or
-   * from `film` directly when given. Returns the H×W×4 output (a view into the workspace).
+   * from `film` directly when given. Returns the H×W×4 output: a view into the model's memory,
+   * valid until the next call.
    */
   forward(x: Float32Array, H: number, W: number, cond: ArrayLike<number>, film?: ArrayLike<number>): Float32Array {
-    if (film) this.filmOut.set(film);
+    const ws = this.workspace(H, W); // first: it may grow the memory
+    if (film) this.arena.f64.set(film, this.filmOut);
     else this.runMlp(cond);
-    const ws = this.workspace(H, W);
+    const k = this.kernels;
     const [C0, C1] = this.table.config.encChannels;
+    const { H1, W1, H2, W2 } = ws;
     const [enc0, enc1, bott, dec1, dec0] = this.convs as [ConvPlan, ConvPlan, ConvPlan, ConvPlan, ConvPlan];
-    // Copy the input into the padded buffer's interior (its border stays zero).
-    const Wp = W + 2;
-    for (let y = 0; y < H; y++) ws.xP.set(x.subarray(y * W * IN_CHANNELS, (y + 1) * W * IN_CHANNELS), ((y + 1) * Wp + 1) * IN_CHANNELS);
+    this.loadInput(x, ws);
+    const nA = this.nActive;
 
-    convForward(ws.xP, H, W, IN_CHANNELS, 3, enc0.packed, enc0.bias, C0, ws.c0);
+    k.conv(ws.xP, (W + 2) * nA, H, W, nA, 3, this.enc0Active, enc0.bias, C0, ws.c0, W * C0);
     const [g0, b0] = this.film('enc0');
-    filmRelu(ws.c0, C0, g0, b0, ws.e0);
-    avgpool(ws.e0, H, W, C0, ws.p0P, 1);
-    convForward(ws.p0P, ws.H1, ws.W1, C0, 3, enc1.packed, enc1.bias, C1, ws.c1);
+    k.filmRelu(ws.c0, H * W, C0, g0, b0, ws.e0);
+    k.avgpool(ws.e0, H, W, C0, ws.p0P, 1);
+    k.conv(ws.p0P, (W1 + 2) * C0, H1, W1, C0, 3, enc1.w, enc1.bias, C1, ws.c1, W1 * C1);
     const [g1, b1] = this.film('enc1');
-    filmRelu(ws.c1, C1, g1, b1, ws.e1);
-    avgpool(ws.e1, ws.H1, ws.W1, C1, ws.p1, 0);
-    convForward(ws.p1, ws.H2, ws.W2, C1, 1, bott.packed, bott.bias, C1, ws.b);
-    for (let i = 0; i < ws.b.length; i++) if (!(ws.b[i]! > 0)) ws.b[i] = 0;
-    upsampleConcat(ws.b, ws.W2, C1, ws.e1, ws.H1, ws.W1, C1, ws.cat1P);
-    convForward(ws.cat1P, ws.H1, ws.W1, 2 * C1, 3, dec1.packed, dec1.bias, C0, ws.cd1);
+    k.filmRelu(ws.c1, H1 * W1, C1, g1, b1, ws.e1);
+    k.avgpool(ws.e1, H1, W1, C1, ws.p1, 0);
+    k.conv(ws.p1, W2 * C1, H2, W2, C1, 1, bott.w, bott.bias, C1, ws.b, W2 * C1);
+    k.relu(ws.b, H2 * W2 * C1);
+    k.upsampleConcat(ws.b, W2, C1, ws.e1, H1, W1, C1, ws.cat1P);
+    k.conv(ws.cat1P, (W1 + 2) * 2 * C1, H1, W1, 2 * C1, 3, dec1.w, dec1.bias, C0, ws.cd1, W1 * C0);
     const [g2, b2] = this.film('dec1');
-    filmRelu(ws.cd1, C0, g2, b2, ws.d1);
-    upsampleConcat(ws.d1, ws.W1, C0, ws.e0, H, W, C0, ws.cat0P);
-    convForward(ws.cat0P, H, W, 2 * C0, 3, dec0.packed, dec0.bias, OUT_CHANNELS, ws.cd0);
+    k.filmRelu(ws.cd1, H1 * W1, C0, g2, b2, ws.d1);
+    k.upsampleConcat(ws.d1, W1, C0, ws.e0, H, W, C0, ws.cat0P);
+    k.conv(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, dec0.w, dec0.bias, OUT_CHANNELS, ws.cd0, W * OUT_CHANNELS);
     const [g3, b3] = this.film('dec0');
-    for (let i = 0; i < ws.cd0.length; i += 4) {
-      for (let k = 0; k < 4; k++) ws.y[i + k] = 1 / (1 + Math.exp(-(g3[k]! * ws.cd0[i + k]! + b3[k]!)));
-    }
-    return ws.y;
+    k.filmSigmoid(ws.cd0, H * W, g3, b3, ws.y);
+    return this.arena.f32.subarray(ws.y, ws.y + H * W * OUT_CHANNELS);
   }
 
   /**
@@ -412,57 +274,47 @@ export class FastModel {
    * parameter gradient (flat, table order) into `grad` and returns its sum of squared errors.
    */
   trainImage(x: Float32Array, H: number, W: number, cond: ArrayLike<number>, target: Float32Array, count: number, grad: Float64Array): number {
-    const y = this.forward(x, H, W, cond);
+    this.forward(x, H, W, cond);
     const ws = this.workspace(H, W);
+    const k = this.kernels;
     const [C0, C1] = this.table.config.encChannels;
+    const { H1, W1, H2, W2 } = ws;
     const [enc0, enc1, bott, dec1, dec0] = this.convs as [ConvPlan, ConvPlan, ConvPlan, ConvPlan, ConvPlan];
-    for (const p of this.convs) {
-      p.gPacked.fill(0);
-      p.gBias.fill(0);
-    }
-    this.dFilm.fill(0);
+    const { f32, f64 } = this.arena;
+    f64.fill(0, this.gradStart, this.gradEnd);
+    f64.fill(0, this.dFilm, this.dFilm + this.table.filmOut);
+    f32.set(target.subarray(0, H * W * OUT_CHANNELS), ws.target);
+    // A conv's output gradient, read from the interior of its padded (border 1) buffer.
+    const interior = (buf: number, w: number, c: number) => buf + (w + 3) * c;
 
-    // Loss and dL/d(pre-sigmoid), through dec0's FiLM.
-    let sse = 0;
+    // Loss, and its gradient through the sigmoid and dec0's FiLM, into the padded g4P.
     const [g3, , dg3, db3] = this.film('dec0');
-    const scale = 2 / count;
-    for (let i = 0; i < y.length; i += 4) {
-      for (let k = 0; k < 4; k++) {
-        const yv = y[i + k]!;
-        const diff = yv - target[i + k]!;
-        sse += diff * diff;
-        const g = scale * diff * yv * (1 - yv);
-        dg3[k]! += g * ws.cd0[i + k]!;
-        db3[k]! += g;
-        ws.g4[i + k] = g * g3[k]!;
-      }
-    }
-    ws.dCat0P.fill(0);
-    convBackward(ws.cat0P, H, W, 2 * C0, 3, dec0.packed, ws.g4, OUT_CHANNELS, dec0.gPacked, dec0.gBias, ws.dCat0P);
-    ws.dE0.fill(0);
-    upsampleConcatBackward(ws.dCat0P, H, W, C0, C0, ws.dD1, ws.W1, ws.dE0);
+    const sse = k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
+    k.convWeightGrad(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, interior(ws.g4P, W, 4), (W + 2) * 4, OUT_CHANNELS, dec0.gW, dec0.gB, ws.live);
+    k.conv(ws.g4P, (W + 2) * 4, H, W, OUT_CHANNELS, 3, dec0.wT, -1, 2 * C0, ws.dCat0, W * 2 * C0);
+    k.upsampleConcatBackward(ws.dCat0, H, W, C0, C0, ws.dD1, H1, W1, ws.dE0);
 
     const [g2, , dg2, db2] = this.film('dec1');
-    filmReluBackward(ws.cd1, ws.d1, ws.dD1, C0, g2, dg2, db2);
-    ws.dCat1P.fill(0);
-    convBackward(ws.cat1P, ws.H1, ws.W1, 2 * C1, 3, dec1.packed, ws.dD1, C0, dec1.gPacked, dec1.gBias, ws.dCat1P);
-    ws.dE1.fill(0);
-    upsampleConcatBackward(ws.dCat1P, ws.H1, ws.W1, C1, C1, ws.dB, ws.W2, ws.dE1);
+    k.filmReluBackward(ws.cd1, ws.d1, ws.dD1, H1, W1, C0, g2, dg2, db2, ws.dD1P, 1);
+    k.convWeightGrad(ws.cat1P, (W1 + 2) * 2 * C1, H1, W1, 2 * C1, 3, interior(ws.dD1P, W1, C0), (W1 + 2) * C0, C0, dec1.gW, dec1.gB, ws.live);
+    k.conv(ws.dD1P, (W1 + 2) * C0, H1, W1, C0, 3, dec1.wT, -1, 2 * C1, ws.dCat1, W1 * 2 * C1);
+    k.upsampleConcatBackward(ws.dCat1, H1, W1, C1, C1, ws.dB, H2, W2, ws.dE1);
 
-    for (let i = 0; i < ws.b.length; i++) if (!(ws.b[i]! > 0)) ws.dB[i] = 0;
-    ws.dP1.fill(0);
-    convBackward(ws.p1, ws.H2, ws.W2, C1, 1, bott.packed, ws.dB, C1, bott.gPacked, bott.gBias, ws.dP1);
-    avgpoolBackward(ws.dP1, ws.H1, ws.W1, C1, 0, ws.dE1);
+    k.reluMask(ws.b, ws.dB, H2 * W2 * C1);
+    k.convWeightGrad(ws.p1, W2 * C1, H2, W2, C1, 1, ws.dB, W2 * C1, C1, bott.gW, bott.gB, ws.live);
+    k.conv(ws.dB, W2 * C1, H2, W2, C1, 1, bott.wT, -1, C1, ws.dP1, W2 * C1);
+    k.avgpoolBackward(ws.dP1, H1, W1, C1, ws.dE1);
 
     const [g1, , dg1, db1] = this.film('enc1');
-    filmReluBackward(ws.c1, ws.e1, ws.dE1, C1, g1, dg1, db1);
-    ws.dP0P.fill(0);
-    convBackward(ws.p0P, ws.H1, ws.W1, C0, 3, enc1.packed, ws.dE1, C1, enc1.gPacked, enc1.gBias, ws.dP0P);
-    avgpoolBackward(ws.dP0P, H, W, C0, 1, ws.dE0);
+    k.filmReluBackward(ws.c1, ws.e1, ws.dE1, H1, W1, C1, g1, dg1, db1, ws.dE1P, 1);
+    k.convWeightGrad(ws.p0P, (W1 + 2) * C0, H1, W1, C0, 3, interior(ws.dE1P, W1, C1), (W1 + 2) * C1, C1, enc1.gW, enc1.gB, ws.live);
+    k.conv(ws.dE1P, (W1 + 2) * C1, H1, W1, C1, 3, enc1.wT, -1, C0, ws.dP0, W1 * C0);
+    k.avgpoolBackward(ws.dP0, H, W, C0, ws.dE0);
 
     const [g0, , dg0, db0] = this.film('enc0');
-    filmReluBackward(ws.c0, ws.e0, ws.dE0, C0, g0, dg0, db0);
-    convBackward(ws.xP, H, W, IN_CHANNELS, 3, enc0.packed, ws.dE0, C0, enc0.gPacked, enc0.gBias, null);
+    k.filmReluBackward(ws.c0, ws.e0, ws.dE0, H, W, C0, g0, dg0, db0, ws.dE0, 0);
+    const nA = this.nActive;
+    k.convWeightGrad(ws.xP, (W + 2) * nA, H, W, nA, 3, ws.dE0, W * C0, C0, enc0.gW, enc0.gB, ws.live);
 
     this.writeGrad(grad);
     return sse;
@@ -470,26 +322,32 @@ export class FastModel {
 
   /** Unpacks this image's gradients into flat table order, including the MLP's. */
   private writeGrad(grad: Float64Array): void {
-    for (const p of this.convs) {
+    const { f64, i32 } = this.arena;
+    for (const [l, p] of this.convs.entries()) {
       const { out: O, in: I, k: K } = p.shape;
-      for (let o = 0; o < O; o++) {
-        for (let i = 0; i < I; i++) {
-          for (let ky = 0; ky < K; ky++) {
-            for (let kx = 0; kx < K; kx++) grad[p.wOffset + ((o * I + i) * K + ky) * K + kx] = p.gPacked[((ky * K + kx) * I + i) * O + o]!;
-          }
+      const O4 = lanes4(O);
+      // enc0's gradient covers its active input channels only, in order; the others are zero.
+      const nI = l === 0 ? this.nActive : I;
+      if (l === 0) grad.fill(0, p.wOffset, p.wOffset + O * I * K * K);
+      for (let i = 0; i < nI; i++) {
+        const ci = l === 0 ? i32[this.list + i]! : i;
+        for (let t = 0; t < K * K; t++) {
+          // t = ky·K + kx, the same in both layouts
+          const from = p.gW + (t * nI + i) * O4;
+          for (let o = 0; o < O; o++) grad[p.wOffset + (o * I + ci) * K * K + t] = f64[from + o]!;
         }
       }
-      for (let o = 0; o < O; o++) grad[p.bOffset + o] = p.gBias[o]!;
+      for (let o = 0; o < O; o++) grad[p.bOffset + o] = f64[p.gB + o]!;
     }
     // MLP backward: out = W2·h + b2, h = relu(W0·cond + b0); the cond is still in runMlp's input.
     const D = this.table.config.filmCondDim;
-    const F = this.filmOut.length;
+    const F = this.table.filmOut;
     const { w2 } = this.mlp;
     const g = this.gMlp;
     g.w0.fill(0); g.b0.fill(0);
     const dHidden = new Float64Array(FILM_HIDDEN);
     for (let o = 0; o < F; o++) {
-      const d = this.dFilm[o]!;
+      const d = f64[this.dFilm + o]!;
       g.b2[o] = d;
       for (let h = 0; h < FILM_HIDDEN; h++) {
         g.w2[o * FILM_HIDDEN + h] = d * this.hidden[h]!;
