@@ -274,11 +274,23 @@ function conv(table: ParamTable, P: Record<string, Float64Array>, shape: ConvSha
   return conv2dForward(x, P[`${shape.name}.weight`]!, P[`${shape.name}.bias`]!, shape.out, shape.k);
 }
 
+/** The activations a GPU stores in a texture between passes (and may round on the way). */
+export type StoredNode = 'e0' | 'e1' | 'b' | 'd1' | 'y';
+
 /**
  * Forward pass for one image: x is 20×H×W features, cond the D-vector.
  * `film` overrides the MLP's γ/β output (the GPU effect without an MLP uses identity FiLM).
+ * `store` sees each stored activation right after it is computed and may change it in place,
+ * e.g. round it to f16 as the GPU's node textures do; later layers read what it leaves.
  */
-export function forward(table: ParamTable, params: ArrayLike<number>, x: Tensor, cond: ArrayLike<number>, film?: ArrayLike<number>): ForwardCache {
+export function forward(
+  table: ParamTable,
+  params: ArrayLike<number>,
+  x: Tensor,
+  cond: ArrayLike<number>,
+  film?: ArrayLike<number>,
+  store: (node: StoredNode, t: Tensor) => void = () => {},
+): ForwardCache {
   if (x.c !== IN_CHANNELS) throw new Error(`forward: expected ${IN_CHANNELS} input channels, got ${x.c}`);
   const P = slices(table, Float64Array.from(params));
   const mlp = mlpForward(table, params, cond);
@@ -287,17 +299,22 @@ export function forward(table: ParamTable, params: ArrayLike<number>, x: Tensor,
 
   const c0 = conv(table, P, enc0, x);
   const e0 = reluForward(filmForward(c0, ...filmOf(table, filmOut, 'enc0')));
+  store('e0', e0);
   const p0 = avgpoolForward(e0);
   const c1 = conv(table, P, enc1, p0);
   const e1 = reluForward(filmForward(c1, ...filmOf(table, filmOut, 'enc1')));
+  store('e1', e1);
   const p1 = avgpoolForward(e1);
   const b = reluForward(conv(table, P, bott, p1));
+  store('b', b);
   const cat1 = concatForward(upsampleForward(b, e1.h, e1.w), e1);
   const cd1 = conv(table, P, dec1, cat1);
   const d1 = reluForward(filmForward(cd1, ...filmOf(table, filmOut, 'dec1')));
+  store('d1', d1);
   const cat0 = concatForward(upsampleForward(d1, e0.h, e0.w), e0);
   const cd0 = conv(table, P, dec0, cat0);
   const y = sigmoidForward(filmForward(cd0, ...filmOf(table, filmOut, 'dec0')));
+  store('y', y);
   return { x, mlp: { ...mlp, out: filmOut }, c0, e0, p0, c1, e1, p1, b, cat1, cd1, d1, cat0, cd0, y };
 }
 

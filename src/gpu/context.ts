@@ -1,0 +1,55 @@
+/**
+ * A WebGPU device with what the effect needs to know about it. Browser-safe: the page passes
+ * `navigator.gpu`; Node passes the `webgpu` package's GPU (device-node.ts).
+ */
+import { CnnV3Error } from '../errors.js';
+
+export interface GpuContext {
+  device: GPUDevice;
+  /** Adapter description for logs and the page, e.g. "NVIDIA H100 (vulkan)". */
+  adapterName: string;
+  /** True for a software rasteriser such as SwiftShader. */
+  software: boolean;
+  /** Whether timestamp queries are available (per-pass GPU timing). */
+  timestamps: boolean;
+}
+
+export function describeAdapter(info: GPUAdapterInfo): { name: string; software: boolean } {
+  const parts = [info.description, info.vendor, info.architecture, info.device].filter((s) => s && s.length > 0);
+  const name = parts.length > 0 ? Array.from(new Set(parts)).join(' / ') : 'unknown adapter';
+  const software = /swiftshader|llvmpipe|software|warp|cpu/i.test(name);
+  return { name, software };
+}
+
+export async function contextFromAdapter(adapter: GPUAdapter, label = 'cnnv3'): Promise<GpuContext> {
+  const timestamps = adapter.features.has('timestamp-query');
+  const device = await adapter.requestDevice({
+    label: `${label} device`,
+    requiredFeatures: timestamps ? ['timestamp-query'] : [],
+  });
+  const { name, software } = describeAdapter(adapter.info);
+  device.addEventListener('uncapturederror', (e) => {
+    console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+  });
+  return { device, adapterName: name, software, timestamps };
+}
+
+export async function contextFromGpu(gpu: GPU | undefined, hint = ''): Promise<GpuContext> {
+  if (!gpu) throw new CnnV3Error(`WebGPU is not available${hint}`);
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new CnnV3Error(`No WebGPU adapter found${hint}`);
+  return contextFromAdapter(adapter);
+}
+
+/**
+ * Awaits a GPU promise while holding a timer: Dawn in Node does not keep the event loop alive
+ * for pending GPU work, so without one the process can exit mid-await.
+ */
+export async function gpuAwait<T>(p: Promise<T>): Promise<T> {
+  const timer = setInterval(() => {}, 50);
+  try {
+    return await p;
+  } finally {
+    clearInterval(timer);
+  }
+}

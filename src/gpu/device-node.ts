@@ -1,0 +1,67 @@
+/**
+ * WebGPU in Node through the `webgpu` package (Dawn). A hardware adapter is used when there is
+ * one; otherwise Vulkan is pointed at SwiftShader from Debian's chromium package. Which one was
+ * taken is part of the context (`adapterName`, `software`).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { CnnV3Error } from '../errors.js';
+import { contextFromAdapter, describeAdapter, type GpuContext } from './context.js';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+const SWIFTSHADER_HINT =
+  `: install a GPU driver, or software Vulkan with 'apt-get install chromium libvulkan1' ` +
+  `and VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`;
+
+/** Whether the system lists Vulkan drivers of its own (otherwise trying hardware only prints noise). */
+function systemHasVulkanDrivers(): boolean {
+  if (process.env['VK_ICD_FILENAMES'] || process.env['VK_DRIVER_FILES']) return true;
+  for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
+    try {
+      if (readdirSync(dir).some((f) => f.endsWith('.json') && !f.includes('swiftshader') && !f.includes('lvp'))) return true;
+    } catch {
+      // no such directory
+    }
+  }
+  return false;
+}
+
+type WebGpuModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+
+async function loadDawn(): Promise<WebGpuModule> {
+  try {
+    const mod = (await import('webgpu')) as unknown as WebGpuModule;
+    Object.assign(globalThis, mod.globals);
+    return mod;
+  } catch (e) {
+    throw new CnnV3Error(`cannot load the 'webgpu' package (Dawn): ${(e as Error).message.split('\n')[0]}${SWIFTSHADER_HINT}`);
+  }
+}
+
+export interface NodeGpuOptions {
+  /** 'auto' (hardware, else SwiftShader), 'hardware' (fail without one), 'software'. */
+  adapter: 'auto' | 'hardware' | 'software';
+}
+
+let cached: Promise<GpuContext> | undefined;
+
+/** One device per process, created on first use. */
+export function nodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
+  cached ??= createNodeGpu(options);
+  return cached;
+}
+
+export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
+  const dawn = await loadDawn();
+  if (options.adapter !== 'software' && systemHasVulkanDrivers()) {
+    const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });
+    if (adapter && (options.adapter === 'hardware' || !describeAdapter(adapter.info).software)) return contextFromAdapter(adapter);
+  }
+  if (options.adapter === 'hardware') throw new CnnV3Error(`No hardware WebGPU adapter found${SWIFTSHADER_HINT}`);
+  if (!existsSync(SWIFTSHADER_ICD)) throw new CnnV3Error(`No WebGPU adapter found${SWIFTSHADER_HINT}`);
+  // The Vulkan loader reads this when Dawn creates its next instance.
+  process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+  const adapter = await dawn.create([]).requestAdapter();
+  if (!adapter) throw new CnnV3Error(`No WebGPU adapter found, not even SwiftShader${SWIFTSHADER_HINT}`);
+  return contextFromAdapter(adapter);
+}

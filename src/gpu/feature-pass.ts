@@ -1,0 +1,141 @@
+/**
+ * Feature packing on the GPU: a caller hands in a sample's planes (or a photo's), this uploads
+ * them as textures and a compute pass writes the 20 channels packed into the `gbuf_feat0/1`
+ * nodes (SPEC §3), reading the previous output from `prev_cnn` when that node exists.
+ */
+import type { Sample } from '../dataset/sample.js';
+import { hasAlpha, toRgba8, type Raster } from '../image/image.js';
+import type { GpuContext } from './context.js';
+import type { TextureNodes } from './nodes.js';
+import { WGSL } from './shaders.generated.js';
+import { uploadTexture } from './upload.js';
+
+/** A sample's planes; missing ones take the neutral photo values of SPEC §2. */
+export interface FeaturePlanes {
+  width: number;
+  height: number;
+  /** RGB, 3 bytes per pixel. */
+  albedo: Uint8Array;
+  /** Octahedral RG, 2 bytes per pixel (default 128, 128). */
+  normal?: Uint8Array;
+  /** depth.png values (default 0). */
+  depth?: Uint16Array;
+  matid?: Uint8Array;
+  /** Default 255 (lit). */
+  shadow?: Uint8Array;
+  /** Default 0 (opaque). */
+  transp?: Uint8Array;
+}
+
+/** The planes with SPEC §2's neutral values filled in (also what the CPU features are computed from). */
+export function completePlanes(p: FeaturePlanes): Required<FeaturePlanes> {
+  const n = p.width * p.height;
+  return {
+    width: p.width,
+    height: p.height,
+    albedo: p.albedo,
+    normal: p.normal ?? new Uint8Array(n * 2).fill(128),
+    depth: p.depth ?? new Uint16Array(n),
+    matid: p.matid ?? new Uint8Array(n),
+    shadow: p.shadow ?? new Uint8Array(n).fill(255),
+    transp: p.transp ?? new Uint8Array(n),
+  };
+}
+
+export function planesFromSample(s: Sample): FeaturePlanes {
+  return { width: s.width, height: s.height, albedo: s.albedo, normal: s.normal, depth: s.depth, matid: s.matid, shadow: s.shadow, transp: s.transp };
+}
+
+/** A photo in simple mode: albedo from its colour, transp = 255 − alpha. */
+export function planesFromPhoto(photo: Raster): FeaturePlanes {
+  const rgba = toRgba8(photo);
+  const n = photo.width * photo.height;
+  const albedo = new Uint8Array(n * 3);
+  const transp = new Uint8Array(n);
+  for (let p = 0; p < n; p++) {
+    albedo[p * 3] = rgba[p * 4]!;
+    albedo[p * 3 + 1] = rgba[p * 4 + 1]!;
+    albedo[p * 3 + 2] = rgba[p * 4 + 2]!;
+    if (hasAlpha(photo)) transp[p] = 255 - rgba[p * 4 + 3]!;
+  }
+  return { width: photo.width, height: photo.height, albedo, transp };
+}
+
+export const FEATURE_NODES = { feat0: 'gbuf_feat0', feat1: 'gbuf_feat1', prev: 'prev_cnn' } as const;
+
+const INPUT_NODES = {
+  albedoMatid: 'cnn_in_albedo_matid',
+  normalShadowTransp: 'cnn_in_normal_shadow_transp',
+  depth: 'cnn_in_depth',
+  zero: 'cnn_in_zero',
+} as const;
+
+export class FeaturePass {
+  private readonly pipeline: GPUComputePipeline;
+  private bindGroup?: GPUBindGroup;
+  private boundTo: GPUTexture[] = [];
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly outputs: { feat0: string; feat1: string; prev: string } = FEATURE_NODES,
+  ) {
+    const module = ctx.device.createShaderModule({ label: 'cnn_v3 pack_features', code: WGSL.pack_features });
+    this.pipeline = ctx.device.createComputePipeline({ label: 'cnn_v3 pack_features', layout: 'auto', compute: { module, entryPoint: 'main' } });
+  }
+
+  /** Uploads the planes into the pass's input nodes (recreated when the size changes). */
+  upload(partial: FeaturePlanes, nodes: TextureNodes): void {
+    const planes = completePlanes(partial);
+    const { width: W, height: H } = planes;
+    const n = W * H;
+    const usage = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST;
+    const am = new Uint8Array(n * 4);
+    const nst = new Uint8Array(n * 4);
+    const depth = new Float32Array(n);
+    for (let p = 0; p < n; p++) {
+      am[p * 4] = planes.albedo[p * 3]!;
+      am[p * 4 + 1] = planes.albedo[p * 3 + 1]!;
+      am[p * 4 + 2] = planes.albedo[p * 3 + 2]!;
+      am[p * 4 + 3] = planes.matid[p]!;
+      nst[p * 4] = planes.normal[p * 2]!;
+      nst[p * 4 + 1] = planes.normal[p * 2 + 1]!;
+      nst[p * 4 + 2] = planes.shadow[p]!;
+      nst[p * 4 + 3] = planes.transp[p]!;
+      depth[p] = planes.depth[p]! / 65535;
+    }
+    const put = (name: string, format: GPUTextureFormat, data: Uint8Array, bpp: number) => {
+      const { texture } = nodes.ensure(name, format, W, H, usage);
+      uploadTexture(this.ctx.device, texture, data, bpp);
+    };
+    put(INPUT_NODES.albedoMatid, 'rgba8unorm', am, 4);
+    put(INPUT_NODES.normalShadowTransp, 'rgba8unorm', nst, 4);
+    put(INPUT_NODES.depth, 'r32float', new Uint8Array(depth.buffer), 4);
+    // Black stand-in for prev_cnn before the first frame (textures start zeroed).
+    nodes.ensure(INPUT_NODES.zero, 'rgba16float', W, H, usage);
+  }
+
+  encode(encoder: GPUCommandEncoder, nodes: TextureNodes): void {
+    const am = nodes.get(INPUT_NODES.albedoMatid);
+    if (!am) throw new Error('FeaturePass.encode before upload');
+    const { width: W, height: H } = am;
+    const usage = GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC;
+    nodes.ensure(this.outputs.feat0, 'rgba32uint', W, H, usage);
+    nodes.ensure(this.outputs.feat1, 'rgba32uint', W, H, usage);
+    const prev = nodes.get(this.outputs.prev);
+    const prevTex = prev && prev.width === W && prev.height === H ? prev : nodes.get(INPUT_NODES.zero)!;
+    const textures = [am, nodes.get(INPUT_NODES.normalShadowTransp)!, nodes.get(INPUT_NODES.depth)!, prevTex, nodes.get(this.outputs.feat0)!, nodes.get(this.outputs.feat1)!];
+    if (!this.bindGroup || textures.some((t, k) => t !== this.boundTo[k])) {
+      this.bindGroup = this.ctx.device.createBindGroup({
+        label: 'cnn_v3 pack_features',
+        layout: this.pipeline.getBindGroupLayout(0),
+        entries: textures.map((t, k) => ({ binding: k, resource: t.createView({ label: `${t.label} view` }) })),
+      });
+      this.boundTo = textures;
+    }
+    const pass = encoder.beginComputePass({ label: 'cnn_v3 pack_features' });
+    pass.setPipeline(this.pipeline);
+    pass.setBindGroup(0, this.bindGroup);
+    pass.dispatchWorkgroups(Math.ceil(W / 8), Math.ceil(H / 8));
+    pass.end();
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * Parity (SPEC §9): the WebGPU effect against the float64 CPU reference on the same input,
+ * node by node.
+ *
+ * What the reference is given, so that only arithmetic order can differ:
+ * - the conv weights as read from cnn_v3_weights.bin (already f16) and the γ/β the effect put
+ *   in its uniforms (f32);
+ * - as input, the features the GPU packed (unpacked exactly), so the network comparison does
+ *   not inherit the packing's differences; the packing is compared on its own against the CPU
+ *   features through packFeatures (SPEC §3's quantisation);
+ * - every stored activation rounded to f16 where the GPU stores it in a 16-bit texture.
+ *
+ * Tolerances, |gpu − ref| ≤ atol + rtol·|ref| per value:
+ * - features: f16 channels within one f16 ulp (rtol 2^-10, atol 2^-24 for subnormals) and
+ *   unorm8 channels within one level (atol 1/255): the GPU's f32 arithmetic (unorm → float,
+ *   the mip means) can land on the other side of a rounding boundary, never further.
+ * - network nodes: rtol 2^-9 (two f16 ulps: one for a value whose f32 result straddles an f16
+ *   rounding boundary, one for such flips upstream propagating through a conv), atol 2^-11
+ *   (near zero an ulp is tiny but a propagated flip is not; 2^-11 is half an ulp at 1.0, above
+ *   the largest propagated error measured on random weights, which is under 2^-13).
+ */
+import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
+import { packFeatures, unpackFeatures } from '../dataset/gpu-pack.js';
+import { readWeightsBin } from '../export/read.js';
+import type { ModelConfig } from '../model/config.js';
+import { buildParamTable } from '../model/params.js';
+import { forward, tensor, type StoredNode, type Tensor } from '../model/reference.js';
+import { fromHalfBits, roundToHalf } from '../util/half.js';
+import { CNN_NODES, CNNv3Effect, scaledSize } from './cnn-effect.js';
+import type { GpuContext } from './context.js';
+import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from './feature-pass.js';
+import { TextureNodes } from './nodes.js';
+import { readRgba16f, readRgba32u } from './readback.js';
+
+export const PARITY_TOLERANCES = {
+  featureHalf: { atol: 2 ** -24, rtol: 2 ** -10 },
+  featureUnorm: { atol: 1 / 255 + 1e-7, rtol: 0 },
+  node: { atol: 2 ** -11, rtol: 2 ** -9 },
+} as const;
+
+export interface NodeReport {
+  node: string;
+  size: [number, number];
+  channels: number;
+  maxAbsError: number;
+  psnr: number;
+  atol: number;
+  rtol: number;
+  pass: boolean;
+  /** The first values over tolerance: `(x, y) ch c: gpu vs ref`. */
+  mismatches: string[];
+}
+
+export interface ParityReport {
+  adapter: string;
+  width: number;
+  height: number;
+  nodes: NodeReport[];
+  pass: boolean;
+}
+
+export interface ParityInput {
+  config: ModelConfig;
+  planes: FeaturePlanes;
+  weights: Uint8Array;
+  film?: Uint8Array;
+  cond: number[];
+}
+
+function compare(
+  node: string,
+  size: [number, number],
+  channels: number,
+  gpu: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  tol: (c: number) => { atol: number; rtol: number },
+): NodeReport {
+  let maxAbs = 0;
+  let sq = 0;
+  let peak = 0;
+  const mismatches: string[] = [];
+  let pass = true;
+  for (let i = 0; i < ref.length; i++) {
+    const c = i % channels;
+    const { atol, rtol } = tol(c);
+    const r = ref[i]!;
+    const err = Math.abs(gpu[i]! - r);
+    if (!(err <= atol + rtol * Math.abs(r))) {
+      pass = false;
+      if (mismatches.length < 5) {
+        const p = Math.floor(i / channels);
+        mismatches.push(`(${p % size[0]}, ${Math.floor(p / size[0])}) ch ${c}: gpu ${gpu[i]} vs ref ${r}`);
+      }
+    }
+    maxAbs = Math.max(maxAbs, err);
+    sq += err * err;
+    peak = Math.max(peak, Math.abs(r));
+  }
+  const mse = sq / Math.max(1, ref.length);
+  const psnr = mse === 0 ? Infinity : 10 * Math.log10(Math.max(peak, 1e-12) ** 2 / mse);
+  const t = tol(0);
+  return { node, size, channels, maxAbsError: maxAbs, psnr, atol: t.atol, rtol: t.rtol, pass, mismatches };
+}
+
+/** CHW tensor → HWC array. */
+function hwc(t: Tensor): Float64Array {
+  const out = new Float64Array(t.data.length);
+  const hw = t.h * t.w;
+  for (let c = 0; c < t.c; c++) for (let p = 0; p < hw; p++) out[p * t.c + c] = t.data[c * hw + p]!;
+  return out;
+}
+
+/** rgba32uint texels holding 8 halves each → C floats per pixel. */
+function halves8(words: Uint32Array, channels: number): Float64Array {
+  const n = words.length / 4;
+  const out = new Float64Array(n * channels);
+  for (let p = 0; p < n; p++) {
+    for (let c = 0; c < channels; c++) {
+      const w = words[p * 4 + (c >> 1)]!;
+      out[p * channels + c] = fromHalfBits(c & 1 ? w >>> 16 : w & 0xffff);
+    }
+  }
+  return out;
+}
+
+function keepChannels(rgba: Float32Array, channels: number): Float64Array {
+  const n = rgba.length / 4;
+  const out = new Float64Array(n * channels);
+  for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[p * 4 + c]!;
+  return out;
+}
+
+export async function runParity(ctx: GpuContext, input: ParityInput): Promise<ParityReport> {
+  const { config } = input;
+  const table = buildParamTable(config);
+  const [C0, C1] = config.encChannels;
+  const planes = completePlanes(input.planes);
+  const { width: W, height: H } = planes;
+  const device = ctx.device;
+
+  // GPU: pack features, run the five passes, read every node back.
+  const nodes = new TextureNodes(device);
+  const features = new FeaturePass(ctx);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config);
+  try {
+    features.upload(planes, nodes);
+    effect.uploadWeights(device.queue, input.weights);
+    if (input.film) effect.uploadFilmMlp(input.film);
+    effect.setFilmParams(input.cond);
+    const encoder = device.createCommandEncoder({ label: 'parity' });
+    features.encode(encoder, nodes);
+    effect.render(encoder, {}, nodes);
+    device.queue.submit([encoder.finish()]);
+    const feat0 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat0)!);
+    const feat1 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat1)!);
+    const gpu = {
+      e0: keepChannels(await readRgba16f(device, nodes.get(CNN_NODES.enc0.name)!), C0),
+      e1: halves8(await readRgba32u(device, nodes.get(CNN_NODES.enc1.name)!), C1),
+      b: halves8(await readRgba32u(device, nodes.get(CNN_NODES.bottleneck.name)!), C1),
+      d1: keepChannels(await readRgba16f(device, nodes.get(CNN_NODES.dec1.name)!), C0),
+      y: keepChannels(await readRgba16f(device, nodes.get('cnn_v3_output')!), 4),
+    };
+
+    const reports: NodeReport[] = [];
+    // 1. The packing against the CPU features through the same quantisation.
+    const cpuPacked = packFeatures(computeFeatures(planes), W, H);
+    const gpuFeatures = unpackFeatures({ width: W, height: H, feat0, feat1 });
+    const cpuFeatures = unpackFeatures(cpuPacked);
+    const { featureHalf, featureUnorm } = PARITY_TOLERANCES;
+    reports.push(compare('features (gbuf_feat0/1)', [W, H], NUM_FEATURES, gpuFeatures, cpuFeatures, (c) => (c < 8 ? featureHalf : featureUnorm)));
+
+    // 2. The network on the GPU's own features, storing nodes as the GPU does.
+    const x = tensor(NUM_FEATURES, H, W);
+    for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = gpuFeatures[p * NUM_FEATURES + c]!;
+    const params = new Float64Array(table.total);
+    params.set(readWeightsBin(config, input.weights, 'weights'));
+    const film = Array.from(effect.filmValues(input.cond), Math.fround);
+    const stored: Partial<Record<StoredNode, Float64Array>> = {};
+    forward(table, params, x, input.cond, film, (node, t) => {
+      for (let i = 0; i < t.data.length; i++) t.data[i] = roundToHalf(t.data[i]!);
+      stored[node] = hwc(t);
+    });
+    const node = () => PARITY_TOLERANCES.node;
+    const sized = (scale: number) => scaledSize(W, H, scale);
+    reports.push(compare(CNN_NODES.enc0.name, sized(1), C0, gpu.e0, stored.e0!, node));
+    reports.push(compare(CNN_NODES.enc1.name, sized(2), C1, gpu.e1, stored.e1!, node));
+    reports.push(compare(CNN_NODES.bottleneck.name, sized(4), C1, gpu.b, stored.b!, node));
+    reports.push(compare(CNN_NODES.dec1.name, sized(2), C0, gpu.d1, stored.d1!, node));
+    reports.push(compare('output', sized(1), 4, gpu.y, stored.y!, node));
+    return { adapter: ctx.adapterName, width: W, height: H, nodes: reports, pass: reports.every((r) => r.pass) };
+  } finally {
+    effect.destroy();
+    nodes.destroy();
+  }
+}
+
+export function formatParityReport(r: ParityReport): string {
+  const lines = [`Parity ${r.width}×${r.height} on ${r.adapter}`, `  ${'node'.padEnd(26)} ${'max |err|'.padStart(11)} ${'PSNR dB'.padStart(9)}  tolerance`];
+  for (const n of r.nodes) {
+    const psnr = Number.isFinite(n.psnr) ? n.psnr.toFixed(1) : 'inf';
+    lines.push(`  ${n.node.padEnd(26)} ${n.maxAbsError.toExponential(2).padStart(11)} ${psnr.padStart(9)}  ${n.pass ? 'ok' : 'FAIL'}`);
+    for (const m of n.mismatches) lines.push(`      ${m}`);
+  }
+  lines.push(r.pass ? 'PASS' : 'FAIL: above tolerance (see SPEC §9 and src/gpu/parity.ts for the reasoning)');
+  return `${lines.join('\n')}\n`;
+}

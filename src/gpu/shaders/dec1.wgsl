@@ -1,0 +1,58 @@
+// dec1: d1 = relu(FiLM(conv3x3(cat(up(b), e1), 2·C1→C0), γ2, β2)), ½ resolution → rgba16float.
+override C0: u32 = 4u;
+override C1: u32 = 8u;
+
+struct CnnV3Params4ch {
+  weight_offset: u32,
+  _pad: vec3u,
+  gamma: vec4f,
+  beta: vec4f,
+}
+
+@group(0) @binding(0) var<storage, read> weights: array<u32>;
+@group(0) @binding(1) var<uniform> params: CnnV3Params4ch;
+@group(0) @binding(2) var bottleneck_tex: texture_2d<u32>;
+@group(0) @binding(3) var enc1_tex: texture_2d<u32>;
+@group(0) @binding(4) var out_tex: texture_storage_2d<rgba16float, write>;
+
+// [tap][ci over the 2·C1 cat channels] → vec4 over output channels.
+var<workgroup> w: array<vec4f, 144>;
+var<workgroup> bias: vec4f;
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let base = params.weight_offset;
+  let IN = 2u * C1;
+  for (var k = lid; k < 9u * IN; k += 64u) {
+    let tap = k / IN;
+    let ci = k % IN;
+    var v = vec4f(0.0);
+    for (var co = 0u; co < C0; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
+    w[tap * 16u + ci] = v;
+  }
+  if (lid == 0u) {
+    var b = vec4f(0.0);
+    for (var co = 0u; co < C0; co++) { b[co] = get_w(base, C0 * IN * 9u + co); }
+    bias = b;
+  }
+  workgroupBarrier();
+
+  let size = vec2i(textureDimensions(out_tex));
+  let p = vec2i(gid.xy);
+  if (!inside(p, size)) { return; }
+  var acc = bias;
+  for (var ky = 0; ky < 3; ky++) {
+    for (var kx = 0; kx < 3; kx++) {
+      let q = p + vec2i(kx - 1, ky - 1);
+      if (!inside(q, size)) { continue; }
+      let up = unpack8(textureLoad(bottleneck_tex, q / 2, 0));
+      let skip = unpack8(textureLoad(enc1_tex, q, 0));
+      let tap = u32(ky * 3 + kx) * 16u;
+      for (var ci = 0u; ci < C1; ci++) {
+        acc += w[tap + ci] * up[ci / 4u][ci % 4u];
+        acc += w[tap + C1 + ci] * skip[ci / 4u][ci % 4u];
+      }
+    }
+  }
+  textureStore(out_tex, p, max(params.gamma * acc + params.beta, vec4f(0.0)));
+}

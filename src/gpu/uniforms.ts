@@ -1,0 +1,29 @@
+/**
+ * The uniform structs of the CNN passes (SPEC §7), as byte layouts the TypeScript writer uses.
+ * A test parses the WGSL structs and checks these offsets and sizes against WGSL's layout rules.
+ */
+
+export const UNIFORM_LAYOUTS = {
+  CnnV3Params4ch: { size: 64, offsets: { weight_offset: 0, gamma: 32, beta: 48 } },
+  CnnV3ParamsEnc1: { size: 96, offsets: { weight_offset: 0, gamma_lo: 32, gamma_hi: 48, beta_lo: 64, beta_hi: 80 } },
+  CnnV3ParamsBottleneck: { size: 32, offsets: { weight_offset: 0 } },
+} as const;
+
+export type UniformStruct = keyof typeof UNIFORM_LAYOUTS;
+
+/** Writes a struct: weight_offset as u32, every other field as 4 floats (missing lanes 0). */
+export function writeUniform(struct: UniformStruct, values: { weight_offset: number } & Record<string, number | ArrayLike<number>>): ArrayBuffer {
+  const layout = UNIFORM_LAYOUTS[struct];
+  const buf = new ArrayBuffer(layout.size);
+  const dv = new DataView(buf);
+  for (const [field, offset] of Object.entries(layout.offsets)) {
+    const v = values[field];
+    if (v === undefined) throw new Error(`${struct}.${field} missing`);
+    if (field === 'weight_offset') dv.setUint32(offset, v as number, true);
+    else {
+      const arr = v as ArrayLike<number>;
+      for (let k = 0; k < 4; k++) dv.setFloat32(offset + 4 * k, k < arr.length ? arr[k]! : 0, true);
+    }
+  }
+  return buf;
+}
