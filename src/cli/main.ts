@@ -4,6 +4,8 @@ import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { packPhotoCommand } from './commands/pack-photo.js';
 import { trainCommand } from './commands/train.js';
+import { inferCommand } from './commands/infer.js';
+import { parityCommand } from './commands/parity.js';
 import { processIO, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -12,6 +14,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
   export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
+  infer: { run: inferCommand, summary: 'run CNNv3Effect on WebGPU on a photo or sample, write the RGBA result' },
+  parity: { run: parityCommand, summary: 'WebGPU effect vs the float64 CPU reference, node by node' },
   train: { run: trainCommand, summary: 'train the U-Net + FiLM on a dataset (CPU), write safetensors checkpoints' },
 };
 

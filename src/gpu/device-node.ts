@@ -14,7 +14,7 @@ const SWIFTSHADER_HINT =
   `and VK_ICD_FILENAMES=${SWIFTSHADER_ICD}`;
 
 /** Whether the system lists Vulkan drivers of its own (otherwise trying hardware only prints noise). */
-function systemHasVulkanDrivers(): boolean {
+export function hasHardwareVulkan(): boolean {
   if (process.env['VK_ICD_FILENAMES'] || process.env['VK_DRIVER_FILES']) return true;
   for (const dir of ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d']) {
     try {
@@ -53,9 +53,9 @@ export function nodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<
 
 export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
   const dawn = await loadDawn();
-  if (options.adapter !== 'software' && systemHasVulkanDrivers()) {
+  if (options.adapter !== 'software' && hasHardwareVulkan()) {
     const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });
-    if (adapter && (options.adapter === 'hardware' || !describeAdapter(adapter.info).software)) return contextFromAdapter(adapter);
+    if (adapter && !describeAdapter(adapter.info).software) return contextFromAdapter(adapter);
   }
   if (options.adapter === 'hardware') throw new CnnV3Error(`No hardware WebGPU adapter found${SWIFTSHADER_HINT}`);
   if (!existsSync(SWIFTSHADER_ICD)) throw new CnnV3Error(`No WebGPU adapter found${SWIFTSHADER_HINT}`);

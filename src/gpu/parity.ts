@@ -65,6 +65,8 @@ export interface ParityInput {
   weights: Uint8Array;
   film?: Uint8Array;
   cond: number[];
+  /** The weights the CPU reference uses (default: `weights`): lets a test show a mismatch is caught. */
+  referenceWeights?: Uint8Array;
 }
 
 function compare(
@@ -173,7 +175,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
     const x = tensor(NUM_FEATURES, H, W);
     for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = gpuFeatures[p * NUM_FEATURES + c]!;
     const params = new Float64Array(table.total);
-    params.set(readWeightsBin(config, input.weights, 'weights'));
+    params.set(readWeightsBin(config, input.referenceWeights ?? input.weights, 'weights'));
     const film = Array.from(effect.filmValues(input.cond), Math.fround);
     const stored: Partial<Record<StoredNode, Float64Array>> = {};
     forward(table, params, x, input.cond, film, (node, t) => {
@@ -203,4 +205,25 @@ export function formatParityReport(r: ParityReport): string {
   }
   lines.push(r.pass ? 'PASS' : 'FAIL: above tolerance (see SPEC §9 and src/gpu/parity.ts for the reasoning)');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What the GPU should output for an input, from the CPU alone: SPEC §3's quantised features
+ * (packFeatures → unpackFeatures), f16 weights, f32 γ/β, f16-stored nodes. RGBA per pixel.
+ */
+export function referenceOutput(config: ModelConfig, planes: FeaturePlanes, weights: Uint8Array, film: ArrayLike<number>, cond: number[]): Float64Array {
+  const table = buildParamTable(config);
+  const p = completePlanes(planes);
+  const { width: W, height: H } = p;
+  const f = unpackFeatures(packFeatures(computeFeatures(p), W, H));
+  const x = tensor(NUM_FEATURES, H, W);
+  for (let q = 0; q < W * H; q++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + q] = f[q * NUM_FEATURES + c]!;
+  const params = new Float64Array(table.total);
+  params.set(readWeightsBin(config, weights, 'weights'));
+  let out = new Float64Array(0);
+  forward(table, params, x, cond, Array.from(film, Math.fround), (node, t) => {
+    for (let i = 0; i < t.data.length; i++) t.data[i] = roundToHalf(t.data[i]!);
+    if (node === 'y') out = hwc(t);
+  });
+  return out;
 }

@@ -1,0 +1,62 @@
+import { CnnV3Error } from '../../errors.js';
+import { encodePlanes } from '../../gpu/jobs.js';
+import { formatParityReport } from '../../gpu/parity.js';
+import { randomPlanes, randomWeights } from '../../gpu/random-input.js';
+import { openGpuRunner } from '../../gpu/runner-node.js';
+import { toBase64 } from '../../util/base64.js';
+import { intFlag, parseFlags, stringFlag } from '../args.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import type { CliIO } from '../io.js';
+
+export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
+                    [--cond b,n,a,s0,s1] [--json] [--gpu auto|dawn|chromium]
+
+Runs the WebGPU effect and the float64 CPU reference on the same input and reports, for the
+packed features, every intermediate node and the output, the max absolute error and PSNR.
+Exits 1 when any node is above its tolerance (derived in src/gpu/parity.ts). Without --weights,
+seeded random weights (and a random FiLM MLP) are used; without an input, random planes.
+`;
+
+export async function parityCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values } = parseFlags('parity', argv, {
+    ...GPU_INPUT_FLAGS,
+    random: { type: 'boolean' },
+    size: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (values['help']) {
+    io.stdout(PARITY_HELP);
+    return 0;
+  }
+  const config = modelConfig('parity', values);
+  const seed = intFlag('parity', values, 'seed', 1, 0, 2 ** 32 - 1);
+  const cond = parseCond('parity', stringFlag(values, 'cond'), config.filmCondDim);
+  const weightsPath = stringFlag(values, 'weights');
+  const files = weightsPath !== undefined ? await readWeightFiles(config, weightsPath, stringFlag(values, 'film')) : randomWeights(config, seed);
+  let input = await readInputPlanes('parity', values);
+  if (input && values['random']) throw new CnnV3Error('cnnv3 parity: --random cannot be combined with --photo or --sample', 2);
+  if (!input) {
+    const size = stringFlag(values, 'size') ?? '64x48';
+    const m = /^(\d+)x(\d+)$/.exec(size);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) > 8192 || Number(m[2]) > 8192) {
+      throw new CnnV3Error(`cnnv3 parity: --size must be WxH like 64x48, got ${JSON.stringify(size)}`, 2);
+    }
+    input = { planes: randomPlanes(Number(m[1]), Number(m[2]), seed), label: `random ${size} (seed ${seed})` };
+  }
+  const runner = await openGpuRunner(runnerChoice('parity', values));
+  try {
+    const report = await runner.parity({
+      config,
+      planes: encodePlanes(input.planes),
+      weights: toBase64(files.weights),
+      ...(files.film ? { film: toBase64(files.film) } : {}),
+      cond,
+    });
+    if (values['json']) io.stdout(`${JSON.stringify({ input: input.label, runner: runner.description, ...report }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
+    else io.stdout(`Input: ${input.label}\nRunner: ${runner.description}\n${formatParityReport(report)}`);
+    return report.pass ? 0 : 1;
+  } finally {
+    await runner.close();
+  }
+}

@@ -1,0 +1,96 @@
+/** What `cnnv3 infer` and `cnnv3 parity` share: model flags, weight files, inputs, conditions. */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SAMPLE_MARKER } from '../dataset/layout.js';
+import { loadSampleDir } from '../dataset/sample-node.js';
+import { CnnV3Error, fileError } from '../errors.js';
+import { readFilmMlpBin, readWeightsBin } from '../export/read.js';
+import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../gpu/feature-pass.js';
+import type { RunnerChoice } from '../gpu/runner-node.js';
+import { decodeImage } from '../image/decode.js';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
+import { stringFlag, type OptionSpec } from './args.js';
+
+export const GPU_INPUT_FLAGS = {
+  weights: { type: 'string' },
+  film: { type: 'string' },
+  photo: { type: 'string' },
+  sample: { type: 'string' },
+  cond: { type: 'string' },
+  'enc-channels': { type: 'string' },
+  'film-cond-dim': { type: 'string' },
+  gpu: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies OptionSpec;
+
+export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
+  try {
+    if ((await stat(path)).isDirectory()) throw fileError(path, `${what} is a directory`);
+    return await readFile(path);
+  } catch (e) {
+    if (e instanceof CnnV3Error) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fileError(path, code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code})`);
+  }
+}
+
+export function modelConfig(command: string, values: Record<string, unknown>): ModelConfig {
+  const enc = stringFlag(values, 'enc-channels');
+  const dim = stringFlag(values, 'film-cond-dim');
+  let encChannels = DEFAULT_MODEL_CONFIG.encChannels;
+  if (enc !== undefined) {
+    const n = enc.split(',').map(Number);
+    if (n.length !== 2 || !n.every((v) => Number.isInteger(v) && v >= 1)) {
+      throw new CnnV3Error(`cnnv3 ${command}: --enc-channels must be two integers like 4,8, got ${JSON.stringify(enc)}`, 2);
+    }
+    encChannels = [n[0]!, n[1]!];
+  }
+  const filmCondDim = dim === undefined ? DEFAULT_MODEL_CONFIG.filmCondDim : Number(dim);
+  if (!Number.isInteger(filmCondDim) || filmCondDim < 1) throw new CnnV3Error(`cnnv3 ${command}: --film-cond-dim must be a positive integer`, 2);
+  return { encChannels, filmCondDim };
+}
+
+/** The weight files, size-checked here so the message names the file before any GPU starts. */
+export async function readWeightFiles(config: ModelConfig, weightsPath: string, filmPath?: string): Promise<{ weights: Uint8Array; film?: Uint8Array }> {
+  const weights = await readInputFile(weightsPath, 'weights file');
+  readWeightsBin(config, weights, weightsPath);
+  if (filmPath === undefined) return { weights };
+  const film = await readInputFile(filmPath, 'FiLM MLP file');
+  readFilmMlpBin(config, film, filmPath);
+  return { weights, film };
+}
+
+export function parseCond(command: string, raw: string | undefined, dim: number): number[] {
+  if (raw === undefined) return new Array<number>(dim).fill(0.5);
+  const v = raw.split(',').map((s) => Number(s.trim()));
+  if (v.length !== dim || !v.every((x) => Number.isFinite(x))) {
+    throw new CnnV3Error(`cnnv3 ${command}: --cond must be ${dim} numbers like 0,0,0,0.5,0.5 (beat_phase,beat_norm,audio_intensity,style_p0,style_p1), got ${JSON.stringify(raw)}`, 2);
+  }
+  return v;
+}
+
+/** --photo (simple mode) or --sample (a sample directory, full mode): the planes to pack on the GPU. */
+export async function readInputPlanes(command: string, values: Record<string, unknown>): Promise<{ planes: FeaturePlanes; label: string } | undefined> {
+  const photo = stringFlag(values, 'photo');
+  const sample = stringFlag(values, 'sample');
+  if (photo !== undefined && sample !== undefined) throw new CnnV3Error(`cnnv3 ${command}: give --photo or --sample, not both`, 2);
+  if (photo !== undefined) {
+    const bytes = await readInputFile(photo, 'photo');
+    return { planes: planesFromPhoto(decodeImage(bytes, photo)), label: photo };
+  }
+  if (sample !== undefined) {
+    const isSample = await stat(join(sample, SAMPLE_MARKER)).then((s) => s.isFile(), () => false);
+    if (!isSample) {
+      const exists = await stat(sample).then(() => true, () => false);
+      throw fileError(sample, exists ? `not a sample directory (no ${SAMPLE_MARKER}) and not an image` : 'sample directory not found');
+    }
+    return { planes: planesFromSample(await loadSampleDir(sample)), label: sample };
+  }
+  return undefined;
+}
+
+export function runnerChoice(command: string, values: Record<string, unknown>): RunnerChoice {
+  const g = stringFlag(values, 'gpu') ?? 'auto';
+  if (g !== 'auto' && g !== 'dawn' && g !== 'chromium') throw new CnnV3Error(`cnnv3 ${command}: --gpu must be auto, dawn or chromium`, 2);
+  return g;
+}

@@ -1,0 +1,130 @@
+/**
+ * GPU work as serialisable jobs, so the same code runs on a device in this process (Dawn in
+ * Node, or a page) or in a headless Chromium page driven from Node (runner-node.ts).
+ * Typed arrays travel as base64 of their little-endian bytes.
+ */
+import type { ModelConfig } from '../model/config.js';
+import { fromBase64, toBase64, bytesOf } from '../util/base64.js';
+import { CNNv3Effect } from './cnn-effect.js';
+import type { GpuContext } from './context.js';
+import { FEATURE_NODES, FeaturePass, type FeaturePlanes } from './feature-pass.js';
+import { TextureNodes } from './nodes.js';
+import { runParity, type ParityReport } from './parity.js';
+import { readRgba16f } from './readback.js';
+
+export interface WirePlanes {
+  width: number;
+  height: number;
+  albedo: string;
+  normal?: string;
+  depth?: string;
+  matid?: string;
+  shadow?: string;
+  transp?: string;
+}
+
+export interface InferJob {
+  config: ModelConfig;
+  planes: WirePlanes;
+  /** cnn_v3_weights.bin */
+  weights: string;
+  /** cnn_v3_film_mlp.bin (identity FiLM without it) */
+  film?: string;
+  cond: number[];
+  /** Parity only: the weights the CPU reference uses instead (to show a mismatch is caught). */
+  referenceWeights?: string;
+  /** Renders to time after the first (0: just one). */
+  timingFrames?: number;
+}
+
+export interface InferResult {
+  adapter: string;
+  width: number;
+  height: number;
+  /** float32 RGBA, row-major */
+  rgba: string;
+  /** Mean GPU ms per frame over timingFrames renders (timestamp queries when available). */
+  gpuMs?: number;
+  timestamps?: boolean;
+}
+
+export function encodePlanes(p: FeaturePlanes): WirePlanes {
+  const opt = (a?: ArrayBufferView) => (a ? toBase64(bytesOf(a)) : undefined);
+  const w: WirePlanes = { width: p.width, height: p.height, albedo: toBase64(p.albedo) };
+  for (const k of ['normal', 'depth', 'matid', 'shadow', 'transp'] as const) {
+    const v = opt(p[k]);
+    if (v !== undefined) w[k] = v;
+  }
+  return w;
+}
+
+export function decodePlanes(w: WirePlanes): FeaturePlanes {
+  const p: FeaturePlanes = { width: w.width, height: w.height, albedo: fromBase64(w.albedo) };
+  if (w.normal) p.normal = fromBase64(w.normal);
+  if (w.matid) p.matid = fromBase64(w.matid);
+  if (w.shadow) p.shadow = fromBase64(w.shadow);
+  if (w.transp) p.transp = fromBase64(w.transp);
+  if (w.depth) {
+    const b = fromBase64(w.depth);
+    p.depth = new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+  }
+  return p;
+}
+
+export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<InferResult> {
+  const nodes = new TextureNodes(ctx.device);
+  const features = new FeaturePass(ctx);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, job.config);
+  try {
+    const planes = decodePlanes(job.planes);
+    features.upload(planes, nodes);
+    effect.uploadWeights(ctx.device.queue, fromBase64(job.weights));
+    if (job.film) effect.uploadFilmMlp(fromBase64(job.film));
+    effect.setFilmParams(job.cond);
+    const frame = () => {
+      const encoder = ctx.device.createCommandEncoder({ label: 'infer' });
+      features.encode(encoder, nodes);
+      effect.render(encoder, {}, nodes);
+      ctx.device.queue.submit([encoder.finish()]);
+    };
+    frame();
+    const out = await readRgba16f(ctx.device, nodes.get('cnn_v3_output')!);
+    const result: InferResult = { adapter: ctx.adapterName, width: planes.width, height: planes.height, rgba: toBase64(bytesOf(out)) };
+    const n = job.timingFrames ?? 0;
+    if (n > 0) {
+      const timestamps = effect.enableTimestamps();
+      let total = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        frame();
+        if (timestamps) total += (await effect.readTimings())!.total;
+      }
+      if (!timestamps) {
+        await readRgba16f(ctx.device, nodes.get('cnn_v3_output')!);
+        total = performance.now() - t0;
+      }
+      result.gpuMs = total / n;
+      result.timestamps = timestamps;
+    }
+    return result;
+  } finally {
+    effect.destroy();
+    nodes.destroy();
+  }
+}
+
+export async function runParityJob(ctx: GpuContext, job: InferJob): Promise<ParityReport> {
+  return runParity(ctx, {
+    config: job.config,
+    planes: decodePlanes(job.planes),
+    weights: fromBase64(job.weights),
+    cond: job.cond,
+    ...(job.film ? { film: fromBase64(job.film) } : {}),
+    ...(job.referenceWeights ? { referenceWeights: fromBase64(job.referenceWeights) } : {}),
+  });
+}
+
+export function decodeRgba(result: InferResult): Float32Array {
+  const b = fromBase64(result.rgba);
+  return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+}

@@ -1,0 +1,128 @@
+/**
+ * Where Node runs GPU jobs. On a machine with a hardware GPU: in this process through Dawn (the
+ * `webgpu` package). Without one: in headless Chromium on SwiftShader, driven by playwright-core,
+ * because Dawn-in-Node on SwiftShader crashes on this project's machines whenever it polls for
+ * completion while GPU work is in flight (see README, "GPU without a GPU"), while Chromium's own
+ * SwiftShader runs the same jobs reliably. Both run the same job code (jobs.ts).
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { CnnV3Error } from '../errors.js';
+import { createNodeGpu, hasHardwareVulkan } from './device-node.js';
+import { runInferJob, runParityJob, type InferJob, type InferResult } from './jobs.js';
+import type { Outcome, PageJobs } from './page-entry.js';
+import type { ParityReport } from './parity.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+/** The flags that give headless Chromium WebGPU on SwiftShader with the network closed. */
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-features=Vulkan',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
+
+export interface GpuRunner {
+  /** e.g. "dawn: NVIDIA H100 …" or "chromium: SwiftShader …" */
+  readonly description: string;
+  infer(job: InferJob): Promise<InferResult>;
+  parity(job: InferJob): Promise<ParityReport>;
+  close(): Promise<void>;
+}
+
+export type RunnerChoice = 'auto' | 'dawn' | 'chromium';
+
+export async function dawnRunner(adapter: 'auto' | 'hardware' | 'software'): Promise<GpuRunner> {
+  const ctx = await createNodeGpu({ adapter });
+  return {
+    description: `dawn: ${ctx.adapterName}`,
+    infer: (job) => runInferJob(ctx, job),
+    parity: (job) => runParityJob(ctx, job),
+    close: async () => ctx.device.destroy(),
+  };
+}
+
+/**
+ * The page bundle, built beside this file (dist/gpu/page-bundle.js) by `npm run build`; from the
+ * sources (tsx) the built one; CNNV3_PAGE_BUNDLE overrides both (the tests bundle the sources).
+ */
+export function defaultPageBundle(): string {
+  const env = process.env['CNNV3_PAGE_BUNDLE'];
+  if (env) return env;
+  const rel = import.meta.url.endsWith('.ts') ? '../../dist/gpu/page-bundle.js' : './page-bundle.js';
+  return new URL(rel, import.meta.url).pathname;
+}
+
+export async function chromiumRunner(bundlePath: string = defaultPageBundle(), executable = CHROMIUM): Promise<GpuRunner> {
+  if (!existsSync(executable)) {
+    throw new CnnV3Error(
+      `No WebGPU adapter: no hardware GPU, and no ${executable} for WebGPU on SwiftShader. ` +
+        `Install software WebGPU with 'apt-get install chromium libvulkan1' (or run on a machine with a GPU)`,
+    );
+  }
+  if (!existsSync(bundlePath)) throw new CnnV3Error(`${bundlePath}: the page bundle is missing: run npm run build`);
+  const bundle = await readFile(bundlePath);
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/bundle.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(bundle);
+    } else if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><meta charset="utf-8"><title>cnnv3 jobs</title><script type="module" src="/bundle.js"></script>');
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: executable, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await page.waitForFunction(() => 'cnnv3Jobs' in globalThis);
+    const call = async <T>(name: keyof PageJobs, arg?: InferJob): Promise<T> => {
+      const r = (await page.evaluate(
+        ([n, a]) => (globalThis as unknown as { cnnv3Jobs: Record<string, (x?: unknown) => Promise<unknown>> }).cnnv3Jobs[n]!(a),
+        [name, arg] as const,
+      )) as Outcome<T>;
+      if (r.ok) return r.value;
+      if (r.user) throw new CnnV3Error(r.message);
+      throw new Error(`in Chromium: ${r.message}`);
+    };
+    const adapter = await call<string>('adapter');
+    return {
+      description: `chromium: ${adapter}`,
+      infer: (job) => call<InferResult>('infer', job),
+      parity: (job) => call<ParityReport>('parity', job),
+      close: async () => {
+        await browser.close();
+        server.close();
+      },
+    };
+  } catch (e) {
+    await browser.close();
+    server.close();
+    throw e;
+  }
+}
+
+/** A hardware GPU through Dawn when there is one, else Chromium on SwiftShader. */
+export async function openGpuRunner(choice: RunnerChoice = 'auto', bundlePath?: string): Promise<GpuRunner> {
+  if (choice === 'dawn') return dawnRunner('auto');
+  if (choice === 'chromium') return chromiumRunner(bundlePath);
+  if (hasHardwareVulkan()) {
+    try {
+      return await dawnRunner('hardware');
+    } catch {
+      // no usable hardware adapter after all: fall through to software
+    }
+  }
+  return chromiumRunner(bundlePath);
+}
