@@ -54,6 +54,7 @@ test('wasm conv and convWeightGrad match the JS twin, for any channel count, wid
   const rng = new Rng(5);
   for (const [H, W, Cin, K, Cout] of [
     [4, 9, 20, 3, 4], [5, 13, 3, 3, 6], [3, 17, 8, 1, 5], [6, 8, 13, 3, 4], [2, 3, 16, 3, 16], [7, 21, 4, 3, 8], [1, 1, 1, 3, 1], [3, 5, 2, 3, 2],
+    [4, 11, 6, 1, 3], [2, 9, 5, 1, 12], [3, 10, 7, 3, 9],
   ] as Array<[number, number, number, number, number]>) {
     const arena = new Arena();
     const pad = K - 1;
@@ -64,19 +65,23 @@ test('wasm conv and convWeightGrad match the JS twin, for any channel count, wid
     const bias = arena.allocF32(C4);
     const outRow = W * Cout + 5;
     const out = arena.allocF32(H * outRow);
-    const dRow = W * Cout + 2;
-    const d = arena.allocF32(H * dRow);
+    const dRow = (W + pad) * Cout + 2; // with a border, like the input
+    const d = arena.allocF32((H + pad) * dRow);
     const gw = arena.allocF64(K * K * Cin * C4);
     const gb = arena.allocF64(C4);
-    const live = arena.allocI32(W);
     fill(arena, inP, (H + pad) * inRow, rng, 0.2);
     for (let g = 0; g < C4 / 4; g++) {
       for (let j = 0; j < K * K * Cin; j++) for (let l = 0; l < 4; l++) if (4 * g + l < Cout) arena.f32[w + (g * K * K * Cin + j) * 4 + l] = Math.fround(rng.uniform(-1, 1));
     }
     fill(arena, bias, Cout, rng);
     arena.f32.fill(7, out, out + H * outRow); // must survive in the gaps
-    fill(arena, d, H * dRow, rng, 0.3);
-    for (let x = 0; x < W; x += 3) arena.f32.fill(0, d + x * Cout, d + (x + 1) * Cout); // whole dead pixels
+    // Zero border, dead pixels and a dead row, as after a relu.
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const at = d + (y + pad / 2) * dRow + (x + pad / 2) * Cout;
+        if (y !== 1 && x % 3 !== 0) fill(arena, at, Cout, rng, 0.3);
+      }
+    }
     for (let i = 0; i < K * K * Cin * C4; i++) arena.f64[gw + i] = rng.uniform(-1, 1); // added into
     const label = `H${H} W${W} Cin${Cin} K${K} Cout${Cout}`;
     compare(arena, [{ what: `conv ${label}`, at: out, n: H * outRow, tol: 1e-5 }], (k) => k.conv(inP, inRow, H, W, Cin, K, w, bias, Cout, out, outRow));
@@ -85,7 +90,7 @@ test('wasm conv and convWeightGrad match the JS twin, for any channel count, wid
     const gwRegions = [];
     for (let j = 0; j < K * K * Cin; j++) gwRegions.push({ what: `gw ${label} input ${j}`, f64: true, at: gw + j * C4, n: Cout, tol: 1e-5 });
     compare(arena, [...gwRegions, { what: `gb ${label}`, f64: true, at: gb, n: Cout, tol: 1e-5 }], (k) =>
-      k.convWeightGrad(inP, inRow, H, W, Cin, K, d, dRow, Cout, gw, gb, live));
+      k.convWeightGrad(inP, inRow, H, W, Cin, K, d, dRow, Cout, gw, gb));
   }
 });
 
@@ -101,7 +106,7 @@ test('wasm pointwise kernels give the same bits as the JS twin', () => {
     const low = arena.allocF32(H1 * W1 * C);
     const film = arena.allocF64(4 * Math.max(C, 4));
     const dFilm = arena.allocF64(4 * Math.max(C, 4));
-    const list = arena.allocI32(C);
+    const runs = arena.allocI32(6);
     const flags = arena.allocI32(C + C2);
     fill(arena, a, n * (C + C2), rng, 0.2);
     fill(arena, b, n * (C + C2), rng, 0.2);
@@ -135,8 +140,11 @@ test('wasm pointwise kernels give the same bits as the JS twin', () => {
     arena.f32.fill(0, a, a + n * (C + C2));
     for (let p = 0; p < n; p += 2) for (let c = 0; c < C + C2; c += 3) arena.f32[a + p * (C + C2) + c] = 1;
     compare(arena, [{ what: `activeChannels ${label}`, at: flags, n: C + C2, tol: 0 }], (k) => k.activeChannels(a, n, C + C2, flags));
-    for (let i = 0; i < C; i++) arena.i32[list + i] = (i * 3 + 1) % (C + C2);
-    compare(arena, all(`gatherChannels ${label}`), (k) => k.gatherChannels(b, H, W, C + C2, list, C, dst));
+    arena.f32[a + 1] = -0; // counts as used
+    compare(arena, [{ what: `activeChannels −0 ${label}`, at: flags, n: C + C2, tol: 0 }], (k) => k.activeChannels(a, n, C + C2, flags));
+    // Pack channels [1, C2) then [0, 1) (a run of ≥ 4 takes the vector path when C2 ≥ 5).
+    arena.i32.set([1, 0, C2 - 1, 0, C2 - 1, 1], runs);
+    compare(arena, all(`gatherChannels ${label}`), (k) => k.gatherChannels(b, H, W, C + C2, runs, 2, C2, dst));
   }
 });
 

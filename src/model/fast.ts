@@ -36,7 +36,7 @@ interface ConvPlan {
   gB: number; // f64 [lanes4(out)]
 }
 
-/** Buffers for one image size (f32 indices into the arena; `live` an i32 index), allocated once. */
+/** Buffers for one image size (f32 indices into the arena), allocated once. */
 interface Workspace {
   H: number; W: number; H1: number; W1: number; H2: number; W2: number;
   x: number; target: number; // the caller's input and target, copied in
@@ -48,10 +48,10 @@ interface Workspace {
   b: number;
   cat1P: number; cd1: number; d1: number;
   cat0P: number; cd0: number; y: number;
-  // gradients of activations; a conv's output gradient is padded where its input gradient is needed
+  // gradients of activations; a 3×3 conv's output gradient is padded (its weight and input
+  // gradients read it with a border)
   g4P: number; dCat0: number; dD1: number; dD1P: number; dCat1: number;
-  dB: number; dP1: number; dE1: number; dE1P: number; dP0: number; dE0: number;
-  live: number; // convWeightGrad's scratch: one row's pixel list
+  dB: number; dP1: number; dE1: number; dE1P: number; dP0: number; dE0: number; dE0P: number;
 }
 
 export interface FastModelOptions {
@@ -69,9 +69,13 @@ export class FastModel {
   private readonly convs: ConvPlan[];
   /** enc0's weights over this image's active input channels only ([g][ky][kx][ci'][4]). */
   private readonly enc0Active: number;
-  /** i32: per input channel, 1 if it is active in the current image; then the active channels' list. */
+  /**
+   * i32: per input channel, 1 if it is active in the current image; the active channels in order
+   * (nActive); and the same as runs of consecutive channels (nRuns triples: from, to, length).
+   */
   private readonly flags: number;
   private readonly list: number;
+  private readonly runs: number;
   private nActive = 0;
   /** f64: the FiLM MLP's output (γ, β of every layer, table.film order) and its gradient. */
   private readonly filmOut: number;
@@ -105,6 +109,7 @@ export class FastModel {
     this.enc0Active = arena.allocF32(lanes4(this.convs[0]!.shape.out) * 9 * IN_CHANNELS);
     this.flags = arena.allocI32(IN_CHANNELS);
     this.list = arena.allocI32(IN_CHANNELS);
+    this.runs = arena.allocI32(3 * IN_CHANNELS);
     this.filmOut = arena.allocF64(table.filmOut);
     this.dFilm = arena.allocF64(table.filmOut);
     this.gradStart = arena.allocF64(0);
@@ -172,8 +177,7 @@ export class FastModel {
       cat0P: padded(H, W, 2 * C0), cd0: a(H * W * OUT_CHANNELS), y: a(H * W * OUT_CHANNELS),
       g4P: padded(H, W, OUT_CHANNELS), dCat0: a(H * W * 2 * C0), dD1: a(H1 * W1 * C0), dD1P: padded(H1, W1, C0),
       dCat1: a(H1 * W1 * 2 * C1), dB: a(H2 * W2 * C1), dP1: a(H2 * W2 * C1),
-      dE1: a(H1 * W1 * C1), dE1P: padded(H1, W1, C1), dP0: a(H1 * W1 * C0), dE0: a(H * W * C0),
-      live: this.arena.allocI32(W),
+      dE1: a(H1 * W1 * C1), dE1P: padded(H1, W1, C1), dP0: a(H1 * W1 * C0), dE0: a(H * W * C0), dE0P: padded(H, W, C0),
     };
     this.workspaces.set(key, ws);
     return ws;
@@ -187,17 +191,18 @@ export class FastModel {
 
   private runMlp(cond: ArrayLike<number>): void {
     const D = this.table.config.filmCondDim;
+    const Hd = FILM_HIDDEN;
     const { w0, b0, w2, b2 } = this.mlp;
     const out = this.arena.f64;
     for (let i = 0; i < D; i++) this.cond[i] = cond[i]!;
-    for (let h = 0; h < FILM_HIDDEN; h++) {
+    for (let h = 0; h < Hd; h++) {
       let acc = b0[h]!;
       for (let i = 0; i < D; i++) acc += w0[h * D + i]! * cond[i]!;
       this.hidden[h] = acc > 0 ? acc : 0;
     }
     for (let o = 0; o < this.table.filmOut; o++) {
       let acc = b2[o]!;
-      for (let h = 0; h < FILM_HIDDEN; h++) acc += w2[o * FILM_HIDDEN + h]! * this.hidden[h]!;
+      for (let h = 0; h < Hd; h++) acc += w2[o * Hd + h]! * this.hidden[h]!;
       out[this.filmOut + o] = acc;
     }
   }
@@ -213,9 +218,21 @@ export class FastModel {
     f.set(x.subarray(0, H * W * C), ws.x);
     this.kernels.activeChannels(ws.x, H * W, C, this.flags);
     let nA = 0;
-    for (let c = 0; c < C; c++) if (i32[this.flags + c]) i32[this.list + nA++] = c;
+    let nRuns = 0;
+    for (let c = 0; c < C; c++) {
+      if (!i32[this.flags + c]) continue;
+      const r = this.runs + 3 * (nRuns - 1);
+      if (nRuns > 0 && i32[r]! + i32[r + 2]! === c) i32[r + 2]!++;
+      else {
+        i32[r + 3] = c;
+        i32[r + 4] = nA;
+        i32[r + 5] = 1;
+        nRuns++;
+      }
+      i32[this.list + nA++] = c;
+    }
     this.nActive = nA;
-    this.kernels.gatherChannels(ws.x, H, W, C, this.list, nA, ws.xP);
+    this.kernels.gatherChannels(ws.x, H, W, C, this.runs, nRuns, nA, ws.xP);
     const enc0 = this.convs[0]!;
     const G = lanes4(enc0.shape.out) >> 2;
     for (let t = 0; t < G * 9; t++) {
@@ -237,7 +254,7 @@ export class FastModel {
    * valid until the next call.
    */
   forward(x: Float32Array, H: number, W: number, cond: ArrayLike<number>, film?: ArrayLike<number>): Float32Array {
-    const ws = this.workspace(H, W); // first: it may grow the memory
+    const ws = this.workspace(H, W); // first: it may move the arena to a new memory
     if (film) this.arena.f64.set(film, this.filmOut);
     else this.runMlp(cond);
     const k = this.kernels;
@@ -284,37 +301,35 @@ export class FastModel {
     f64.fill(0, this.gradStart, this.gradEnd);
     f64.fill(0, this.dFilm, this.dFilm + this.table.filmOut);
     f32.set(target.subarray(0, H * W * OUT_CHANNELS), ws.target);
-    // A conv's output gradient, read from the interior of its padded (border 1) buffer.
-    const interior = (buf: number, w: number, c: number) => buf + (w + 3) * c;
 
     // Loss, and its gradient through the sigmoid and dec0's FiLM, into the padded g4P.
     const [g3, , dg3, db3] = this.film('dec0');
     const sse = k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
-    k.convWeightGrad(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, interior(ws.g4P, W, 4), (W + 2) * 4, OUT_CHANNELS, dec0.gW, dec0.gB, ws.live);
+    k.convWeightGrad(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, ws.g4P, (W + 2) * 4, OUT_CHANNELS, dec0.gW, dec0.gB);
     k.conv(ws.g4P, (W + 2) * 4, H, W, OUT_CHANNELS, 3, dec0.wT, -1, 2 * C0, ws.dCat0, W * 2 * C0);
     k.upsampleConcatBackward(ws.dCat0, H, W, C0, C0, ws.dD1, H1, W1, ws.dE0);
 
     const [g2, , dg2, db2] = this.film('dec1');
     k.filmReluBackward(ws.cd1, ws.d1, ws.dD1, H1, W1, C0, g2, dg2, db2, ws.dD1P, 1);
-    k.convWeightGrad(ws.cat1P, (W1 + 2) * 2 * C1, H1, W1, 2 * C1, 3, interior(ws.dD1P, W1, C0), (W1 + 2) * C0, C0, dec1.gW, dec1.gB, ws.live);
+    k.convWeightGrad(ws.cat1P, (W1 + 2) * 2 * C1, H1, W1, 2 * C1, 3, ws.dD1P, (W1 + 2) * C0, C0, dec1.gW, dec1.gB);
     k.conv(ws.dD1P, (W1 + 2) * C0, H1, W1, C0, 3, dec1.wT, -1, 2 * C1, ws.dCat1, W1 * 2 * C1);
     k.upsampleConcatBackward(ws.dCat1, H1, W1, C1, C1, ws.dB, H2, W2, ws.dE1);
 
     k.reluMask(ws.b, ws.dB, H2 * W2 * C1);
-    k.convWeightGrad(ws.p1, W2 * C1, H2, W2, C1, 1, ws.dB, W2 * C1, C1, bott.gW, bott.gB, ws.live);
+    k.convWeightGrad(ws.p1, W2 * C1, H2, W2, C1, 1, ws.dB, W2 * C1, C1, bott.gW, bott.gB);
     k.conv(ws.dB, W2 * C1, H2, W2, C1, 1, bott.wT, -1, C1, ws.dP1, W2 * C1);
     k.avgpoolBackward(ws.dP1, H1, W1, C1, ws.dE1);
 
     const [g1, , dg1, db1] = this.film('enc1');
     k.filmReluBackward(ws.c1, ws.e1, ws.dE1, H1, W1, C1, g1, dg1, db1, ws.dE1P, 1);
-    k.convWeightGrad(ws.p0P, (W1 + 2) * C0, H1, W1, C0, 3, interior(ws.dE1P, W1, C1), (W1 + 2) * C1, C1, enc1.gW, enc1.gB, ws.live);
+    k.convWeightGrad(ws.p0P, (W1 + 2) * C0, H1, W1, C0, 3, ws.dE1P, (W1 + 2) * C1, C1, enc1.gW, enc1.gB);
     k.conv(ws.dE1P, (W1 + 2) * C1, H1, W1, C1, 3, enc1.wT, -1, C0, ws.dP0, W1 * C0);
     k.avgpoolBackward(ws.dP0, H, W, C0, ws.dE0);
 
     const [g0, , dg0, db0] = this.film('enc0');
-    k.filmReluBackward(ws.c0, ws.e0, ws.dE0, H, W, C0, g0, dg0, db0, ws.dE0, 0);
+    k.filmReluBackward(ws.c0, ws.e0, ws.dE0, H, W, C0, g0, dg0, db0, ws.dE0P, 1);
     const nA = this.nActive;
-    k.convWeightGrad(ws.xP, (W + 2) * nA, H, W, nA, 3, ws.dE0, W * C0, C0, enc0.gW, enc0.gB, ws.live);
+    k.convWeightGrad(ws.xP, (W + 2) * nA, H, W, nA, 3, ws.dE0P, (W + 2) * C0, C0, enc0.gW, enc0.gB);
 
     this.writeGrad(grad);
     return sse;
@@ -342,19 +357,20 @@ export class FastModel {
     // MLP backward: out = W2·h + b2, h = relu(W0·cond + b0); the cond is still in runMlp's input.
     const D = this.table.config.filmCondDim;
     const F = this.table.filmOut;
+    const Hd = FILM_HIDDEN;
     const { w2 } = this.mlp;
     const g = this.gMlp;
     g.w0.fill(0); g.b0.fill(0);
-    const dHidden = new Float64Array(FILM_HIDDEN);
+    const dHidden = new Float64Array(Hd);
     for (let o = 0; o < F; o++) {
       const d = f64[this.dFilm + o]!;
       g.b2[o] = d;
-      for (let h = 0; h < FILM_HIDDEN; h++) {
-        g.w2[o * FILM_HIDDEN + h] = d * this.hidden[h]!;
-        dHidden[h]! += d * w2[o * FILM_HIDDEN + h]!;
+      for (let h = 0; h < Hd; h++) {
+        g.w2[o * Hd + h] = d * this.hidden[h]!;
+        dHidden[h]! += d * w2[o * Hd + h]!;
       }
     }
-    for (let h = 0; h < FILM_HIDDEN; h++) {
+    for (let h = 0; h < Hd; h++) {
       const d = this.hidden[h]! > 0 ? dHidden[h]! : 0;
       g.b0[h] = d;
       for (let i = 0; i < D; i++) g.w0[h * D + i] = d * this.cond[i]!;

@@ -30,14 +30,15 @@ export function jsKernels(arena: Arena): Kernels {
       }
     },
 
-    convWeightGrad(inP, inRow, H, W, Cin, K, d, dRow, Cout, gw, gb) {
+    convWeightGrad(inP, inRow, H, W, Cin, K, dP, dRow, Cout, gw, gb) {
       const f = arena.f32;
       const g64 = arena.f64;
       const rowLen = K * Cin;
       const C4 = lanes4(Cout);
+      const pad = (K - 1) >> 1;
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
-          const dp = d + y * dRow + x * Cout;
+          const dp = dP + (y + pad) * dRow + (x + pad) * Cout;
           for (let co = 0; co < Cout; co++) {
             const dv = f[dp + co]!;
             if (dv === 0) continue; // common after a relu
@@ -192,23 +193,27 @@ export function jsKernels(arena: Arena): Kernels {
     },
 
     activeChannels(x, n, C, flags) {
-      const f = arena.f32;
+      const bits = arena.i32; // the bits, so that −0 counts as used, as in the wasm
       for (let c = 0; c < C; c++) {
         let p = x + c;
         const end = x + n * C;
-        while (p < end && f[p] === 0) p += C;
+        while (p < end && bits[p] === 0) p += C;
         arena.i32[flags + c] = p < end ? 1 : 0;
       }
     },
 
-    gatherChannels(x, H, W, C, list, nA, dstP) {
+    gatherChannels(x, H, W, C, runs, nRuns, nA, dstP) {
       const f = arena.f32;
       const i32 = arena.i32;
       f.fill(0, dstP, dstP + (H + 2) * (W + 2) * nA); // the border too: it moves with nA
       for (let y = 0; y < H; y++) {
         let o = dstP + ((y + 1) * (W + 2) + 1) * nA;
         for (let s = x + y * W * C, end = s + W * C; s < end; s += C, o += nA) {
-          for (let k = 0; k < nA; k++) f[o + k] = f[s + i32[list + k]!]!;
+          for (let r = runs; r < runs + 3 * nRuns; r += 3) {
+            const from = s + i32[r]!;
+            const to = o + i32[r + 1]!;
+            for (let k = 0; k < i32[r + 2]!; k++) i32[to + k] = i32[from + k]!;
+          }
         }
       }
     },

@@ -1,23 +1,29 @@
 // AssemblyScript source of the WebAssembly SIMD kernels behind src/model/fast.ts.
 // Compiled by `npm run build:wasm` (scripts/build-wasm.mjs) into kernels.generated.ts; a test
-// recompiles it and checks that the committed bytes are up to date. kernels.ts holds a plain
+// recompiles it and checks that the committed bytes are up to date. kernels-js.ts holds a plain
 // JS twin of every export (same arguments, same results up to float rounding) as the fallback.
 //
 // Layouts. Every pointer is a byte offset into the one imported memory; strides are in floats.
 //   Activations: HWC float32, channel fastest. A pixel is `C` floats; a row is `row` floats, so
 //     the same kernel reads a dense buffer (row = W·C) or the interior of a zero-bordered one.
-//     A convolution reads its input from a buffer with a border of (K−1)/2 and starts at its
-//     top-left corner, so it needs no bounds checks.
+//     A convolution reads its input, and its weight gradient reads the output gradient too, from
+//     a buffer with a zero border of (K−1)/2, given by its top-left corner: no bounds checks.
 //   Conv weights: float32 [g][ky][kx][ci][4]. Output channels come in groups of 4 (co = 4g + lane)
 //     and lanes past Cout are zero, so one v128 load gives one input's weights for 4 outputs.
 //   Weight gradients: float64 [ky][kx][ci][4·G] (G groups), bias gradients float64 [4·G]; lanes
 //     past Cout hold garbage and are never read back.
-// Memory that a kernel reads: a vector load of a partial group reads up to 3 floats past the end
-// of a pixel; the arena leaves 16 bytes of slack after every buffer so this stays in bounds.
+// Reading past the end: a vector load of a partial group, and a last partial block of inputs,
+// read up to 7 floats past what they use; the arena leaves 32 bytes of slack after every buffer.
+// This module has no static data and allocates nothing: the arena owns all of the memory.
 //
 // Arithmetic: activations and weights float32, products summed in float32 (as PyTorch does);
 // weight gradients are summed in float32 over one output row and then added into float64, which
 // keeps them within rounding of the float64 reference however large the image.
+//
+// Speed notes (x64, V8): a kernel is bound by its loads more than by its arithmetic, so each loop
+// is arranged for many vector multiply-adds per load: a broadcast input meets 2 groups' weights
+// (conv, Cout > 4) or the weights of every tap it reaches (conv3, convWeightGrad3), and 8–12
+// accumulators stay in registers across the loop.
 
 // Stores the first `lanes` (1–4) floats of v: a partial group must not touch the next pixel.
 @inline function storeLanes(p: usize, v: v128, lanes: i32): void {
@@ -36,73 +42,339 @@
   v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3))), 16);
 }
 
+// ---------------------------------------------------------------- convolution
+
 // Forward convolution, stride 1: out[y][x][co] = bias[co] + Σ in[y+ky][x+kx][ci]·w[co][ci][ky][kx].
 // `inP` is the top-left of the padded input (H+K−1 rows), `bias` 0 for none. One kernel row of
-// one pixel is K·Cin contiguous floats, so the inner loop walks them with a pointer, broadcasting
-// each input to meet its 4 weights. Eight pixels at a time share every weight load and give eight
-// independent add chains, which hides the add latency.
+// one pixel is K·Cin contiguous floats (j = kx·Cin + ci), so the inner loops walk them with a
+// pointer, broadcasting each input to meet its weights.
 export function conv(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, w: usize, bias: usize, Cout: i32, out: usize, outRow: i32): void {
-  const rowLen = K * Cin;
   const groups = (Cout + 3) >> 2;
-  const px = (<usize>Cin) << 2;
-  const px2 = px * 2, px3 = px * 3, px4 = px * 4, px5 = px * 5, px6 = px * 6, px7 = px * 7;
+  const gStride = (<usize>(K * K * Cin)) << 4; // bytes between groups' weights
   const op = (<usize>Cout) << 2;
-  for (let g = 0; g < groups; g++) {
-    const wg = w + ((<usize>(g * K * rowLen)) << 4);
+  let g = 0;
+  for (; g + 2 <= groups; g += 2) {
+    const b = bias + ((<usize>g) << 4);
+    conv2g(inP, inRow, H, W, Cin, K, w + (<usize>g) * gStride, gStride, bias != 0 ? v128.load(b) : f32x4.splat(0), bias != 0 ? v128.load(b, 16) : f32x4.splat(0), min(4, Cout - 4 * (g + 1)), out + ((<usize>(4 * g)) << 2), op, outRow);
+  }
+  if (g < groups) {
     const b = bias != 0 ? v128.load(bias + ((<usize>g) << 4)) : f32x4.splat(0);
     const lanes = min(4, Cout - 4 * g);
-    for (let y = 0; y < H; y++) {
-      const inY = inP + ((<usize>(y * inRow)) << 2);
-      const outY = out + ((<usize>(y * outRow + 4 * g)) << 2);
-      let x = 0;
-      for (; x + 8 <= W; x += 8) {
-        let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-        for (let ky = 0; ky < K; ky++) {
-          let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
-          let q = wg + ((<usize>(ky * rowLen)) << 4);
-          const qEnd = q + ((<usize>rowLen) << 4);
-          for (; q < qEnd; q += 16, p += 4) {
-            const wv = v128.load(q);
-            a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), wv));
-            a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p + px), wv));
-            a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p + px2), wv));
-            a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + px3), wv));
-            a4 = f32x4.add(a4, f32x4.mul(v128.load32_splat(p + px4), wv));
-            a5 = f32x4.add(a5, f32x4.mul(v128.load32_splat(p + px5), wv));
-            a6 = f32x4.add(a6, f32x4.mul(v128.load32_splat(p + px6), wv));
-            a7 = f32x4.add(a7, f32x4.mul(v128.load32_splat(p + px7), wv));
-          }
+    if (K == 3) conv3(inP, inRow, H, W, Cin, w + (<usize>g) * gStride, b, lanes, out + ((<usize>(4 * g)) << 2), op, outRow);
+    else conv1g(inP, inRow, H, W, Cin, K, w + (<usize>g) * gStride, b, lanes, out + ((<usize>(4 * g)) << 2), op, outRow);
+  }
+}
+
+// Two groups (8 outputs) at once, four pixels: each broadcast input meets 2 weight vectors, so 4
+// broadcasts and 2 weight loads feed 8 vector multiply-adds. The second group may be partial.
+function conv2g(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, w: usize, gStride: usize, b0: v128, b1: v128, lanes1: i32, out: usize, op: usize, outRow: i32): void {
+  const rowLen = K * Cin;
+  const px = (<usize>Cin) << 2;
+  const px2 = px * 2, px3 = px * 3;
+  for (let y = 0; y < H; y++) {
+    const inY = inP + ((<usize>(y * inRow)) << 2);
+    const outY = out + ((<usize>(y * outRow)) << 2);
+    let x = 0;
+    for (; x + 4 <= W; x += 4) {
+      let a0 = b0, a1 = b0, a2 = b0, a3 = b0, c0 = b1, c1 = b1, c2 = b1, c3 = b1;
+      for (let ky = 0; ky < K; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        let q = w + ((<usize>(ky * rowLen)) << 4);
+        const qEnd = q + ((<usize>rowLen) << 4);
+        for (; q < qEnd; q += 16, p += 4) {
+          const w0 = v128.load(q);
+          const w1 = v128.load(q + gStride);
+          const v0 = v128.load32_splat(p);
+          const v1 = v128.load32_splat(p + px);
+          const v2 = v128.load32_splat(p + px2);
+          const v3 = v128.load32_splat(p + px3);
+          a0 = f32x4.add(a0, f32x4.mul(v0, w0));
+          c0 = f32x4.add(c0, f32x4.mul(v0, w1));
+          a1 = f32x4.add(a1, f32x4.mul(v1, w0));
+          c1 = f32x4.add(c1, f32x4.mul(v1, w1));
+          a2 = f32x4.add(a2, f32x4.mul(v2, w0));
+          c2 = f32x4.add(c2, f32x4.mul(v2, w1));
+          a3 = f32x4.add(a3, f32x4.mul(v3, w0));
+          c3 = f32x4.add(c3, f32x4.mul(v3, w1));
         }
-        const o = outY + (<usize>x) * op;
-        storeLanes(o, a0, lanes);
-        storeLanes(o + op, a1, lanes);
-        storeLanes(o + op * 2, a2, lanes);
-        storeLanes(o + op * 3, a3, lanes);
-        storeLanes(o + op * 4, a4, lanes);
-        storeLanes(o + op * 5, a5, lanes);
-        storeLanes(o + op * 6, a6, lanes);
-        storeLanes(o + op * 7, a7, lanes);
       }
-      for (; x < W; x++) {
-        let a = b;
-        for (let ky = 0; ky < K; ky++) {
-          let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
-          let q = wg + ((<usize>(ky * rowLen)) << 4);
-          const qEnd = q + ((<usize>rowLen) << 4);
-          for (; q < qEnd; q += 16, p += 4) a = f32x4.add(a, f32x4.mul(v128.load32_splat(p), v128.load(q)));
+      const o = outY + (<usize>x) * op;
+      v128.store(o, a0);
+      storeLanes(o + 16, c0, lanes1);
+      v128.store(o + op, a1);
+      storeLanes(o + op + 16, c1, lanes1);
+      v128.store(o + op * 2, a2);
+      storeLanes(o + op * 2 + 16, c2, lanes1);
+      v128.store(o + op * 3, a3);
+      storeLanes(o + op * 3 + 16, c3, lanes1);
+    }
+    for (; x < W; x++) {
+      let a = b0, c = b1;
+      for (let ky = 0; ky < K; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        let q = w + ((<usize>(ky * rowLen)) << 4);
+        const qEnd = q + ((<usize>rowLen) << 4);
+        for (; q < qEnd; q += 16, p += 4) {
+          const v = v128.load32_splat(p);
+          a = f32x4.add(a, f32x4.mul(v, v128.load(q)));
+          c = f32x4.add(c, f32x4.mul(v, v128.load(q + gStride)));
         }
-        storeLanes(outY + (<usize>x) * op, a, lanes);
+      }
+      const o = outY + (<usize>x) * op;
+      v128.store(o, a);
+      storeLanes(o + 16, c, lanes1);
+    }
+  }
+}
+
+// One group of (up to) 4 outputs for K = 3, w at that group. It walks input pixels rather
+// than kernel taps: output pixels x..x+7 read input pixels x..x+9 of each kernel row, and each
+// broadcast input meets the weights of the 1–3 taps that reach it, so 10 broadcasts and 3
+// weight loads feed 24 vector multiply-adds (walking taps, 8 broadcasts and a weight load feed 8).
+function conv3(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, w: usize, b: v128, lanes: i32, out: usize, op: usize, outRow: i32): void {
+  const px = (<usize>Cin) << 2;
+  const px2 = px * 2, px3 = px * 3, px4 = px * 4, px5 = px * 5, px6 = px * 6, px7 = px * 7, px8 = px * 8, px9 = px * 9;
+  const wk = (<usize>Cin) << 4; // bytes between the weights of taps kx and kx + 1
+  const wk2 = wk * 2;
+  for (let y = 0; y < H; y++) {
+    const inY = inP + ((<usize>(y * inRow)) << 2);
+    const outY = out + ((<usize>(y * outRow)) << 2);
+    let x = 0;
+    for (; x + 8 <= W; x += 8) {
+      let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+      for (let ky = 0; ky < 3; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        const pEnd = p + px;
+        let q = w + (<usize>ky) * wk * 3;
+        for (; p < pEnd; p += 4, q += 16) {
+          const w0 = v128.load(q);
+          const w1 = v128.load(q + wk);
+          const w2 = v128.load(q + wk2);
+          let s = v128.load32_splat(p);
+          a0 = f32x4.add(a0, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px);
+          a0 = f32x4.add(a0, f32x4.mul(s, w1));
+          a1 = f32x4.add(a1, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px2);
+          a0 = f32x4.add(a0, f32x4.mul(s, w2));
+          a1 = f32x4.add(a1, f32x4.mul(s, w1));
+          a2 = f32x4.add(a2, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px3);
+          a1 = f32x4.add(a1, f32x4.mul(s, w2));
+          a2 = f32x4.add(a2, f32x4.mul(s, w1));
+          a3 = f32x4.add(a3, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px4);
+          a2 = f32x4.add(a2, f32x4.mul(s, w2));
+          a3 = f32x4.add(a3, f32x4.mul(s, w1));
+          a4 = f32x4.add(a4, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px5);
+          a3 = f32x4.add(a3, f32x4.mul(s, w2));
+          a4 = f32x4.add(a4, f32x4.mul(s, w1));
+          a5 = f32x4.add(a5, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px6);
+          a4 = f32x4.add(a4, f32x4.mul(s, w2));
+          a5 = f32x4.add(a5, f32x4.mul(s, w1));
+          a6 = f32x4.add(a6, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px7);
+          a5 = f32x4.add(a5, f32x4.mul(s, w2));
+          a6 = f32x4.add(a6, f32x4.mul(s, w1));
+          a7 = f32x4.add(a7, f32x4.mul(s, w0));
+          s = v128.load32_splat(p + px8);
+          a6 = f32x4.add(a6, f32x4.mul(s, w2));
+          a7 = f32x4.add(a7, f32x4.mul(s, w1));
+          s = v128.load32_splat(p + px9);
+          a7 = f32x4.add(a7, f32x4.mul(s, w2));
+        }
+      }
+      const o = outY + (<usize>x) * op;
+      storeLanes(o, a0, lanes);
+      storeLanes(o + op, a1, lanes);
+      storeLanes(o + op * 2, a2, lanes);
+      storeLanes(o + op * 3, a3, lanes);
+      storeLanes(o + op * 4, a4, lanes);
+      storeLanes(o + op * 5, a5, lanes);
+      storeLanes(o + op * 6, a6, lanes);
+      storeLanes(o + op * 7, a7, lanes);
+    }
+    for (; x < W; x++) {
+      let a = b;
+      for (let ky = 0; ky < 3; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        let q = w + (<usize>ky) * wk * 3;
+        const qEnd = q + wk * 3;
+        for (; q < qEnd; q += 16, p += 4) a = f32x4.add(a, f32x4.mul(v128.load32_splat(p), v128.load(q)));
+      }
+      storeLanes(outY + (<usize>x) * op, a, lanes);
+    }
+  }
+}
+
+// One group, any K: eight pixels at a time, so that a weight load serves 8 broadcasts and the 8
+// add chains hide each other's latency.
+function conv1g(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, w: usize, b: v128, lanes: i32, out: usize, op: usize, outRow: i32): void {
+  const rowLen = K * Cin;
+  const px = (<usize>Cin) << 2;
+  const px2 = px * 2, px3 = px * 3, px4 = px * 4, px5 = px * 5, px6 = px * 6, px7 = px * 7;
+  for (let y = 0; y < H; y++) {
+    const inY = inP + ((<usize>(y * inRow)) << 2);
+    const outY = out + ((<usize>(y * outRow)) << 2);
+    let x = 0;
+    for (; x + 8 <= W; x += 8) {
+      let a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+      for (let ky = 0; ky < K; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        let q = w + ((<usize>(ky * rowLen)) << 4);
+        const qEnd = q + ((<usize>rowLen) << 4);
+        for (; q < qEnd; q += 16, p += 4) {
+          const wv = v128.load(q);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), wv));
+          a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p + px), wv));
+          a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p + px2), wv));
+          a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p + px3), wv));
+          a4 = f32x4.add(a4, f32x4.mul(v128.load32_splat(p + px4), wv));
+          a5 = f32x4.add(a5, f32x4.mul(v128.load32_splat(p + px5), wv));
+          a6 = f32x4.add(a6, f32x4.mul(v128.load32_splat(p + px6), wv));
+          a7 = f32x4.add(a7, f32x4.mul(v128.load32_splat(p + px7), wv));
+        }
+      }
+      const o = outY + (<usize>x) * op;
+      storeLanes(o, a0, lanes);
+      storeLanes(o + op, a1, lanes);
+      storeLanes(o + op * 2, a2, lanes);
+      storeLanes(o + op * 3, a3, lanes);
+      storeLanes(o + op * 4, a4, lanes);
+      storeLanes(o + op * 5, a5, lanes);
+      storeLanes(o + op * 6, a6, lanes);
+      storeLanes(o + op * 7, a7, lanes);
+    }
+    for (; x < W; x++) {
+      let a = b;
+      for (let ky = 0; ky < K; ky++) {
+        let p = inY + ((<usize>(ky * inRow + x * Cin)) << 2);
+        let q = w + ((<usize>(ky * rowLen)) << 4);
+        const qEnd = q + ((<usize>rowLen) << 4);
+        for (; q < qEnd; q += 16, p += 4) a = f32x4.add(a, f32x4.mul(v128.load32_splat(p), v128.load(q)));
+      }
+      storeLanes(outY + (<usize>x) * op, a, lanes);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- weight gradients
+
+// Weight and bias gradients of a convolution: gw[ky][kx][ci][co] += Σ_y,x in[y+ky][x+kx][ci]·d[y][x][co],
+// gb[co] += Σ d[y][x][co]. `dP` is the output gradient with a zero border of (K−1)/2, like the
+// input, given by its top-left corner (dRow floats a row).
+export function convWeightGrad(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, dP: usize, dRow: i32, Cout: i32, gw: usize, gb: usize): void {
+  if (K == 3) convWeightGrad3(inP, inRow, H, W, Cin, dP, dRow, Cout, gw, gb);
+  else convWeightGradAny(inP, inRow, H, W, Cin, K, dP, dRow, Cout, gw, gb);
+}
+
+// K = 3. Per output row and kernel row it walks the W + 2 input pixels once per block of (up to) 4
+// input channels: each broadcast input meets the output gradients of the three pixels it reaches
+// (d[x'], d[x'−1], d[x'−2], kept in registers as the walk moves on; the border supplies the zeros
+// at the ends), so 4 broadcasts and 1 gradient load feed 12 vector multiply-adds.
+function convWeightGrad3(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, dP: usize, dRow: i32, Cout: i32, gw: usize, gb: usize): void {
+  const groups = (Cout + 3) >> 2;
+  const gwStride = (<usize>(groups * 4)) << 3;
+  const gwTap = (<usize>Cin) * gwStride; // between taps kx and kx + 1
+  const dp = (<usize>Cout) << 2;
+  const px = (<usize>Cin) << 2;
+  const zero = f32x4.splat(0);
+  for (let y = 0; y < H; y++) {
+    const dY = dP + ((<usize>((y + 1) * dRow)) << 2); // padded row y + 1, from its left border
+    for (let g = 0; g < groups; g++) {
+      const dg = dY + ((<usize>g) << 4);
+      let s = zero;
+      let bits = zero; // OR of the row's gradients: all zero (common after a relu) adds nothing
+      for (let x = 1; x <= W; x++) {
+        const v = v128.load(dg + (<usize>x) * dp);
+        s = f32x4.add(s, v);
+        bits = v128.or(bits, v);
+      }
+      flush(gb + ((<usize>g) << 5), s);
+      if (!v128.any_true(bits)) continue;
+      for (let ky = 0; ky < 3; ky++) {
+        const inY = inP + ((<usize>((y + ky) * inRow)) << 2);
+        const gwRow = gw + (<usize>(ky * 3)) * gwTap + ((<usize>g) << 5);
+        let c = 0;
+        for (; c + 4 <= Cin; c += 4) weightGradBlock(inY + ((<usize>c) << 2), W, px, dg, dp, gwRow + (<usize>c) * gwStride, gwStride, gwTap, 4);
+        const r = Cin - c;
+        const inC = inY + ((<usize>c) << 2);
+        const gwC = gwRow + (<usize>c) * gwStride;
+        if (r == 3) weightGradBlock(inC, W, px, dg, dp, gwC, gwStride, gwTap, 3);
+        else if (r == 2) weightGradBlock(inC, W, px, dg, dp, gwC, gwStride, gwTap, 2);
+        else if (r == 1) weightGradBlock(inC, W, px, dg, dp, gwC, gwStride, gwTap, 1);
       }
     }
   }
 }
 
-// Weight and bias gradients of a convolution: gw[ky][kx][ci][co] += Σ_y,x in[y+ky][x+kx][ci]·d[y][x][co],
-// gb[co] += Σ d[y][x][co]. `d` is the output gradient (H rows of dRow floats). Per output row it
-// first lists the pixels whose gradient is not all zero (after a relu, many are), in `live`
-// (W ints of scratch); then for each group of 4 outputs and each run of 8 contiguous kernel-row
-// inputs it keeps 8 accumulators in registers across the row's live pixels.
-export function convWeightGrad(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, d: usize, dRow: i32, Cout: i32, gw: usize, gb: usize, live: usize): void {
+// One block of B (a constant 1–4 at each call, so the unused lanes compile away) input channels
+// starting at `p` of convWeightGrad3's walk along one row. a, b, e: the sums of taps kx = 0, 1, 2.
+@inline function weightGradBlock(p: usize, W: i32, px: usize, dg: usize, dp: usize, gwAt: usize, gwStride: usize, gwTap: usize, B: i32): void {
+  const zero = f32x4.splat(0);
+  let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
+  let b0 = zero, b1 = zero, b2 = zero, b3 = zero;
+  let e0 = zero, e1 = zero, e2 = zero, e3 = zero;
+  let q = dg - dp; // padded index −1: the previous row's right border (zero)
+  let d2 = v128.load(q); // d[x' − 2] for x' = 0
+  q += dp;
+  let d1 = v128.load(q); // d[x' − 1]
+  const pEnd = p + (<usize>(W + 2)) * px;
+  for (; p < pEnd; p += px) {
+    q += dp;
+    const d0 = v128.load(q); // d[x']
+    let v = v128.load32_splat(p);
+    a0 = f32x4.add(a0, f32x4.mul(v, d0));
+    b0 = f32x4.add(b0, f32x4.mul(v, d1));
+    e0 = f32x4.add(e0, f32x4.mul(v, d2));
+    if (B > 1) {
+      v = v128.load32_splat(p, 4);
+      a1 = f32x4.add(a1, f32x4.mul(v, d0));
+      b1 = f32x4.add(b1, f32x4.mul(v, d1));
+      e1 = f32x4.add(e1, f32x4.mul(v, d2));
+    }
+    if (B > 2) {
+      v = v128.load32_splat(p, 8);
+      a2 = f32x4.add(a2, f32x4.mul(v, d0));
+      b2 = f32x4.add(b2, f32x4.mul(v, d1));
+      e2 = f32x4.add(e2, f32x4.mul(v, d2));
+    }
+    if (B > 3) {
+      v = v128.load32_splat(p, 12);
+      a3 = f32x4.add(a3, f32x4.mul(v, d0));
+      b3 = f32x4.add(b3, f32x4.mul(v, d1));
+      e3 = f32x4.add(e3, f32x4.mul(v, d2));
+    }
+    d2 = d1;
+    d1 = d0;
+  }
+  flush(gwAt, a0);
+  flush(gwAt + gwTap, b0);
+  flush(gwAt + gwTap * 2, e0);
+  if (B > 1) {
+    flush(gwAt + gwStride, a1);
+    flush(gwAt + gwStride + gwTap, b1);
+    flush(gwAt + gwStride + gwTap * 2, e1);
+  }
+  if (B > 2) {
+    flush(gwAt + gwStride * 2, a2);
+    flush(gwAt + gwStride * 2 + gwTap, b2);
+    flush(gwAt + gwStride * 2 + gwTap * 2, e2);
+  }
+  if (B > 3) {
+    flush(gwAt + gwStride * 3, a3);
+    flush(gwAt + gwStride * 3 + gwTap, b3);
+    flush(gwAt + gwStride * 3 + gwTap * 2, e3);
+  }
+}
+
+// Any K (in practice the 1×1 bottleneck): per output row, group and run of 8 contiguous kernel-row
+// inputs, 8 accumulators stay in registers across the row's pixels. A last partial run reads past
+// the kernel row (into the next pixel, or the slack) and drops those sums.
+function convWeightGradAny(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: i32, dP: usize, dRow: i32, Cout: i32, gw: usize, gb: usize): void {
+  const pad = (K - 1) >> 1;
   const rowLen = K * Cin;
   const groups = (Cout + 3) >> 2;
   const gwStride = (<usize>(groups * 4)) << 3; // bytes between consecutive inputs j in gw
@@ -110,36 +382,21 @@ export function convWeightGrad(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32,
   const px = (<usize>Cin) << 2;
   const zero = f32x4.splat(0);
   for (let y = 0; y < H; y++) {
-    const dY = d + ((<usize>(y * dRow)) << 2);
-    let n = 0;
-    for (let x = 0; x < W; x++) {
-      const dx = dY + (<usize>x) * dp;
-      for (let c = 0; c < Cout; c++) {
-        if (load<f32>(dx + ((<usize>c) << 2)) != 0) {
-          store<i32>(live + ((<usize>n) << 2), x);
-          n++;
-          break;
-        }
-      }
-    }
-    if (n == 0) continue;
-    const liveEnd = live + ((<usize>n) << 2);
+    const dY = dP + ((<usize>((y + pad) * dRow + pad * Cout)) << 2);
     for (let g = 0; g < groups; g++) {
       const dg = dY + ((<usize>g) << 4);
+      const dEnd = dg + (<usize>W) * dp;
       let s = zero;
-      for (let l = live; l < liveEnd; l += 4) s = f32x4.add(s, v128.load(dg + (<usize>load<i32>(l)) * dp));
+      for (let q = dg; q < dEnd; q += dp) s = f32x4.add(s, v128.load(q));
       flush(gb + ((<usize>g) << 5), s);
       for (let ky = 0; ky < K; ky++) {
         const inY = inP + ((<usize>((y + ky) * inRow)) << 2);
         const gwRow = gw + ((<usize>(ky * rowLen)) * gwStride) + ((<usize>g) << 5);
-        let j = 0;
-        for (; j + 8 <= rowLen; j += 8) {
+        for (let j = 0; j < rowLen; j += 8) {
           let a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero;
-          const inJ = inY + ((<usize>j) << 2);
-          for (let l = live; l < liveEnd; l += 4) {
-            const x = <usize>load<i32>(l);
-            const dv = v128.load(dg + x * dp);
-            const p = inJ + x * px;
+          let p = inY + ((<usize>j) << 2);
+          for (let q = dg; q < dEnd; q += dp, p += px) {
+            const dv = v128.load(q);
             a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), dv));
             a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, 4), dv));
             a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 8), dv));
@@ -149,42 +406,16 @@ export function convWeightGrad(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32,
             a6 = f32x4.add(a6, f32x4.mul(v128.load32_splat(p, 24), dv));
             a7 = f32x4.add(a7, f32x4.mul(v128.load32_splat(p, 28), dv));
           }
+          const r = rowLen - j;
           const q = gwRow + (<usize>j) * gwStride;
           flush(q, a0);
-          flush(q + gwStride, a1);
-          flush(q + gwStride * 2, a2);
-          flush(q + gwStride * 3, a3);
-          flush(q + gwStride * 4, a4);
-          flush(q + gwStride * 5, a5);
-          flush(q + gwStride * 6, a6);
-          flush(q + gwStride * 7, a7);
-        }
-        for (; j + 4 <= rowLen; j += 4) {
-          let a0 = zero, a1 = zero, a2 = zero, a3 = zero;
-          const inJ = inY + ((<usize>j) << 2);
-          for (let l = live; l < liveEnd; l += 4) {
-            const x = <usize>load<i32>(l);
-            const dv = v128.load(dg + x * dp);
-            const p = inJ + x * px;
-            a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), dv));
-            a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, 4), dv));
-            a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 8), dv));
-            a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p, 12), dv));
-          }
-          const q = gwRow + (<usize>j) * gwStride;
-          flush(q, a0);
-          flush(q + gwStride, a1);
-          flush(q + gwStride * 2, a2);
-          flush(q + gwStride * 3, a3);
-        }
-        for (; j < rowLen; j++) {
-          let a = zero;
-          const inJ = inY + ((<usize>j) << 2);
-          for (let l = live; l < liveEnd; l += 4) {
-            const x = <usize>load<i32>(l);
-            a = f32x4.add(a, f32x4.mul(v128.load32_splat(inJ + x * px), v128.load(dg + x * dp)));
-          }
-          flush(gwRow + (<usize>j) * gwStride, a);
+          if (r > 1) flush(q + gwStride, a1);
+          if (r > 2) flush(q + gwStride * 2, a2);
+          if (r > 3) flush(q + gwStride * 3, a3);
+          if (r > 4) flush(q + gwStride * 4, a4);
+          if (r > 5) flush(q + gwStride * 5, a5);
+          if (r > 6) flush(q + gwStride * 6, a6);
+          if (r > 7) flush(q + gwStride * 7, a7);
         }
       }
     }
@@ -330,23 +561,36 @@ export function filmSigmoid(z: usize, n: i32, gamma: usize, beta: usize, y: usiz
   const gv = f32x4.shuffle(g, f32x4.demote_f64x2_zero(v128.load(gamma, 16)), 0, 1, 4, 5);
   const b = f32x4.demote_f64x2_zero(v128.load(beta));
   const bv = f32x4.shuffle(b, f32x4.demote_f64x2_zero(v128.load(beta, 16)), 0, 1, 4, 5);
-  const one = f32x4.splat(1);
-  for (let i: usize = 0; i < (<usize>n) << 4; i += 16) {
-    const v = f32x4.add(f32x4.mul(gv, v128.load(z + i)), bv);
-    const t = f32x4.min(f32x4.max(f32x4.neg(v), f32x4.splat(-80)), f32x4.splat(80));
-    const k = f32x4.nearest(f32x4.mul(t, f32x4.splat(1.44269504)));
-    const r = f32x4.sub(f32x4.sub(t, f32x4.mul(k, f32x4.splat(0.693145752))), f32x4.mul(k, f32x4.splat(1.42860677e-6)));
-    let p = f32x4.splat(1.0 / 5040.0);
-    p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
-    p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
-    p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
-    p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
-    p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
-    p = f32x4.add(f32x4.mul(p, r), one);
-    p = f32x4.add(f32x4.mul(p, r), one);
-    const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
-    v128.store(y + i, f32x4.div(one, f32x4.add(one, f32x4.mul(p, scale))));
+  const end = (<usize>n) << 4;
+  let i: usize = 0;
+  // Four pixels an iteration: V8 builds each vector constant anew per iteration, so share them.
+  for (; i + 64 <= end; i += 64) {
+    v128.store(y + i, sigmoid4(f32x4.add(f32x4.mul(gv, v128.load(z + i)), bv)));
+    v128.store(y + i, sigmoid4(f32x4.add(f32x4.mul(gv, v128.load(z + i, 16)), bv)), 16);
+    v128.store(y + i, sigmoid4(f32x4.add(f32x4.mul(gv, v128.load(z + i, 32)), bv)), 32);
+    v128.store(y + i, sigmoid4(f32x4.add(f32x4.mul(gv, v128.load(z + i, 48)), bv)), 48);
   }
+  for (; i < end; i += 16) v128.store(y + i, sigmoid4(f32x4.add(f32x4.mul(gv, v128.load(z + i)), bv)));
+}
+
+@inline function sigmoid4(v: v128): v128 {
+  const one = f32x4.splat(1);
+  // pmin/pmax: plain minps/maxps (the NaN-exact min/max cost several instructions on x64).
+  const t = f32x4.pmin(f32x4.pmax(f32x4.neg(v), f32x4.splat(-80)), f32x4.splat(80));
+  // k = round(t·log2 e): adding 1.5·2²³ rounds to an integer and leaves it in the low mantissa bits.
+  const kBits = f32x4.add(f32x4.mul(t, f32x4.splat(1.44269504)), f32x4.splat(12582912));
+  const k = f32x4.sub(kBits, f32x4.splat(12582912));
+  const r = f32x4.sub(f32x4.sub(t, f32x4.mul(k, f32x4.splat(0.693145752))), f32x4.mul(k, f32x4.splat(1.42860677e-6)));
+  let p = f32x4.splat(1.0 / 5040.0);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6.0));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), one);
+  p = f32x4.add(f32x4.mul(p, r), one);
+  const scale = i32x4.shl(i32x4.add(i32x4.sub(kBits, i32x4.splat(0x4b400000)), i32x4.splat(127)), 23);
+  return f32x4.div(one, f32x4.add(one, f32x4.mul(p, scale)));
 }
 
 // Squared error of the RGBA output y against t, summed (returned), and its gradient through the
@@ -374,25 +618,45 @@ export function lossGrad(y: usize, t: usize, z: usize, H: i32, W: i32, gamma: us
   return sse;
 }
 
-// flags[c] = 1 if channel c of the n-pixel, C-channel image x is nonzero somewhere, else 0. A
-// used channel is nonzero within the first few pixels, so its scan stops early.
+// flags[c] = 1 if channel c of the n-pixel, C-channel image x has a nonzero bit somewhere (so −0
+// counts as used), else 0. Four channels at a time when C allows, OR-ing their bits down the image
+// and stopping once all four are seen in use: a used channel is nonzero within the first pixels.
 export function activeChannels(x: usize, n: i32, C: i32, flags: usize): void {
-  const end = x + ((<usize>(n * C)) << 2);
   const step = (<usize>C) << 2;
-  for (let c = 0; c < C; c++) {
+  const end = x + (<usize>n) * step;
+  let c = 0;
+  if ((C & 3) == 0) {
+    for (; c < C; c += 4) {
+      let bits = i32x4.splat(0);
+      let p = x + ((<usize>c) << 2);
+      while (p < end && !i32x4.all_true(bits)) {
+        const stop = min(end, p + 16 * step);
+        for (; p < stop; p += step) bits = v128.or(bits, v128.load(p));
+      }
+      const f = flags + ((<usize>c) << 2);
+      store<i32>(f, i32x4.extract_lane(bits, 0) != 0 ? 1 : 0);
+      store<i32>(f, i32x4.extract_lane(bits, 1) != 0 ? 1 : 0, 4);
+      store<i32>(f, i32x4.extract_lane(bits, 2) != 0 ? 1 : 0, 8);
+      store<i32>(f, i32x4.extract_lane(bits, 3) != 0 ? 1 : 0, 12);
+    }
+  }
+  for (; c < C; c++) {
     let p = x + ((<usize>c) << 2);
-    while (p < end && load<f32>(p) == 0) p += step;
+    while (p < end && load<i32>(p) == 0) p += step;
     store<i32>(flags + ((<usize>c) << 2), p < end ? 1 : 0);
   }
 }
 
-// Copies channels list[0..nA) of the H×W×C image x into dstP, with its zero border of 1: all of
-// it, border included, since nA (and so where the border lies) changes from image to image.
-export function gatherChannels(x: usize, H: i32, W: i32, C: i32, list: usize, nA: i32, dstP: usize): void {
+// Packs the used channels of the H×W×C image x into dstP (nA channels, zero border of 1, border
+// included: it moves with nA). They come as runs of consecutive channels, nRuns triples at `runs`
+// (first source channel, first packed channel, length), copied 4 floats at a time; a run's last
+// vector may overlap its previous one.
+export function gatherChannels(x: usize, H: i32, W: i32, C: i32, runs: usize, nRuns: i32, nA: i32, dstP: usize): void {
   const px = (<usize>nA) << 2;
   const rowBytes = (<usize>(W + 2)) * px;
   memory.fill(dstP, 0, rowBytes);
   memory.fill(dstP + (<usize>(H + 1)) * rowBytes, 0, rowBytes);
+  const runsEnd = runs + (<usize>nRuns) * 12;
   for (let y = 0; y < H; y++) {
     let o = dstP + (<usize>(y + 1)) * rowBytes;
     memory.fill(o, 0, px);
@@ -400,7 +664,18 @@ export function gatherChannels(x: usize, H: i32, W: i32, C: i32, list: usize, nA
     o += px;
     let s = x + ((<usize>(y * W * C)) << 2);
     for (let xx = 0; xx < W; xx++, s += (<usize>C) << 2, o += px) {
-      for (let k = 0; k < nA; k++) store<i32>(o + ((<usize>k) << 2), load<i32>(s + ((<usize>load<i32>(list + ((<usize>k) << 2))) << 2)));
+      for (let r = runs; r < runsEnd; r += 12) {
+        const from = s + ((<usize>load<i32>(r)) << 2);
+        const to = o + ((<usize>load<i32>(r, 4)) << 2);
+        const len = (<usize>load<i32>(r, 8)) << 2;
+        if (len >= 16) {
+          let k: usize = 0;
+          for (; k + 16 <= len; k += 16) v128.store(to + k, v128.load(from + k));
+          if (k < len) v128.store(to + len - 16, v128.load(from + len - 16));
+        } else {
+          for (let k: usize = 0; k < len; k += 4) store<i32>(to + k, load<i32>(from + k));
+        }
+      }
     }
   }
 }

@@ -5,7 +5,8 @@
  * buffers; a buffer is named by its element index into the arena's f32 (or f64, i32) view.
  *
  * Layouts (kernels.as has the long version):
- *   activations HWC float32, pixel = C floats, rows `row` floats apart (dense or padded interior);
+ *   activations HWC float32, pixel = C floats, rows `row` floats apart (dense or padded interior;
+ *   a conv's input, and the output gradient its weight gradient reads, with a border of (K−1)/2);
  *   conv weights float32 [g][ky][kx][ci][4], output channels in groups of 4, zero past Cout;
  *   weight gradients float64 [ky][kx][ci][4·G] and bias gradients float64 [4·G], added into.
  */
@@ -15,19 +16,30 @@ import { KERNELS_WASM_BASE64 } from './kernels.generated.js';
 export const lanes4 = (c: number) => (c + 3) & ~3;
 
 /**
- * One growable WebAssembly.Memory handed out bump-style (nothing is freed: a model allocates its
- * buffers once per image size). Buffers are 16-byte aligned and zeroed, with 16 bytes of slack
- * after each, which a vector load of a partial channel group may read.
+ * One WebAssembly.Memory handed out bump-style (nothing is freed: a model allocates its buffers
+ * once per image size). Buffers are 16-byte aligned and zeroed, with 32 bytes of slack after
+ * each: the wasm kernels may read up to 7 floats past a buffer (and drop what they read).
+ *
+ * When it runs out, the arena moves to a new, larger memory rather than calling memory.grow():
+ * growing detaches the old ArrayBuffer, and the first detach in a thread makes V8 check for
+ * detachment on every typed-array access from then on, which slows all of that thread's typed-array
+ * code (the trainer's too) by up to 2×. Views and wasm instances are remade after a move.
  */
 export class Arena {
-  readonly memory = new WebAssembly.Memory({ initial: 1 });
+  memory = new WebAssembly.Memory({ initial: 16 });
   f32!: Float32Array;
   f64!: Float64Array;
   i32!: Int32Array;
   private top = 16; // offset 0 stays unused so that 0 can mean "no buffer"
+  private readonly onMove: Array<() => void> = [];
 
   constructor() {
     this.views();
+  }
+
+  /** Calls `f` after every move to a new memory (wasm instances import the memory). */
+  whenMoved(f: () => void): void {
+    this.onMove.push(f);
   }
 
   /** n float32s; returns the index into f32. */
@@ -47,12 +59,15 @@ export class Arena {
 
   private alloc(bytes: number): number {
     const off = this.top;
-    this.top = (off + bytes + 16 + 15) & ~15;
-    const short = this.top - this.memory.buffer.byteLength;
-    if (short > 0) {
-      // Growing detaches the old ArrayBuffer: every view is made anew (callers re-read f32 etc.).
-      this.memory.grow(Math.ceil(short / 65536));
+    this.top = (off + bytes + 32 + 15) & ~15;
+    const size = this.memory.buffer.byteLength;
+    if (this.top > size) {
+      const pages = Math.max(Math.ceil(this.top / 65536), (2 * size) / 65536);
+      const old = new Uint8Array(this.memory.buffer, 0, off);
+      this.memory = new WebAssembly.Memory({ initial: pages });
+      new Uint8Array(this.memory.buffer).set(old);
       this.views();
+      for (const f of this.onMove) f();
     }
     return off;
   }
@@ -67,8 +82,8 @@ export class Arena {
 
 /**
  * The kernels, on an arena's buffers: arguments that name buffers are indices into the arena's
- * f32 view, except FiLM's γ, β, dγ, dβ and the gradients gw, gb (f64 view) and `live`, `flags`,
- * `list` (i32 view); strides in floats.
+ * f32 view, except FiLM's γ, β, dγ, dβ and the gradients gw, gb (f64 view) and `flags`, `runs`
+ * (i32 view); strides in floats.
  */
 export interface Kernels {
   readonly kind: 'wasm' | 'js';
@@ -77,8 +92,11 @@ export interface Kernels {
    * top-left of an input with a border of (K−1)/2; `bias` −1 for none. Overwrites `out`.
    */
   conv(inP: number, inRow: number, H: number, W: number, Cin: number, K: number, w: number, bias: number, Cout: number, out: number, outRow: number): void;
-  /** Adds Σ in·d into gw and Σ d into gb (see the layouts above). `live`: W ints of scratch. */
-  convWeightGrad(inP: number, inRow: number, H: number, W: number, Cin: number, K: number, d: number, dRow: number, Cout: number, gw: number, gb: number, live: number): void;
+  /**
+   * Adds Σ in·d into gw and Σ d into gb (see the layouts above). Like the input, the output
+   * gradient `dP` has a zero border of (K−1)/2 and is given by its top-left corner.
+   */
+  convWeightGrad(inP: number, inRow: number, H: number, W: number, Cin: number, K: number, dP: number, dRow: number, Cout: number, gw: number, gb: number): void;
   /** out = relu(γ⊙c + β) per channel, over n pixels of C channels. */
   filmRelu(c: number, n: number, C: number, gamma: number, beta: number, out: number): void;
   /**
@@ -105,10 +123,13 @@ export interface Kernels {
    * g = scale·(y − t)·y(1 − y); dγ += g·z, dβ += g; γ·g into the interior of gP (border 1).
    */
   lossGrad(y: number, t: number, z: number, H: number, W: number, gamma: number, dGamma: number, dBeta: number, scale: number, gP: number): number;
-  /** flags[c] = 1 where channel c of the n-pixel, C-channel image x is nonzero somewhere, else 0. */
+  /** flags[c] = 1 where channel c of the n-pixel, C-channel image x has a nonzero bit somewhere (−0 too), else 0. */
   activeChannels(x: number, n: number, C: number, flags: number): void;
-  /** Copies channels list[0..nA) of the H×W×C image x into dstP (nA channels), zeroing its border of 1. */
-  gatherChannels(x: number, H: number, W: number, C: number, list: number, nA: number, dstP: number): void;
+  /**
+   * Packs channels of the H×W×C image x into dstP (nA channels), zeroing its border of 1. What
+   * goes where: nRuns triples at `runs` (first source channel, first packed channel, length).
+   */
+  gatherChannels(x: number, H: number, W: number, C: number, runs: number, nRuns: number, nA: number, dstP: number): void;
 }
 
 // ---------------------------------------------------------------- WebAssembly
@@ -140,14 +161,16 @@ export function kernelsModule(): WebAssembly.Module | null {
 export function wasmKernels(arena: Arena): Kernels | null {
   const module = kernelsModule();
   if (!module) return null;
-  const e = new WebAssembly.Instance(module, { env: { memory: arena.memory } }).exports as unknown as WasmExports;
+  const instantiate = () => new WebAssembly.Instance(module, { env: { memory: arena.memory } }).exports as unknown as WasmExports;
+  let e = instantiate();
+  arena.whenMoved(() => (e = instantiate()));
   // The wasm takes byte offsets: 4× an f32 or i32 index, 8× an f64 index.
   return {
     kind: 'wasm',
     conv: (inP, inRow, H, W, Cin, K, w, bias, Cout, out, outRow) =>
       e.conv(inP * 4, inRow, H, W, Cin, K, w * 4, bias < 0 ? 0 : bias * 4, Cout, out * 4, outRow),
-    convWeightGrad: (inP, inRow, H, W, Cin, K, d, dRow, Cout, gw, gb, live) =>
-      e.convWeightGrad(inP * 4, inRow, H, W, Cin, K, d * 4, dRow, Cout, gw * 8, gb * 8, live * 4),
+    convWeightGrad: (inP, inRow, H, W, Cin, K, dP, dRow, Cout, gw, gb) =>
+      e.convWeightGrad(inP * 4, inRow, H, W, Cin, K, dP * 4, dRow, Cout, gw * 8, gb * 8),
     filmRelu: (c, n, C, gamma, beta, out) => e.filmRelu(c * 4, n, C, gamma * 8, beta * 8, out * 4),
     filmReluBackward: (c, el, dE, H, W, C, gamma, dGamma, dBeta, out, pad) =>
       e.filmReluBackward(c * 4, el * 4, dE * 4, H, W, C, gamma * 8, dGamma * 8, dBeta * 8, out * 4, pad),
@@ -162,6 +185,6 @@ export function wasmKernels(arena: Arena): Kernels | null {
     lossGrad: (y, t, z, H, W, gamma, dGamma, dBeta, scale, gP) =>
       e.lossGrad(y * 4, t * 4, z * 4, H, W, gamma * 8, dGamma * 8, dBeta * 8, scale, gP * 4),
     activeChannels: (x, n, C, flags) => e.activeChannels(x * 4, n, C, flags * 4),
-    gatherChannels: (x, H, W, C, list, nA, dstP) => e.gatherChannels(x * 4, H, W, C, list * 4, nA, dstP * 4),
+    gatherChannels: (x, H, W, C, runs, nRuns, nA, dstP) => e.gatherChannels(x * 4, H, W, C, runs * 4, nRuns, nA, dstP * 4),
   };
 }
