@@ -1,11 +1,14 @@
-/** A Chromium runner over a page bundle built from the sources, shared by a test file. */
+/** GPU runners for the tests: Dawn in this process, and Chromium over a bundle of the sources. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { build } from 'esbuild';
-import { chromiumRunner, CHROMIUM, type GpuRunner } from '../src/gpu/runner-node.js';
+import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
+import { chromiumRunner, CHROMIUM, dawnRunner, type GpuRunner } from '../src/gpu/runner-node.js';
 import { REPO, requireTool } from './helpers.js';
+
+export type RunnerKind = 'dawn' | 'chromium';
 
 export async function bundleSources(): Promise<{ path: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'cnnv3-bundle-'));
@@ -14,23 +17,30 @@ export async function bundleSources(): Promise<{ path: string; cleanup: () => vo
   return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-let shared: Promise<{ runner: GpuRunner; cleanup: () => void }> | undefined;
+const shared = new Map<RunnerKind, Promise<{ runner: GpuRunner; cleanup: () => void }>>();
 
-/** One Chromium per test file; closed when the process's tests end. */
-export async function sourceRunner(t: TestContext): Promise<GpuRunner | undefined> {
-  if (!requireTool(t, CHROMIUM, 'chromium')) return undefined;
-  shared ??= (async () => {
-    const b = await bundleSources();
-    process.env['CNNV3_PAGE_BUNDLE'] = b.path; // the CLI's runners use the same source bundle
-    return { runner: await chromiumRunner(b.path), cleanup: b.cleanup };
-  })();
-  return (await shared).runner;
+/** One runner of each kind per test file; closed by closeRunners. */
+export async function testRunner(t: TestContext, kind: RunnerKind): Promise<GpuRunner | undefined> {
+  // Dawn needs a Vulkan driver: SwiftShader comes with Debian's chromium (plus libvulkan1).
+  if (kind === 'dawn' && !requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1')) return undefined;
+  if (!requireTool(t, kind === 'dawn' ? SWIFTSHADER_ICD : CHROMIUM, 'chromium')) return undefined;
+  let p = shared.get(kind);
+  if (!p) {
+    p = (async () => {
+      if (kind === 'dawn') return { runner: await dawnRunner('auto'), cleanup: () => {} };
+      const b = await bundleSources();
+      return { runner: await chromiumRunner(b.path), cleanup: b.cleanup };
+    })();
+    shared.set(kind, p);
+  }
+  return (await p).runner;
 }
 
-export async function closeSharedRunner(): Promise<void> {
-  if (!shared) return;
-  const s = await shared;
-  await s.runner.close();
-  s.cleanup();
-  shared = undefined;
+export async function closeRunners(): Promise<void> {
+  for (const p of shared.values()) {
+    const s = await p;
+    await s.runner.close();
+    s.cleanup();
+  }
+  shared.clear();
 }

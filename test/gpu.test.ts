@@ -12,10 +12,10 @@ import { WGSL } from '../src/gpu/shaders.generated.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin } from '../src/export/read.js';
 import { toBase64 } from '../src/util/base64.js';
 import { fromHalfBits, toHalfBits } from '../src/util/half.js';
-import { closeSharedRunner, sourceRunner } from './gpu-helpers.js';
+import { closeRunners, testRunner, type RunnerKind } from './gpu-helpers.js';
 import { REPO, runCli } from './helpers.js';
 
-after(closeSharedRunner);
+after(closeRunners);
 
 const COND = [0.1, 0.5, 0.9, 0.3, 0.7];
 
@@ -69,8 +69,9 @@ function job(config: ModelConfig, planes: ReturnType<typeof randomPlanes>, seed:
   return { config, planes: encodePlanes(planes), weights: toBase64(w.weights), ...(withFilm ? { film: toBase64(w.film) } : {}), cond: COND };
 }
 
-test('parity: random weights and inputs at many sizes (1×1, odd, non-square) and configs', async (t) => {
-  const runner = await sourceRunner(t);
+for (const kind of ['dawn', 'chromium'] as RunnerKind[]) {
+  test(`parity on ${kind}: random weights and inputs at many sizes (1×1, odd, non-square) and configs`, async (t) => {
+  const runner = await testRunner(t, kind);
   if (!runner) return;
   const cases: Array<[ModelConfig, number, number, number]> = [
     [DEFAULT_MODEL_CONFIG, 1, 1, 1],
@@ -91,9 +92,10 @@ test('parity: random weights and inputs at many sizes (1×1, odd, non-square) an
     assert.equal(r.nodes.length, 6);
   }
 });
+}
 
 test('parity on sample directories: a real photo (simple) and a G-buffer sample (full)', async (t) => {
-  const runner = await sourceRunner(t);
+  const runner = await testRunner(t, 'dawn');
   if (!runner) return;
   const dir = join(REPO, 'out', 'test-gpu');
   const s = await runCli(['pack-photo', '--photo', join(REPO, 'examples/photos/coffee.png'), '--output', join(dir, 'coffee')]);
@@ -114,7 +116,7 @@ test('parity on sample directories: a real photo (simple) and a G-buffer sample 
 });
 
 test('parity detects a mismatch: the reference given one different weight fails', async (t) => {
-  const runner = await sourceRunner(t);
+  const runner = await testRunner(t, 'dawn');
   if (!runner) return;
   const j = job(DEFAULT_MODEL_CONFIG, randomPlanes(16, 16, 21), 21);
   const w = Buffer.from(j.weights, 'base64');
@@ -129,7 +131,7 @@ test('parity detects a mismatch: the reference given one different weight fails'
 });
 
 test('infer matches the CPU reference, FiLM follows --cond, zero weights give 0.5 gray; golden output', async (t) => {
-  const runner = await sourceRunner(t);
+  const runner = await testRunner(t, 'dawn');
   if (!runner) return;
   const config = DEFAULT_MODEL_CONFIG;
   const planes = randomPlanes(31, 17, 7);
@@ -165,7 +167,7 @@ test('infer matches the CPU reference, FiLM follows --cond, zero weights give 0.
 });
 
 test('bad input: wrong-size weights or MLP, no adapter, an input that is neither image nor sample', async (t) => {
-  const runner = await sourceRunner(t);
+  const runner = await testRunner(t, 'dawn');
   if (!runner) return;
   const base = job(DEFAULT_MODEL_CONFIG, randomPlanes(4, 4, 1), 1);
   await assert.rejects(runner.infer({ ...base, weights: toBase64(new Uint8Array(100)) }), /^CnnV3Error: cnn_v3_weights\.bin: expected 3928 bytes, got 100$/);
@@ -193,7 +195,7 @@ test('bad input: wrong-size weights or MLP, no adapter, an input that is neither
 });
 
 test('cnnv3 infer on a real photo writes the PNG and the raw float32 output', async (t) => {
-  const runner = await sourceRunner(t);
+  const runner = await testRunner(t, 'dawn');
   if (!runner) return;
   const dir = join(REPO, 'out', 'test-gpu-infer');
   mkdirSync(dir, { recursive: true });
@@ -205,7 +207,7 @@ test('cnnv3 infer on a real photo writes the PNG and the raw float32 output', as
     '--photo', join(REPO, 'examples/photos/rocket.jpg'), '--cond', '0,0,0,0.5,0.5', '--output', join(dir, 'out.png'), '--output-raw', join(dir, 'out.f32'),
   ]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /rocket\.jpg \(640×427\) on chromium: .*swiftshader.* → /);
+  assert.match(r.out, /rocket\.jpg \(640×427\) on dawn: .*(SwiftShader|NVIDIA|AMD|Intel).* → /);
   const raw = readFileSync(join(dir, 'out.f32'));
   assert.equal(raw.length, 640 * 427 * 4 * 4);
   const png = readFileSync(join(dir, 'out.png'));

@@ -38,6 +38,20 @@ async function loadDawn(): Promise<WebGpuModule> {
   }
 }
 
+/**
+ * Every GPU object Dawn's Node binding hands out, kept reachable for the life of the process:
+ * the binding frees its native instance when the JS object is garbage-collected, while devices
+ * made from it still poll that instance for pending promises (a use-after-free that crashed
+ * about every run with mapAsync in flight: segfaults, futex and mutex aborts).
+ */
+const liveGpus: GPU[] = [];
+
+function createGpu(dawn: WebGpuModule): GPU {
+  const gpu = dawn.create([]);
+  liveGpus.push(gpu);
+  return gpu;
+}
+
 export interface NodeGpuOptions {
   /** 'auto' (hardware, else SwiftShader), 'hardware' (fail without one), 'software'. */
   adapter: 'auto' | 'hardware' | 'software';
@@ -54,14 +68,14 @@ export function nodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<
 export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
   const dawn = await loadDawn();
   if (options.adapter !== 'software' && hasHardwareVulkan()) {
-    const adapter = await dawn.create([]).requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await createGpu(dawn).requestAdapter({ powerPreference: 'high-performance' });
     if (adapter && !describeAdapter(adapter.info).software) return contextFromAdapter(adapter);
   }
   if (options.adapter === 'hardware') throw new CnnV3Error(`No hardware WebGPU adapter found${SWIFTSHADER_HINT}`);
   if (!existsSync(SWIFTSHADER_ICD)) throw new CnnV3Error(`No WebGPU adapter found${SWIFTSHADER_HINT}`);
   // The Vulkan loader reads this when Dawn creates its next instance.
   process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-  const adapter = await dawn.create([]).requestAdapter();
+  const adapter = await createGpu(dawn).requestAdapter();
   if (!adapter) throw new CnnV3Error(`No WebGPU adapter found, not even SwiftShader${SWIFTSHADER_HINT}`);
   return contextFromAdapter(adapter);
 }

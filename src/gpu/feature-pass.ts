@@ -8,7 +8,6 @@ import { hasAlpha, toRgba8, type Raster } from '../image/image.js';
 import type { GpuContext } from './context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
-import { uploadTexture } from './upload.js';
 
 /** A sample's planes; missing ones take the neutral photo values of SPEC §2. */
 export interface FeaturePlanes {
@@ -103,9 +102,9 @@ export class FeaturePass {
       nst[p * 4 + 3] = planes.transp[p]!;
       depth[p] = planes.depth[p]! / 65535;
     }
-    const put = (name: string, format: GPUTextureFormat, data: Uint8Array, bpp: number) => {
+    const put = (name: string, format: GPUTextureFormat, data: Uint8Array<ArrayBuffer>, bpp: number) => {
       const { texture } = nodes.ensure(name, format, W, H, usage);
-      uploadTexture(this.ctx.device, texture, data, bpp);
+      this.ctx.device.queue.writeTexture({ texture }, data, { bytesPerRow: W * bpp, rowsPerImage: H }, { width: W, height: H });
     };
     put(INPUT_NODES.albedoMatid, 'rgba8unorm', am, 4);
     put(INPUT_NODES.normalShadowTransp, 'rgba8unorm', nst, 4);

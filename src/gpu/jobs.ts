@@ -45,6 +45,8 @@ export interface InferResult {
   rgba: string;
   /** Mean GPU ms per frame over timingFrames renders (timestamp queries when available). */
   gpuMs?: number;
+  /** Mean GPU ms per pass (timestamp queries only). */
+  passMs?: Record<string, number>;
   timestamps?: boolean;
 }
 
@@ -94,15 +96,20 @@ export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<Infer
     if (n > 0) {
       const timestamps = effect.enableTimestamps();
       let total = 0;
+      const passMs: Record<string, number> = {};
+      // Wall-clock fallback times whole frames: the feature packing, the five passes, the submit.
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         frame();
-        if (timestamps) total += (await effect.readTimings())!.total;
+        if (!timestamps) continue;
+        const t = (await effect.readTimings())!;
+        total += t.total;
+        for (const [k, v] of Object.entries(t.passes)) passMs[k] = (passMs[k] ?? 0) + v / n;
       }
       if (!timestamps) {
         await readRgba16f(ctx.device, nodes.get('cnn_v3_output')!);
         total = performance.now() - t0;
-      }
+      } else result.passMs = passMs;
       result.gpuMs = total / n;
       result.timestamps = timestamps;
     }

@@ -220,7 +220,7 @@ export function referenceOutput(config: ModelConfig, planes: FeaturePlanes, weig
   for (let q = 0; q < W * H; q++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + q] = f[q * NUM_FEATURES + c]!;
   const params = new Float64Array(table.total);
   params.set(readWeightsBin(config, weights, 'weights'));
-  let out = new Float64Array(0);
+  let out: Float64Array = new Float64Array(0);
   forward(table, params, x, cond, Array.from(film, Math.fround), (node, t) => {
     for (let i = 0; i < t.data.length; i++) t.data[i] = roundToHalf(t.data[i]!);
     if (node === 'y') out = hwc(t);

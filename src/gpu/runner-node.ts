@@ -1,16 +1,14 @@
 /**
- * Where Node runs GPU jobs. On a machine with a hardware GPU: in this process through Dawn (the
- * `webgpu` package). Without one: in headless Chromium on SwiftShader, driven by playwright-core,
- * because Dawn-in-Node on SwiftShader crashes on this project's machines whenever it polls for
- * completion while GPU work is in flight (see README, "GPU without a GPU"), while Chromium's own
- * SwiftShader runs the same jobs reliably. Both run the same job code (jobs.ts).
+ * Where Node runs GPU jobs: in this process through Dawn (the `webgpu` package; a hardware GPU
+ * when there is one, else SwiftShader), or in a headless Chromium page driven by playwright-core
+ * (`--gpu chromium`), which runs the very same job code (jobs.ts) on the browser's WebGPU.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { CnnV3Error } from '../errors.js';
-import { createNodeGpu, hasHardwareVulkan } from './device-node.js';
+import { createNodeGpu } from './device-node.js';
 import { runInferJob, runParityJob, type InferJob, type InferResult } from './jobs.js';
 import type { Outcome, PageJobs } from './page-entry.js';
 import type { ParityReport } from './parity.js';
@@ -113,16 +111,8 @@ export async function chromiumRunner(bundlePath: string = defaultPageBundle(), e
   }
 }
 
-/** A hardware GPU through Dawn when there is one, else Chromium on SwiftShader. */
+/** `auto` and `dawn`: Dawn in this process (hardware GPU, else SwiftShader); `chromium`: a page. */
 export async function openGpuRunner(choice: RunnerChoice = 'auto', bundlePath?: string): Promise<GpuRunner> {
-  if (choice === 'dawn') return dawnRunner('auto');
   if (choice === 'chromium') return chromiumRunner(bundlePath);
-  if (hasHardwareVulkan()) {
-    try {
-      return await dawnRunner('hardware');
-    } catch {
-      // no usable hardware adapter after all: fall through to software
-    }
-  }
-  return chromiumRunner(bundlePath);
+  return dawnRunner('auto');
 }
