@@ -3,19 +3,25 @@
  *
  * Layout in this file: one image at a time, HWC (`t[(y·W + x)·C + c]`, channel fastest),
  * activations float32, gradient accumulators float64. Every buffer lives in one Arena
- * (wasm/kernels.ts) and is named by its index into the arena's Float32Array (`f`) or
- * Float64Array; the convolutions run in WebAssembly SIMD (wasm/kernels.as) on that same memory,
- * or in their JS twin where WebAssembly SIMD is missing.
+ * (wasm/kernels.ts) and is named by its index into the arena's Float32Array or Float64Array. All
+ * the per-pixel work runs in kernels on that memory: WebAssembly SIMD (wasm/kernels.as), or
+ * their plain JS twin (wasm/kernels-js.ts) where WebAssembly SIMD is missing. What stays here is
+ * the order of the layers, the FiLM MLP (a few hundred numbers) and the weight (un)packing.
  *
  * Every convolution reads a zero-bordered ("padded") copy of its input, so its inner loops need
  * no bounds checks. Its weights are repacked per step as [g][ky][kx][ci][4]: output channels in
  * groups of 4, so that one input meets its 4 weights in one vector. The input gradient of a
  * convolution is itself a forward convolution, of the padded output gradient with the kernel
- * flipped and in/out swapped (`wT`): a gather that needs no zeroing and no scattered adds.
+ * flipped and in/out swapped (`wT`): a gather that needs no zeroing and no scattered adds. The
+ * weight gradient reads the output gradient with a border too.
  *
  * enc0 sees only the input channels that are not zero throughout the image: photos leave about a
  * third of the 20 feature channels at zero and channel dropout zeroes more, so skipping them is
  * free speed. Their weight gradients are exactly zero, as in the reference.
+ *
+ * Results depend only on the parameters and the image, never on what the model computed before
+ * (the trainer's thread count and --resume rely on it): every buffer a kernel reads is either
+ * fully rewritten per image or a border that stays zero.
  */
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';

@@ -423,14 +423,41 @@ function convWeightGradAny(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, K: 
 }
 
 // ---------------------------------------------------------------- pointwise passes
-// Scalar, and computed exactly as their JS twins in kernels-js.ts (float64 temporaries rounded
-// to float32 on store), so the two give the same bits (but for filmSigmoid). FiLM γ, β and their gradients are float64
-// arrays of C; a pixel index i stands for the C floats at i·C.
+// Computed exactly as their JS twins in kernels-js.ts (float64 temporaries rounded to float32 on
+// store), so the two give the same bits (but for filmSigmoid). Where the channel counts are
+// multiples of 4, one f32x4 holds 4 channels of a pixel and its float64 arithmetic runs as two
+// f64x2 halves: the same operations in the same order as the scalar code, lane by lane. FiLM γ, β
+// and their gradients are float64 arrays of C.
+
+// The float32 lanes 0–1 (lo) and 2–3 (hi) of v as float64, and back.
+@inline function lo(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+@inline function hi(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+@inline function demote(l: v128, h: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(l), f32x4.demote_f64x2_zero(h), 0, 1, 4, 5);
+}
 
 // out = relu(γ·c + β) per channel over n pixels of C channels.
 export function filmRelu(c: usize, n: i32, C: i32, gamma: usize, beta: usize, out: usize): void {
   const end = (<usize>(n * C)) << 2;
-  for (let i: usize = 0; i < end; i += (<usize>C) << 2) {
+  const step = (<usize>C) << 2;
+  if ((C & 3) == 0) {
+    const zero = f64x2.splat(0);
+    for (let i: usize = 0; i < end; i += step) {
+      for (let k: usize = 0; k < step; k += 16) {
+        const v = v128.load(c + i + k);
+        const g = gamma + (k << 1), b = beta + (k << 1); // channel k/4 as a float64 offset
+        const l = f64x2.add(f64x2.mul(v128.load(g), lo(v)), v128.load(b));
+        const h = f64x2.add(f64x2.mul(v128.load(g, 16), hi(v)), v128.load(b, 16));
+        v128.store(out + i + k, demote(v128.and(l, f64x2.gt(l, zero)), v128.and(h, f64x2.gt(h, zero))));
+      }
+    }
+    return;
+  }
+  for (let i: usize = 0; i < end; i += step) {
     for (let k = 0; k < C; k++) {
       const o = i + ((<usize>k) << 2);
       const v = load<f64>(gamma + ((<usize>k) << 3)) * <f64>load<f32>(c + o) + load<f64>(beta + ((<usize>k) << 3));
@@ -443,11 +470,29 @@ export function filmRelu(c: usize, n: i32, C: i32, gamma: usize, beta: usize, ou
 // (border `pad`; out may be dE itself when pad is 0); dγ += dc_pre·c, dβ += dc_pre.
 export function filmReluBackward(c: usize, e: usize, dE: usize, H: i32, W: i32, C: i32, gamma: usize, dGamma: usize, dBeta: usize, out: usize, pad: i32): void {
   const Wp = W + 2 * pad;
-  const rowBytes = (<usize>(W * C)) << 2;
+  const step = (<usize>C) << 2;
+  const rowBytes = (<usize>W) * step;
   for (let y = 0; y < H; y++) {
-    const i0 = (<usize>(y * W * C)) << 2;
-    let o = out + ((<usize>(((y + pad) * Wp + pad) * C)) << 2);
-    for (let i = i0; i < i0 + rowBytes; i += (<usize>C) << 2, o += (<usize>C) << 2) {
+    const i0 = (<usize>(y * W)) * step;
+    let o = out + (<usize>((y + pad) * Wp + pad)) * step;
+    if ((C & 3) == 0) {
+      const zero = f32x4.splat(0);
+      for (let i = i0; i < i0 + rowBytes; i += step, o += step) {
+        for (let k: usize = 0; k < step; k += 16) {
+          const g = v128.and(v128.load(dE + i + k), f32x4.gt(v128.load(e + i + k), zero));
+          const cv = v128.load(c + i + k);
+          const gl = lo(g), gh = hi(g);
+          const k2 = k << 1; // channel k/4 as a float64 offset
+          v128.store(dGamma + k2, f64x2.add(v128.load(dGamma + k2), f64x2.mul(gl, lo(cv))));
+          v128.store(dGamma + k2, f64x2.add(v128.load(dGamma + k2, 16), f64x2.mul(gh, hi(cv))), 16);
+          v128.store(dBeta + k2, f64x2.add(v128.load(dBeta + k2), gl));
+          v128.store(dBeta + k2, f64x2.add(v128.load(dBeta + k2, 16), gh), 16);
+          v128.store(o + k, demote(f64x2.mul(gl, v128.load(gamma + k2)), f64x2.mul(gh, v128.load(gamma + k2, 16))));
+        }
+      }
+      continue;
+    }
+    for (let i = i0; i < i0 + rowBytes; i += step, o += step) {
       for (let k = 0; k < C; k++) {
         const b = (<usize>k) << 2;
         const k8 = (<usize>k) << 3;
@@ -465,6 +510,7 @@ export function avgpool(src: usize, H: i32, W: i32, C: i32, dst: usize, pad: i32
   const H1 = (H + 1) >> 1;
   const W1 = (W + 1) >> 1;
   const Wd = W1 + 2 * pad;
+  const step = (<usize>C) << 2;
   for (let y = 0; y < H1; y++) {
     const y0 = 2 * y;
     const y1 = min(y0 + 1, H - 1);
@@ -472,13 +518,37 @@ export function avgpool(src: usize, H: i32, W: i32, C: i32, dst: usize, pad: i32
       const x0 = 2 * x;
       const x1 = min(x0 + 1, W - 1);
       const inv: f64 = 1 / <f64>((y1 - y0 + 1) * (x1 - x0 + 1));
-      const o = dst + ((<usize>(((y + pad) * Wd + x + pad) * C)) << 2);
-      const a = src + ((<usize>((y0 * W + x0) * C)) << 2);
-      const b = src + ((<usize>((y0 * W + x1) * C)) << 2);
-      const c = src + ((<usize>((y1 * W + x0) * C)) << 2);
-      const d = src + ((<usize>((y1 * W + x1) * C)) << 2);
-      for (let k: usize = 0; k < (<usize>C) << 2; k += 4) {
-        // Duplicated taps at a clipped edge are counted once.
+      const o = dst + (<usize>((y + pad) * Wd + x + pad)) * step;
+      const a = src + (<usize>(y0 * W + x0)) * step;
+      const b = src + (<usize>(y0 * W + x1)) * step;
+      const c = src + (<usize>(y1 * W + x0)) * step;
+      const d = src + (<usize>(y1 * W + x1)) * step;
+      // Duplicated taps at a clipped edge are counted once.
+      if ((C & 3) == 0) {
+        const iv = f64x2.splat(inv);
+        for (let k: usize = 0; k < step; k += 16) {
+          let v = v128.load(a + k);
+          let l = lo(v), h = hi(v);
+          if (x1 != x0) {
+            v = v128.load(b + k);
+            l = f64x2.add(l, lo(v));
+            h = f64x2.add(h, hi(v));
+          }
+          if (y1 != y0) {
+            v = v128.load(c + k);
+            l = f64x2.add(l, lo(v));
+            h = f64x2.add(h, hi(v));
+          }
+          if (x1 != x0 && y1 != y0) {
+            v = v128.load(d + k);
+            l = f64x2.add(l, lo(v));
+            h = f64x2.add(h, hi(v));
+          }
+          v128.store(o + k, demote(f64x2.mul(l, iv), f64x2.mul(h, iv)));
+        }
+        continue;
+      }
+      for (let k: usize = 0; k < step; k += 4) {
         let s = <f64>load<f32>(a + k);
         if (x1 != x0) s += <f64>load<f32>(b + k);
         if (y1 != y0) s += <f64>load<f32>(c + k);
@@ -492,18 +562,36 @@ export function avgpool(src: usize, H: i32, W: i32, C: i32, dst: usize, pad: i32
 // Adds the pool's input gradient (dPool dense, ceil(H/2)×ceil(W/2)) into dSrc (H×W).
 export function avgpoolBackward(dPool: usize, H: i32, W: i32, C: i32, dSrc: usize): void {
   const W1 = (W + 1) >> 1;
+  const step = (<usize>C) << 2;
   for (let y = 0; y < H; y++) {
     const py = y >> 1;
     const ny = min(2 * py + 2, H) - 2 * py;
     for (let x = 0; x < W; x++) {
       const px = x >> 1;
       const inv: f64 = 1 / <f64>(ny * (min(2 * px + 2, W) - 2 * px));
-      const o = dPool + ((<usize>((py * W1 + px) * C)) << 2);
-      const s = dSrc + ((<usize>((y * W + x) * C)) << 2);
-      for (let k: usize = 0; k < (<usize>C) << 2; k += 4) {
+      const o = dPool + (<usize>(py * W1 + px)) * step;
+      const s = dSrc + (<usize>(y * W + x)) * step;
+      if ((C & 3) == 0) {
+        const iv = f64x2.splat(inv);
+        for (let k: usize = 0; k < step; k += 16) {
+          const sv = v128.load(s + k), ov = v128.load(o + k);
+          v128.store(s + k, demote(f64x2.add(lo(sv), f64x2.mul(lo(ov), iv)), f64x2.add(hi(sv), f64x2.mul(hi(ov), iv))));
+        }
+        continue;
+      }
+      for (let k: usize = 0; k < step; k += 4) {
         store<f32>(s + k, <f32>(<f64>load<f32>(s + k) + <f64>load<f32>(o + k) * inv));
       }
     }
+  }
+}
+
+// Copies n floats (n·4 bytes = len): by vectors when n is a multiple of 4.
+@inline function copy(to: usize, from: usize, len: usize): void {
+  if ((len & 15) == 0) {
+    for (let k: usize = 0; k < len; k += 16) v128.store(to + k, v128.load(from + k));
+  } else {
+    for (let k: usize = 0; k < len; k += 4) store<i32>(to + k, load<i32>(from + k));
   }
 }
 
@@ -511,13 +599,12 @@ export function avgpoolBackward(dPool: usize, H: i32, W: i32, C: i32, dSrc: usiz
 export function upsampleConcat(low: usize, Wl: i32, Cl: i32, skip: usize, H: i32, W: i32, Cs: i32, dstP: usize): void {
   const C = Cl + Cs;
   const Wp = W + 2;
+  const lBytes = (<usize>Cl) << 2, sBytes = (<usize>Cs) << 2;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const o = dstP + ((<usize>(((y + 1) * Wp + x + 1) * C)) << 2);
-      const l = low + ((<usize>(((y >> 1) * Wl + (x >> 1)) * Cl)) << 2);
-      const s = skip + ((<usize>((y * W + x) * Cs)) << 2);
-      for (let k = 0; k < Cl; k++) store<i32>(o + ((<usize>k) << 2), load<i32>(l + ((<usize>k) << 2)));
-      for (let k = 0; k < Cs; k++) store<i32>(o + ((<usize>(Cl + k)) << 2), load<i32>(s + ((<usize>k) << 2)));
+      copy(o, low + ((<usize>(((y >> 1) * Wl + (x >> 1)) * Cl)) << 2), lBytes);
+      copy(o + lBytes, skip + ((<usize>((y * W + x) * Cs)) << 2), sBytes);
     }
   }
 }
@@ -525,17 +612,21 @@ export function upsampleConcat(low: usize, Wl: i32, Cl: i32, skip: usize, H: i32
 // Splits d(cat) (dense): sets dLow (Hl×Wl, summing the 2×2 copies) and dSkip.
 export function upsampleConcatBackward(dCat: usize, H: i32, W: i32, Cl: i32, Cs: i32, dLow: usize, Hl: i32, Wl: i32, dSkip: usize): void {
   const C = Cl + Cs;
+  const lBytes = (<usize>Cl) << 2, sBytes = (<usize>Cs) << 2;
   memory.fill(dLow, 0, (<usize>(Hl * Wl * Cl)) << 2);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const o = dCat + ((<usize>((y * W + x) * C)) << 2);
       const l = dLow + ((<usize>(((y >> 1) * Wl + (x >> 1)) * Cl)) << 2);
-      const s = dSkip + ((<usize>((y * W + x) * Cs)) << 2);
-      for (let k = 0; k < Cl; k++) {
-        const b = (<usize>k) << 2;
-        store<f32>(l + b, <f32>(<f64>load<f32>(l + b) + <f64>load<f32>(o + b)));
+      if ((Cl & 3) == 0) {
+        for (let k: usize = 0; k < lBytes; k += 16) {
+          const lv = v128.load(l + k), ov = v128.load(o + k);
+          v128.store(l + k, demote(f64x2.add(lo(lv), lo(ov)), f64x2.add(hi(lv), hi(ov))));
+        }
+      } else {
+        for (let k: usize = 0; k < lBytes; k += 4) store<f32>(l + k, <f32>(<f64>load<f32>(l + k) + <f64>load<f32>(o + k)));
       }
-      for (let k = 0; k < Cs; k++) store<i32>(s + ((<usize>k) << 2), load<i32>(o + ((<usize>(Cl + k)) << 2)));
+      copy(dSkip + ((<usize>((y * W + x) * Cs)) << 2), o + lBytes, sBytes);
     }
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The convolution kernels of fast.ts, twice: the WebAssembly SIMD build of kernels.as, and a plain
- * JS twin with the same arguments that runs where WebAssembly SIMD is missing (and checks the
- * wasm in the tests). Both work on one memory, the Arena, that holds all of a FastModel's
- * buffers; a buffer is named by its element index into the arena's f32 (or f64, i32) view.
+ * The kernels of fast.ts (convolutions, their gradients, the pointwise passes), twice: the
+ * WebAssembly SIMD build of kernels.as, and a plain JS twin (kernels-js.ts) with the same
+ * arguments that runs where WebAssembly SIMD is missing and checks the wasm in the tests. Both
+ * work on one memory, the Arena, that holds all of a FastModel's buffers; a buffer is named by
+ * its element index into the arena's f32 (or f64, i32) view.
  *
  * Layouts (kernels.as has the long version):
  *   activations HWC float32, pixel = C floats, rows `row` floats apart (dense or padded interior;
@@ -44,25 +45,26 @@ export class Arena {
 
   /** n float32s; returns the index into f32. */
   allocF32(n: number): number {
-    return this.alloc(n * 4) >> 2;
+    return this.alloc(n * 4) / 4; // offsets are multiples of 16 (and may pass 2³¹: no >>)
   }
 
   /** n float64s; returns the index into f64. */
   allocF64(n: number): number {
-    return this.alloc(n * 8) >> 3;
+    return this.alloc(n * 8) / 8;
   }
 
   /** n int32s; returns the index into i32. */
   allocI32(n: number): number {
-    return this.alloc(n * 4) >> 2;
+    return this.alloc(n * 4) / 4;
   }
 
   private alloc(bytes: number): number {
     const off = this.top;
-    this.top = (off + bytes + 32 + 15) & ~15;
+    this.top = Math.ceil((off + bytes + 32) / 16) * 16;
     const size = this.memory.buffer.byteLength;
     if (this.top > size) {
-      const pages = Math.max(Math.ceil(this.top / 65536), (2 * size) / 65536);
+      // Double (up to wasm32's 4 GiB of 64 KiB pages), or more if one buffer needs it.
+      const pages = Math.max(Math.ceil(this.top / 65536), Math.min((2 * size) / 65536, 65536));
       const old = new Uint8Array(this.memory.buffer, 0, off);
       this.memory = new WebAssembly.Memory({ initial: pages });
       new Uint8Array(this.memory.buffer).set(old);
