@@ -33,7 +33,7 @@ function compare(arena: Arena, regions: Array<{ what: string; f64?: boolean; at:
   const got = regions.map((r) => (r.f64 ? arena.f64 : arena.f32).slice(r.at, r.at + r.n));
   new Uint8Array(arena.memory.buffer).set(before);
   const rWasm = run(wasm);
-  if (typeof rJs === 'number') assert.ok(Math.abs((rWasm as number) - rJs) <= 1e-12 * Math.abs(rJs), `returned ${rWasm} vs ${rJs}`);
+  if (typeof rJs === 'number') assert.ok(Object.is(rWasm, rJs), `returned ${rWasm} vs ${rJs}`);
   regions.forEach((r, i) => {
     const a = (r.f64 ? arena.f64 : arena.f32).subarray(r.at, r.at + r.n);
     const b = got[i]!;

@@ -174,14 +174,14 @@ export function jsKernels(arena: Arena): Kernels {
     lossGrad(y, t, z, H, W, gamma, dGamma, dBeta, scale, gP) {
       const f = arena.f32;
       const g64 = arena.f64;
-      let sse = 0;
+      const sse = [0, 0, 0, 0]; // per channel, added up at the end as the wasm does
       for (let yy = 0; yy < H; yy++) {
         let o = gP + ((yy + 1) * (W + 2) + 1) * 4;
         for (let i = yy * W * 4, end = i + W * 4; i < end; i += 4, o += 4) {
           for (let k = 0; k < 4; k++) {
             const yv = f[y + i + k]!;
             const diff = yv - f[t + i + k]!;
-            sse += diff * diff;
+            sse[k]! += diff * diff;
             const g = scale * diff * yv * (1 - yv);
             g64[dGamma + k]! += g * f[z + i + k]!;
             g64[dBeta + k]! += g;
@@ -189,7 +189,7 @@ export function jsKernels(arena: Arena): Kernels {
           }
         }
       }
-      return sse;
+      return sse[0]! + sse[1]! + (sse[2]! + sse[3]!);
     },
 
     activeChannels(x, n, C, flags) {

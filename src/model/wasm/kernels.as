@@ -686,27 +686,38 @@ export function filmSigmoid(z: usize, n: i32, gamma: usize, beta: usize, y: usiz
 
 // Squared error of the RGBA output y against t, summed (returned), and its gradient through the
 // sigmoid and dec0's FiLM: g = scale·(y − t)·y(1 − y); dγ += g·z, dβ += g; γ·g into the interior
-// of the padded (border 1) gP.
+// of the padded (border 1) gP. One pixel's 4 channels are two f64x2 halves; the squared error is
+// summed per channel and the four sums added at the end as (0 + 1) + (2 + 3), as the JS twin does.
 export function lossGrad(y: usize, t: usize, z: usize, H: i32, W: i32, gamma: usize, dGamma: usize, dBeta: usize, scale: f64, gP: usize): f64 {
-  let sse: f64 = 0;
+  const sc = f64x2.splat(scale);
+  const one = f64x2.splat(1);
+  const gl = v128.load(gamma), gh = v128.load(gamma, 16);
+  let dgl = v128.load(dGamma), dgh = v128.load(dGamma, 16);
+  let dbl = v128.load(dBeta), dbh = v128.load(dBeta, 16);
+  let sl = f64x2.splat(0), sh = f64x2.splat(0);
   for (let yy = 0; yy < H; yy++) {
     let o = gP + ((<usize>(((yy + 1) * (W + 2) + 1) * 4)) << 2);
     const i0 = (<usize>(yy * W)) << 4;
     for (let i = i0; i < i0 + ((<usize>W) << 4); i += 16, o += 16) {
-      for (let k: usize = 0; k < 4; k++) {
-        const b = k << 2;
-        const k8 = k << 3;
-        const yv = <f64>load<f32>(y + i + b);
-        const diff = yv - <f64>load<f32>(t + i + b);
-        sse += diff * diff;
-        const g = scale * diff * yv * (1 - yv);
-        store<f64>(dGamma + k8, load<f64>(dGamma + k8) + g * <f64>load<f32>(z + i + b));
-        store<f64>(dBeta + k8, load<f64>(dBeta + k8) + g);
-        store<f32>(o + b, <f32>(g * load<f64>(gamma + k8)));
-      }
+      const yv = v128.load(y + i), tv = v128.load(t + i), zv = v128.load(z + i);
+      const yl = lo(yv), yh = hi(yv);
+      const diffL = f64x2.sub(yl, lo(tv)), diffH = f64x2.sub(yh, hi(tv));
+      sl = f64x2.add(sl, f64x2.mul(diffL, diffL));
+      sh = f64x2.add(sh, f64x2.mul(diffH, diffH));
+      const gL = f64x2.mul(f64x2.mul(f64x2.mul(sc, diffL), yl), f64x2.sub(one, yl));
+      const gH = f64x2.mul(f64x2.mul(f64x2.mul(sc, diffH), yh), f64x2.sub(one, yh));
+      dgl = f64x2.add(dgl, f64x2.mul(gL, lo(zv)));
+      dgh = f64x2.add(dgh, f64x2.mul(gH, hi(zv)));
+      dbl = f64x2.add(dbl, gL);
+      dbh = f64x2.add(dbh, gH);
+      v128.store(o, demote(f64x2.mul(gL, gl), f64x2.mul(gH, gh)));
     }
   }
-  return sse;
+  v128.store(dGamma, dgl);
+  v128.store(dGamma, dgh, 16);
+  v128.store(dBeta, dbl);
+  v128.store(dBeta, dbh, 16);
+  return (f64x2.extract_lane(sl, 0) + f64x2.extract_lane(sl, 1)) + (f64x2.extract_lane(sh, 0) + f64x2.extract_lane(sh, 1));
 }
 
 // flags[c] = 1 if channel c of the n-pixel, C-channel image x has a nonzero bit somewhere (so −0
