@@ -1,12 +1,11 @@
 import type { CliIO } from './io.js';
 
 /**
- * A progress bar on stderr. On a terminal it redraws one line; in a log it prints a line at
- * every tenth of the way, so CI output stays short.
+ * A progress bar on stderr. On a terminal it redraws one line; in a log (not a terminal) it
+ * prints only the finished bar, so CI output stays short.
  */
 export class ProgressBar {
   private done = 0;
-  private lastDecile = -1;
   private readonly width = 24;
 
   constructor(
@@ -26,10 +25,6 @@ export class ProgressBar {
       if (this.done === this.total) this.io.stderr('\n');
       return;
     }
-    const decile = Math.floor(frac * 10);
-    if (decile !== this.lastDecile || this.done === this.total) {
-      this.lastDecile = decile;
-      this.io.stderr(`${line}\n`);
-    }
+    if (this.done === this.total) this.io.stderr(`${line}\n`);
   }
 }
