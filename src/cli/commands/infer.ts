@@ -14,8 +14,8 @@ export const INFER_HELP = `Usage: cnnv3 infer --weights W [--film F] (--photo P 
 Runs CNNv3Effect headless on WebGPU and writes the RGBA result. A photo is packed in simple mode
 (no geometry); a sample directory in full mode. Without --film, FiLM is the identity; --cond
 defaults to 0.5 for every entry. --output-raw writes little-endian float32 RGBA, row-major.
---gpu: auto uses a hardware GPU through Dawn when there is one, else headless Chromium on
-SwiftShader. --enc-channels / --film-cond-dim for models trained with other sizes.
+--gpu: auto (= dawn) runs in this process through Dawn on a hardware GPU, else on SwiftShader
+(Debian's chromium + libvulkan1); chromium runs the same job in a headless Chromium page. --enc-channels / --film-cond-dim for models trained with other sizes.
 `;
 
 /** Float RGBA in [0, 1] → 8-bit RGBA (round, clamp). */
