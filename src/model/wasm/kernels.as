@@ -273,7 +273,8 @@ export function convWeightGrad(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32,
 // K = 3. Per output row and kernel row it walks the W + 2 input pixels once per block of (up to) 4
 // input channels: each broadcast input meets the output gradients of the three pixels it reaches
 // (d[x'], d[x'−1], d[x'−2], kept in registers as the walk moves on; the border supplies the zeros
-// at the ends), so 4 broadcasts and 1 gradient load feed 12 vector multiply-adds.
+// at the ends: one pixel before and after a padded row are the neighbouring rows' border, or a
+// zero gap), so 4 broadcasts and 1 gradient load feed 12 vector multiply-adds.
 function convWeightGrad3(inP: usize, inRow: i32, H: i32, W: i32, Cin: i32, dP: usize, dRow: i32, Cout: i32, gw: usize, gb: usize): void {
   const groups = (Cout + 3) >> 2;
   const gwStride = (<usize>(groups * 4)) << 3;

@@ -96,7 +96,9 @@ export interface Kernels {
   conv(inP: number, inRow: number, H: number, W: number, Cin: number, K: number, w: number, bias: number, Cout: number, out: number, outRow: number): void;
   /**
    * Adds Σ in·d into gw and Σ d into gb (see the layouts above). Like the input, the output
-   * gradient `dP` has a zero border of (K−1)/2 and is given by its top-left corner.
+   * gradient `dP` has a zero border of (K−1)/2 and is given by its top-left corner; for K = 3 the
+   * wasm also reads one pixel past each end of a padded row, so any gap between rows (dRow wider
+   * than (W + 2)·Cout) must be zero too.
    */
   convWeightGrad(inP: number, inRow: number, H: number, W: number, Cin: number, K: number, dP: number, dRow: number, Cout: number, gw: number, gb: number): void;
   /** out = relu(γ⊙c + β) per channel, over n pixels of C channels. */
