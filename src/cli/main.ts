@@ -6,6 +6,7 @@ import { packPhotoCommand } from './commands/pack-photo.js';
 import { trainCommand } from './commands/train.js';
 import { inferCommand } from './commands/infer.js';
 import { parityCommand } from './commands/parity.js';
+import { toolCommand } from './commands/tool.js';
 import { processIO, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
   infer: { run: inferCommand, summary: 'run CNNv3Effect on WebGPU on a photo or sample, write the RGBA result' },
   parity: { run: parityCommand, summary: 'WebGPU effect vs the float64 CPU reference, node by node' },
+  tool: { run: toolCommand, summary: 'serve the HTML WebGPU tool on 127.0.0.1' },
   train: { run: trainCommand, summary: 'train the U-Net + FiLM on a dataset (CPU), write safetensors checkpoints' },
 };
 

@@ -6,6 +6,12 @@ import { CnnV3Error } from '../errors.js';
 
 export interface GpuContext {
   device: GPUDevice;
+  /**
+   * Held for the device's lifetime: Chromium drops its WebGPU instance when the adapter is
+   * garbage-collected ("Instance dropped" errors on a live device), as Dawn in Node does with
+   * its GPU object.
+   */
+  adapter: GPUAdapter;
   /** Adapter description for logs and the page, e.g. "NVIDIA H100 (vulkan)". */
   adapterName: string;
   /** True for a software rasteriser such as SwiftShader. */
@@ -31,7 +37,7 @@ export async function contextFromAdapter(adapter: GPUAdapter, label = 'cnnv3'): 
   device.addEventListener('uncapturederror', (e) => {
     console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
   });
-  return { device, adapterName: name, software, timestamps };
+  return { device, adapter, adapterName: name, software, timestamps };
 }
 
 export async function contextFromGpu(gpu: GPU | undefined, hint = ''): Promise<GpuContext> {

@@ -15,11 +15,18 @@ import type { ParityReport } from './parity.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** The flags that give headless Chromium WebGPU on SwiftShader with the network closed. */
+/**
+ * The flags that give headless Chromium WebGPU on SwiftShader with the network closed. The two
+ * `--use-*=swiftshader` flags give the compositor SwiftShader too: without them a WebGPU canvas
+ * cannot get its swap-chain image ("Could not find SharedImageBackingFactory") and the GPU
+ * process drops the WebGPU instance at the first present.
+ */
 export const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu',
   '--use-webgpu-adapter=swiftshader',
   '--enable-features=Vulkan',
+  '--use-angle=swiftshader',
+  '--use-vulkan=swiftshader',
   '--no-sandbox',
   '--disable-background-networking',
   '--disable-component-update',

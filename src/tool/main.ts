@@ -1,0 +1,367 @@
+/**
+ * The HTML WebGPU tool (SPEC §10): load weights and an input, move the FiLM sliders, look at
+ * the output, any input channel or intermediate channel, the target and the difference, with
+ * GPU time per frame. Built with Vite from the same library code the CLI runs.
+ */
+import filmUrl from '../../examples/weights/cnn_v3_film_mlp.bin?url';
+import weightsUrl from '../../examples/weights/cnn_v3_weights.bin?url';
+import { FEATURE_NAMES } from '../dataset/features.js';
+import { SAMPLE_FILES, type SampleFileName } from '../dataset/layout.js';
+import { loadSample } from '../dataset/sample.js';
+import { isCnnV3Error } from '../errors.js';
+import { readFilmMlpBin, readWeightsBin } from '../export/read.js';
+import { CNN_NODES, CNNv3Effect } from '../gpu/cnn-effect.js';
+import { contextFromGpu, type GpuContext } from '../gpu/context.js';
+import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../gpu/feature-pass.js';
+import { TextureNodes } from '../gpu/nodes.js';
+import { readRgba16f } from '../gpu/readback.js';
+import { TARGET_NODE, ViewPass, type ViewLayout, type ViewSource } from '../gpu/view-pass.js';
+import { decodeImage } from '../image/decode.js';
+import { encodePng } from '../image/png.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES } from '../model/config.js';
+
+const config = DEFAULT_MODEL_CONFIG;
+const OUTPUT = 'cnn_v3_output';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+// ---------------------------------------------------------------- UI state
+
+const ui = {
+  status: document.querySelector<HTMLElement>('[data-testid=status]')!,
+  adapter: document.querySelector<HTMLElement>('[data-testid=adapter]')!,
+  gpuTime: $<HTMLElement>('gpu-time'),
+  psnr: $<HTMLElement>('psnr'),
+  size: $<HTMLElement>('size'),
+  canvas: $<HTMLCanvasElement>('output-canvas'),
+  weightsNote: $<HTMLElement>('weights-note'),
+  inputNote: $<HTMLElement>('input-note'),
+  viewSelect: $<HTMLSelectElement>('view-select'),
+  layoutSelect: $<HTMLSelectElement>('layout-select'),
+  split: $<HTMLInputElement>('split'),
+  gain: $<HTMLInputElement>('gain'),
+};
+
+function setStatus(text: string, error = false): void {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('error', error);
+}
+
+function showError(e: unknown): void {
+  const message = isCnnV3Error(e) ? e.message : (e as Error)?.message ?? String(e);
+  console.error(e);
+  setStatus(`error: ${message}`, true);
+}
+
+const sliders = new Map<string, HTMLInputElement>();
+for (const name of FILM_COND_NAMES) {
+  const label = document.createElement('label');
+  const input = document.createElement('input');
+  input.type = 'range';
+  input.min = '0';
+  input.max = '1';
+  input.step = '0.01';
+  input.value = name.startsWith('style') ? '0.5' : '0';
+  input.dataset['testid'] = `slider-${name}`;
+  input.addEventListener('input', () => scheduleRender());
+  label.append(`${name} `, input);
+  $('sliders').append(label);
+  sliders.set(name, input);
+}
+
+// View choices: the output, the 20 input channels, every intermediate channel, target, diff.
+const sources: Array<{ label: string; source: ViewSource }> = [{ label: 'output', source: { kind: 'output' } }];
+FEATURE_NAMES.forEach((n, c) => sources.push({ label: `input ${c}: ${n}`, source: { kind: 'feature', channel: c } }));
+const nodeChannels = { enc0: config.encChannels[0], enc1: config.encChannels[1], bottleneck: config.encChannels[1], dec1: config.encChannels[0] } as const;
+for (const [node, n] of Object.entries(nodeChannels) as Array<[keyof typeof CNN_NODES, number]>) {
+  for (let c = 0; c < n; c++) sources.push({ label: `${CNN_NODES[node].name} ch ${c}`, source: { kind: 'node', node, channel: c } });
+}
+sources.push({ label: 'target', source: { kind: 'target' } }, { label: '|output − target|', source: { kind: 'diff' } });
+sources.forEach((s, i) => ui.viewSelect.add(new Option(s.label, String(i))));
+for (const el of [ui.viewSelect, ui.layoutSelect, ui.split, ui.gain]) el.addEventListener('input', () => scheduleRender());
+
+// ---------------------------------------------------------------- GPU
+
+interface Gpu {
+  ctx: GpuContext;
+  canvas: GPUCanvasContext;
+  format: GPUTextureFormat;
+  nodes: TextureNodes;
+  features: FeaturePass;
+  effect: CNNv3Effect;
+  view: ViewPass;
+  timestamps: boolean;
+}
+
+let gpu: Gpu | undefined;
+let planes: FeaturePlanes | undefined;
+let target: Uint8Array | undefined;
+let planesDirty = false;
+let video: HTMLVideoElement | undefined;
+
+async function initGpu(): Promise<Gpu> {
+  const ctx = await contextFromGpu(navigator.gpu, ' in this browser: use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)');
+  ui.adapter.textContent = ctx.adapterName;
+  const canvas = ui.canvas.getContext('webgpu');
+  if (!canvas) throw new Error('this canvas cannot show WebGPU output');
+  const format = navigator.gpu.getPreferredCanvasFormat();
+  const nodes = new TextureNodes(ctx.device);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, config);
+  const timestamps = effect.enableTimestamps();
+  return { ctx, canvas, format, nodes, features: new FeaturePass(ctx), effect, view: new ViewPass(ctx, format), timestamps };
+}
+
+function filmValues(): number[] {
+  return FILM_COND_NAMES.map((n) => Number(sliders.get(n)!.value));
+}
+
+let pending = false;
+function scheduleRender(): void {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    render().catch(showError);
+  });
+}
+
+async function render(): Promise<void> {
+  if (!gpu) return;
+  if (!planes) {
+    setStatus('ready');
+    return;
+  }
+  setStatus('rendering');
+  const g = gpu;
+  const { device } = g.ctx;
+  if (planesDirty) {
+    g.features.upload(planes, g.nodes);
+    if (target) {
+      const { texture } = g.nodes.ensure(TARGET_NODE, 'rgba8unorm', planes.width, planes.height, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+      device.queue.writeTexture({ texture }, target as Uint8Array<ArrayBuffer>, { bytesPerRow: planes.width * 4 }, { width: planes.width, height: planes.height });
+    }
+    planesDirty = false;
+  }
+  g.effect.setFilmParams(filmValues());
+  const layout = ui.layoutSelect.value as ViewLayout;
+  const [cw, ch] = ViewPass.canvasSize(planes.width, planes.height, layout);
+  if (ui.canvas.width !== cw || ui.canvas.height !== ch) {
+    ui.canvas.width = cw;
+    ui.canvas.height = ch;
+  }
+  g.canvas.configure({ device, format: g.format, alphaMode: 'opaque' });
+  const source = sources[Number(ui.viewSelect.value)]!.source;
+  const hasTarget = target !== undefined;
+  const shown: ViewSource = !hasTarget && (source.kind === 'target' || source.kind === 'diff') ? { kind: 'output' } : source;
+  const t0 = performance.now();
+  device.pushErrorScope('validation');
+  const encoder = device.createCommandEncoder({ label: 'tool frame' });
+  g.features.encode(encoder, g.nodes);
+  g.effect.render(encoder, {}, g.nodes);
+  g.view.encode(encoder, g.canvas.getCurrentTexture().createView(), g.nodes, OUTPUT, {
+    source: shown,
+    layout,
+    split: Number(ui.split.value),
+    gain: Number(ui.gain.value),
+  });
+  device.queue.submit([encoder.finish()]);
+  const gpuError = await device.popErrorScope();
+  if (gpuError) throw new Error(`WebGPU: ${gpuError.message}`);
+  await device.queue.onSubmittedWorkDone();
+  const wall = performance.now() - t0;
+  const timings = g.timestamps ? await g.effect.readTimings() : undefined;
+  ui.gpuTime.textContent = timings ? `GPU ${timings.total.toFixed(3)} ms (timestamp queries)` : `frame ${wall.toFixed(2)} ms (wall clock: no timestamp queries)`;
+  ui.size.textContent = `${planes.width}×${planes.height}`;
+  ui.psnr.textContent = hasTarget ? `PSNR vs target ${psnr(await readRgba16f(device, g.nodes.get(OUTPUT)!), target!).toFixed(2)} dB` : '';
+  setStatus('ready');
+}
+
+/** PSNR of the output's RGB against the 8-bit target, both in [0, 1]. */
+function psnr(out: Float32Array, tgt: Uint8Array): number {
+  let se = 0;
+  let n = 0;
+  for (let p = 0; p < tgt.length / 4; p++) {
+    for (let c = 0; c < 3; c++) {
+      const d = Math.min(1, Math.max(0, out[p * 4 + c]!)) - tgt[p * 4 + c]! / 255;
+      se += d * d;
+      n++;
+    }
+  }
+  return se === 0 ? Infinity : 10 * Math.log10(n / se);
+}
+
+// ---------------------------------------------------------------- loading
+
+async function bytesOf(file: File): Promise<Uint8Array> {
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+function setWeights(bytes: Uint8Array, label: string): void {
+  readWeightsBin(config, bytes, label); // size check with the file's name
+  gpu!.effect.uploadWeights(gpu!.ctx.device.queue, bytes);
+  ui.weightsNote.textContent = `weights: ${label}`;
+}
+
+function setFilm(bytes: Uint8Array, label: string): void {
+  readFilmMlpBin(config, bytes, label);
+  gpu!.effect.uploadFilmMlp(bytes, label);
+  ui.weightsNote.textContent += ` · FiLM: ${label}`;
+}
+
+function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string): void {
+  stopVideo();
+  planes = p;
+  target = tgt;
+  planesDirty = true;
+  ui.inputNote.textContent = label;
+  scheduleRender();
+}
+
+async function loadPhoto(file: File): Promise<void> {
+  const raster = decodeImage(await bytesOf(file), file.name);
+  setInput(planesFromPhoto(raster), undefined, `photo ${file.name}`);
+}
+
+async function loadSampleFiles(files: File[]): Promise<void> {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const missing = SAMPLE_FILES.filter((f) => !byName.has(f));
+  if (missing.length > 0) throw new Error(`a sample needs its 7 PNGs; missing ${missing.join(', ')}`);
+  const sample = await loadSample({
+    name: 'picked sample',
+    label: (f: SampleFileName) => f,
+    read: async (f: SampleFileName) => bytesOf(byName.get(f)!),
+  });
+  setInput(planesFromSample(sample), sample.target, `sample (${sample.kind} mode)`);
+}
+
+function stopVideo(): void {
+  if (!video) return;
+  const v = video;
+  video = undefined;
+  v.pause();
+  (v.srcObject as MediaStream | null)?.getTracks().forEach((t) => t.stop());
+}
+
+/** Runs a video or the webcam through the effect, one frame at a time. */
+function playVideo(v: HTMLVideoElement, label: string): void {
+  stopVideo();
+  video = v;
+  target = undefined;
+  const grab = document.createElement('canvas');
+  const g2d = grab.getContext('2d', { willReadFrequently: true })!;
+  const frame = () => {
+    if (video !== v) return;
+    if (v.videoWidth > 0) {
+      grab.width = v.videoWidth;
+      grab.height = v.videoHeight;
+      g2d.drawImage(v, 0, 0);
+      const img = g2d.getImageData(0, 0, grab.width, grab.height);
+      planes = planesFromPhoto({ width: img.width, height: img.height, channels: 4, depth: 8, data: new Uint8Array(img.data.buffer) });
+      planesDirty = true;
+      ui.inputNote.textContent = label;
+      render().catch(showError);
+    }
+    v.requestVideoFrameCallback(frame);
+  };
+  v.requestVideoFrameCallback(frame);
+  void v.play();
+}
+
+async function loadFile(file: File): Promise<void> {
+  if (file.type.startsWith('video/')) {
+    const v = document.createElement('video');
+    v.muted = true;
+    v.loop = true;
+    v.src = URL.createObjectURL(file);
+    playVideo(v, `video ${file.name}`);
+    return;
+  }
+  if (/\.exr$/i.test(file.name)) throw new Error(`${file.name}: EXR input needs the OpenEXR reader (the Blender path), not in this build yet`);
+  await loadPhoto(file);
+}
+
+/** Routes dropped or picked files: weights by name, 7 PNGs as a sample, else a photo/video. */
+async function handleFiles(files: File[]): Promise<void> {
+  const bins = files.filter((f) => f.name.endsWith('.bin'));
+  for (const b of bins) {
+    if (/film/i.test(b.name)) setFilm(await bytesOf(b), b.name);
+    else setWeights(await bytesOf(b), b.name);
+  }
+  const rest = files.filter((f) => !f.name.endsWith('.bin'));
+  if (rest.length > 1 || (rest.length === 1 && (SAMPLE_FILES as readonly string[]).includes(rest[0]!.name))) await loadSampleFiles(rest);
+  else if (rest.length === 1) await loadFile(rest[0]!);
+  scheduleRender();
+}
+
+function onPick(id: string, handle: (files: File[]) => Promise<void>): void {
+  const input = $<HTMLInputElement>(id);
+  input.addEventListener('change', () => {
+    const files = [...(input.files ?? [])];
+    if (files.length === 0) return;
+    setStatus('loading');
+    handle(files).catch(showError);
+  });
+}
+
+onPick('weights-input', async ([f]) => {
+  setWeights(await bytesOf(f!), f!.name);
+  scheduleRender();
+});
+onPick('film-input', async ([f]) => {
+  setFilm(await bytesOf(f!), f!.name);
+  scheduleRender();
+});
+onPick('image-input', async ([f]) => loadFile(f!));
+onPick('sample-input', loadSampleFiles);
+
+$('webcam').addEventListener('click', () => {
+  navigator.mediaDevices
+    .getUserMedia({ video: true })
+    .then((stream) => {
+      const v = document.createElement('video');
+      v.muted = true;
+      v.srcObject = stream;
+      playVideo(v, 'webcam');
+    })
+    .catch(showError);
+});
+
+$('save').addEventListener('click', () => {
+  (async () => {
+    if (!gpu || !planes) throw new Error('nothing rendered yet');
+    const out = await readRgba16f(gpu.ctx.device, gpu.nodes.get(OUTPUT)!);
+    const png = encodePng({ width: planes.width, height: planes.height, channels: 4, depth: 8, data: Uint8Array.from(out, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
+    a.download = 'cnn_v3_output.png';
+    a.click();
+  })().catch(showError);
+});
+
+document.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  document.body.classList.remove('dragging');
+  const files = [...(e.dataTransfer?.files ?? [])];
+  if (files.length > 0) handleFiles(files).catch(showError);
+});
+
+// ---------------------------------------------------------------- start
+
+(async () => {
+  gpu = await initGpu();
+  const [w, f] = await Promise.all([fetch(weightsUrl), fetch(filmUrl)]);
+  setWeights(new Uint8Array(await w.arrayBuffer()), 'bundled example');
+  setFilm(new Uint8Array(await f.arrayBuffer()), 'bundled example');
+  ui.weightsNote.textContent = 'bundled example weights (examples/weights)';
+  setStatus('ready');
+})().catch(showError);
+
+// A hook for scripts driving the page (tests): the output as float RGBA.
+(globalThis as unknown as { cnnv3Tool: unknown }).cnnv3Tool = {
+  readOutput: async () => (gpu && planes ? Array.from(await readRgba16f(gpu.ctx.device, gpu.nodes.get(OUTPUT)!)) : undefined),
+};

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../src/gpu/runner-node.js';
+import { decodePng } from '../src/image/png.js';
+import { startStaticServer, type RunningServer } from '../src/serve/static-node.js';
+import { bufferIO } from '../src/cli/io.js';
+import { startTool, toolRoot } from '../src/cli/commands/tool.js';
+import { IN_CI, REPO, runCli } from './helpers.js';
+import { existsSync } from 'node:fs';
+
+const PHOTO = join(REPO, 'examples/photos/cat.png');
+let server: RunningServer | undefined;
+let browser: Browser | undefined;
+let skipReason: string | undefined;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) skipReason = `${CHROMIUM} missing: apt-get install chromium`;
+  else if (!existsSync(join(toolRoot(), 'index.html'))) skipReason = 'dist/tool not built: npm run build';
+  if (skipReason) {
+    if (IN_CI) throw new Error(`CI must not skip: ${skipReason}`);
+    console.warn(`\n*** SKIPPING the tool tests: ${skipReason} ***\n`);
+    return;
+  }
+  server = await startStaticServer({ root: toolRoot(), port: 0 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openTool(): Promise<Page> {
+  const page = await browser!.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(server!.url);
+  await waitReady(page);
+  return page;
+}
+
+async function waitReady(page: Page, what = 'ready'): Promise<string> {
+  await page.waitForFunction(
+    (w) => {
+      const s = document.querySelector('[data-testid=status]')?.textContent ?? '';
+      return w === 'ready' ? s === 'ready' : s.startsWith(w);
+    },
+    what,
+    { timeout: 120_000 },
+  );
+  return (await page.textContent('[data-testid=status]'))!;
+}
+
+/** Loads input files and waits for the render that follows. */
+async function load(page: Page, testid: string, files: string | string[]): Promise<void> {
+  await page.evaluate(() => {
+    document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+  });
+  await page.setInputFiles(`[data-testid=${testid}]`, files);
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'waiting', undefined, { timeout: 120_000 });
+}
+
+async function canvasPixels(page: Page): Promise<{ width: number; height: number; data: number[] }> {
+  return page.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('[data-testid=output-canvas]')!;
+    const o = document.createElement('canvas');
+    o.width = c.width;
+    o.height = c.height;
+    const g = o.getContext('2d')!;
+    g.drawImage(c, 0, 0);
+    return { width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) };
+  });
+}
+
+test('the tool renders a real photo with the bundled weights exactly as cnnv3 infer does', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const page = await openTool();
+  assert.match((await page.textContent('[data-testid=adapter]'))!, /swiftshader|nvidia|amd|intel|apple/i);
+  await load(page, 'image-input', PHOTO);
+  assert.equal(await waitReady(page), 'ready');
+  assert.match((await page.textContent('[data-testid=gpu-time]'))!, /ms \((timestamp queries|wall clock)/);
+  const shown = await canvasPixels(page);
+  assert.deepEqual([shown.width, shown.height], [320, 213]);
+
+  const dir = join(REPO, 'out', 'test-tool');
+  mkdirSync(dir, { recursive: true });
+  const r = await runCli([
+    'infer', '--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'),
+    '--photo', PHOTO, '--cond', '0,0,0,0.5,0.5', '--output', join(dir, 'cat.png'),
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const cli = decodePng(readFileSync(join(dir, 'cat.png')), 'cat.png');
+  let worst = 0;
+  for (let p = 0; p < 320 * 213; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.data[p * 4 + c]! - cli.data[p * 4 + c]!));
+  assert.ok(worst <= 1, `canvas vs cnnv3 infer: max difference ${worst} levels`);
+  await page.screenshot({ path: join(dir, 'tool-cat.png') });
+
+  // Moving a slider re-renders with a different FiLM condition.
+  await page.evaluate(() => {
+    document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+    const s = document.querySelector<HTMLInputElement>('[data-testid=slider-style_p0]')!;
+    s.value = '1';
+    s.dispatchEvent(new Event('input'));
+    const b = document.querySelector<HTMLInputElement>('[data-testid=slider-audio_intensity]')!;
+    b.value = '1';
+    b.dispatchEvent(new Event('input'));
+  });
+  await waitReady(page);
+  const moved = await canvasPixels(page);
+  const changed = moved.data.filter((v, i) => i % 4 !== 3 && v !== shown.data[i]).length;
+  assert.ok(changed > 1000, `only ${changed} values changed after moving the sliders`);
+  await page.close();
+});
+
+test('a broken file shows its error in the page, and the page keeps working', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const page = await openTool();
+  const dir = join(REPO, 'out', 'test-tool');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'broken.png'), 'this is not a png');
+  await load(page, 'image-input', join(dir, 'broken.png'));
+  assert.match(await waitReady(page, 'error:'), /^error: broken\.png: not a PNG or JPEG image$/);
+  writeFileSync(join(dir, 'short_weights.bin'), new Uint8Array(100));
+  await load(page, 'weights-input', join(dir, 'short_weights.bin'));
+  assert.match(await waitReady(page, 'error:'), /short_weights\.bin: expected 3928 bytes, got 100/);
+  await load(page, 'image-input', PHOTO);
+  assert.equal(await waitReady(page), 'ready');
+  await page.close();
+});
+
+test('a sample with a target shows a PSNR; channels and intermediate nodes can be viewed', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const dir = join(REPO, 'out', 'test-tool', 'sample_coffee');
+  const r = await runCli(['pack-photo', '--photo', join(REPO, 'examples/photos/coffee.png'), '--target', join(REPO, 'examples/targets/coffee_styled.png'), '--output', dir]);
+  assert.equal(r.code, 0, r.err);
+  const page = await openTool();
+  const files = ['albedo', 'normal', 'depth', 'matid', 'shadow', 'transp', 'target'].map((f) => join(dir, `${f}.png`));
+  await load(page, 'sample-input', files);
+  assert.equal(await waitReady(page), 'ready');
+  const psnr = Number(/PSNR vs target ([\d.]+) dB/.exec((await page.textContent('[data-testid=psnr]'))!)?.[1]);
+  assert.ok(psnr > 20, `PSNR ${psnr}`);
+  for (const label of ['input 0: albedo.r', 'cnn_v3_enc1 ch 3', 'cnn_v3_bottleneck ch 0', '|output − target|']) {
+    await page.evaluate((l) => {
+      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+      const sel = document.querySelector<HTMLSelectElement>('[data-testid=view-select]')!;
+      sel.value = [...sel.options].find((o) => o.text === l)!.value;
+      sel.dispatchEvent(new Event('input'));
+    }, label);
+    assert.equal(await waitReady(page), 'ready', label);
+  }
+  await page.close();
+});
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A raw request line (no URL normalisation by the client). */
+async function rawGet(port: number, path: string, host = `127.0.0.1:${port}`): Promise<number> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    let data = '';
+    s.on('data', (c) => (data += c.toString()));
+    s.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1])));
+    s.on('error', reject);
+  });
+}
+
+test('the tool server: 127.0.0.1, no traversal, foreign Host/Origin refused, no CORS', async () => {
+  const root = join(REPO, 'out', 'test-server', 'root');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'index.html'), '<p>hi</p>');
+  writeFileSync(join(REPO, 'out', 'test-server', 'secret.txt'), 'secret');
+  try {
+    symlinkSync(join(REPO, 'out', 'test-server', 'secret.txt'), join(root, 'link.txt'));
+  } catch {
+    // already there from an earlier run
+  }
+  const s = await startStaticServer({ root, port: 0 });
+  try {
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const ok = await get(s.url);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, '<p>hi</p>');
+    assert.equal(ok.headers['access-control-allow-origin'], undefined);
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/%252e%252e/secret.txt', '/..%5csecret.txt', '/%2e%2e%2fsecret.txt', '/link.txt', '/index.html%00.png', '//etc/passwd', '/nope']) {
+      const status = await rawGet(s.port, path);
+      assert.ok(status === 404 || status === 403 || status === 400, `${path} → ${status}`);
+    }
+    assert.equal((await get(s.url, { host: 'evil.example:80' })).status, 403);
+    assert.equal((await get(s.url, { origin: 'http://evil.example' })).status, 403);
+    assert.equal((await get(s.url, { origin: `http://127.0.0.1:${s.port}` })).status, 200);
+  } finally {
+    await s.close();
+  }
+  // `cnnv3 tool` itself, in-process.
+  const io = bufferIO();
+  const tool = await startTool(['--port', '0'], io);
+  try {
+    assert.match(io.out, /^cnnv3 tool: http:\/\/127\.0\.0\.1:\d+\/ {2}\(Ctrl-C to stop\)\n$/);
+    assert.equal((await get(tool!.url)).status, 200);
+  } finally {
+    await tool!.close();
+  }
+});
