@@ -63,16 +63,19 @@ async function load(page: Page, testid: string, files: string | string[]): Promi
   await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'waiting', undefined, { timeout: 120_000 });
 }
 
-async function canvasPixels(page: Page): Promise<{ width: number; height: number; data: number[] }> {
-  return page.evaluate(() => {
-    const c = document.querySelector<HTMLCanvasElement>('[data-testid=output-canvas]')!;
-    const o = document.createElement('canvas');
-    o.width = c.width;
-    o.height = c.height;
-    const g = o.getContext('2d')!;
-    g.drawImage(c, 0, 0);
-    return { width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) };
-  });
+/**
+ * The canvas as displayed: a screenshot of the element (a WebGPU canvas keeps no drawing
+ * buffer after it is presented, so drawImage would read back nothing). The page shows the
+ * canvas at 1 CSS pixel per canvas pixel and Playwright pins the sRGB colour profile.
+ */
+async function canvasPixels(page: Page): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const canvas = page.locator('[data-testid=output-canvas]');
+  const box = (await canvas.boundingBox())!;
+  const size = await canvas.evaluate((c: HTMLCanvasElement) => [c.width, c.height]);
+  const png = await page.screenshot({ clip: { x: Math.round(box.x), y: Math.round(box.y), width: size[0]!, height: size[1]! } });
+  const r = decodePng(new Uint8Array(png), 'canvas screenshot');
+  const rgba = r.channels === 4 ? (r.data as Uint8Array) : Uint8Array.from({ length: r.width * r.height * 4 }, (_, i) => (i % 4 === 3 ? 255 : r.data[Math.floor(i / 4) * 3 + (i % 4)]!));
+  return { width: r.width, height: r.height, data: rgba };
 }
 
 test('the tool renders a real photo with the bundled weights exactly as cnnv3 infer does', async (t) => {
