@@ -1,5 +1,6 @@
 /** The `cnnv3` command line: a thin layer over the library, callable in-process. */
 import { CnnV3Error, isCnnV3Error } from '../errors.js';
+import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { packPhotoCommand } from './commands/pack-photo.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
   export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
+  eval: { run: evalCommand, summary: 'PSNR / SSIM of a trained model on a dataset, with the identity baseline' },
   infer: { run: inferCommand, summary: 'run CNNv3Effect on WebGPU on a photo or sample, write the RGBA result' },
   parity: { run: parityCommand, summary: 'WebGPU effect vs the float64 CPU reference, node by node' },
   tool: { run: toolCommand, summary: 'serve the HTML WebGPU tool on 127.0.0.1' },
