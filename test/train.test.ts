@@ -125,3 +125,25 @@ test('a diverging run stops at the NaN, names the epoch, keeps the last good che
     assert.ok(existsSync(join(ck, `checkpoint_epoch_${epoch - 1}.safetensors`)));
   } else assert.equal(m[2], 'no checkpoint was written');
 });
+
+test('--val-split holds samples out, scores them every epoch, keeps best.safetensors; --val DIR too', async (t) => {
+  const data = await exampleDataset(t);
+  const ck = join(tempDir(t), 'ck');
+  const r = await runCli(['train', '--input', data, ...SMALL, '--epochs', '3', '--val-split', '0.25', '--checkpoint-dir', ck]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /Validation: 1 held-out sample \(simple\/sample_\w+\)/);
+  assert.match(r.out, /Data: 3 samples/);
+  const lines = [...r.out.matchAll(/^Epoch \d\/3 {2}loss \S+ {2}val (\S+) \((\S+) dB\)( best)?/gm)];
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0]![3], ' best', 'the first score is the best so far');
+  const log = readFileSync(join(ck, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { val_loss: number; val_psnr: number });
+  assert.ok(log.every((l) => l.val_loss > 0 && l.val_psnr > 0));
+  assert.ok(existsSync(join(ck, 'best.safetensors')));
+  const other = join(tempDir(t), 'other');
+  const v = await runCli(['train', '--input', data, ...SMALL, '--epochs', '1', '--val', data, '--checkpoint-dir', other]);
+  assert.equal(v.code, 0, v.err);
+  assert.match(v.out, /Validation: 4 held-out samples/);
+  const both = await runCli(['train', '--input', data, '--val', data, '--val-split', '0.5']);
+  assert.equal(both.code, 2);
+  assert.match(both.err, /give --val-split or --val, not both/);
+});

@@ -28,6 +28,10 @@ export interface TrainOptions {
   lrSchedule: LrSchedule;
   /** CPU worker threads (default: the machine's available parallelism). */
   threads: number | undefined;
+  /** Fraction of the samples held out for validation (0 = none). */
+  valSplit: number;
+  /** A separate validation dataset (instead of --val-split). */
+  val: string | undefined;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -51,6 +55,8 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   resume: undefined,
   lrSchedule: 'constant',
   threads: undefined,
+  valSplit: 0,
+  val: undefined,
 };
 
 /** Learning rate of a (0-based) epoch: constant, or cosine annealing to 0 over the run. */

@@ -10,7 +10,7 @@ const GLYPHS: Record<string, string> = {
   '8': '111101111101111', '9': '111101111001111', '.': '000000000000010', '-': '000000111000000',
   '+': '000010111010000', e: '000111111100111', p: '000111101111100', o: '000111101101111',
   c: '000111100100111', h: '100100111101101', l: '110010010010111', s: '000011110001110',
-  ' ': '000000000000000', g: '000111101111011', '(': '010100100100010', ')': '010001001001010',
+  ' ': '000000000000000', g: '000111101111011', v: '000101101101010', a: '000110011111111', '(': '010100100100010', ')': '010001001001010',
 };
 
 type Rgb = [number, number, number];
@@ -46,13 +46,13 @@ class Canvas {
 
 const fmt = (v: number) => (v >= 0.01 && v < 1000 ? v.toPrecision(3) : v.toExponential(1).replace('e+', 'e'));
 
-/** Renders losses per epoch (epoch k at index k − 1) to a PNG. */
-export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, height = 360): Uint8Array {
+/** Renders losses per epoch (epoch k at index k − 1) to a PNG; `val` (blue) beside the training loss. */
+export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, height = 360, val: number[] = []): Uint8Array {
   const cv = new Canvas(width, height);
   const left = 70, right = 20, top = 24, bottom = 36;
   const pw = width - left - right;
   const ph = height - top - bottom;
-  const finite = losses.filter((v) => Number.isFinite(v) && v > 0);
+  const finite = [...losses, ...val].filter((v) => Number.isFinite(v) && v > 0);
   const lo = finite.length ? Math.min(...finite) : 1e-3;
   const hi = finite.length ? Math.max(...finite) : 1;
   const log = hi / lo > 10;
@@ -75,13 +75,20 @@ export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, heig
   const lastLabel = String(firstEpoch + losses.length - 1);
   cv.text(left + pw - lastLabel.length * 8, top + ph + 8, lastLabel, axis);
   cv.text(left + pw / 2 - 20, top + ph + 8, 'epoch', axis);
-  const curve: Rgb = [200, 60, 20];
-  for (let i = 0; i < losses.length; i++) {
-    const v = losses[i]!;
-    if (!(Number.isFinite(v) && v > 0)) continue;
-    const x = xOf(i), y = yOf(v);
-    if (i > 0 && Number.isFinite(losses[i - 1]!) && losses[i - 1]! > 0) cv.line(xOf(i - 1), yOf(losses[i - 1]!), x, y, curve);
-    for (let d = -1; d <= 1; d++) cv.line(x - 1, y + d, x + 1, y + d, curve);
+  const series = (values: number[], colour: Rgb) => {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!(Number.isFinite(v) && v > 0)) continue;
+      const x = xOf(i), y = yOf(v);
+      if (i > 0 && Number.isFinite(values[i - 1]!) && values[i - 1]! > 0) cv.line(xOf(i - 1), yOf(values[i - 1]!), x, y, colour);
+      for (let d = -1; d <= 1; d++) cv.line(x - 1, y + d, x + 1, y + d, colour);
+    }
+  };
+  series(losses, [200, 60, 20]);
+  if (val.length > 0) {
+    series(val, [30, 90, 200]);
+    cv.text(left + pw - 14 * 8, 4, 'val', [30, 90, 200]);
+    cv.text(left + pw - 9 * 8, 4, 'loss', [200, 60, 20]);
   }
   return encodePng({ width, height, channels: 3, depth: 8, data: cv.data });
 }

@@ -15,6 +15,7 @@ import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-no
 import { CnnV3Error, fileError } from '../errors.js';
 import { OUT_CHANNELS, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
+import { FastModel } from '../model/fast.js';
 import { buildParamTable, describeModel } from '../model/params.js';
 import { writeFileAtomic } from '../util/atomic-node.js';
 import { Rng } from '../util/rng.js';
@@ -32,6 +33,9 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   step: number;
+  /** With a validation set: MSE over RGBA and mean RGB PSNR of the held-out images. */
+  val_loss?: number;
+  val_psnr?: number;
 }
 
 export interface TrainResult {
@@ -48,18 +52,54 @@ const sameConfig = (a: ModelConfig, b: ModelConfig) =>
 
 const describeConfig = (c: ModelConfig) => `enc_channels=[${c.encChannels.join(', ')}] film_cond_dim=${c.filmCondDim}`;
 
-async function loadImages(opts: TrainOptions, seed: number, io: CliIO): Promise<TrainImage[]> {
-  const dirs = await discoverSamples(opts.input, opts.inputMode);
-  const bar = new ProgressBar(io, 'load', dirs.length);
-  const images: TrainImage[] = [];
-  for (const [i, dir] of dirs.entries()) {
-    const sample = await loadSampleDir(dir, sampleName(opts.input, dir));
-    images.push(
-      prepareImage(sample, { ...opts, seed }, i),
-    );
-    bar.tick(sample.name);
+/** The training images and the held-out ones (--val-split of the samples, or --val DIR). */
+async function loadImages(opts: TrainOptions, seed: number, io: CliIO): Promise<{ train: TrainImage[]; val: TrainImage[] }> {
+  const dirs = (await discoverSamples(opts.input, opts.inputMode)).map((d) => ({ dir: d, root: opts.input }));
+  let valDirs: typeof dirs = [];
+  let trainDirs = dirs;
+  if (opts.val !== undefined) {
+    valDirs = (await discoverSamples(opts.val, opts.inputMode)).map((d) => ({ dir: d, root: opts.val! }));
+  } else if (opts.valSplit > 0) {
+    if (dirs.length < 2) throw new CnnV3Error(`cnnv3 train: --val-split needs at least 2 samples; ${opts.input} has ${dirs.length}`, 2);
+    const k = Math.min(dirs.length - 1, Math.max(1, Math.round(dirs.length * opts.valSplit)));
+    // Its own stream, so the split depends on the seed only, not on the training draws.
+    const held = new Set(new Rng((seed ^ 0x7a11d) >>> 0).shuffle(dirs.map((_, i) => i)).slice(0, k));
+    valDirs = dirs.filter((_, i) => held.has(i));
+    trainDirs = dirs.filter((_, i) => !held.has(i));
   }
-  return images;
+  const bar = new ProgressBar(io, 'load', trainDirs.length + valDirs.length);
+  const load = async (list: typeof dirs, forVal: boolean) => {
+    const out: TrainImage[] = [];
+    for (const [i, { dir, root }] of list.entries()) {
+      const sample = await loadSampleDir(dir, sampleName(root, dir));
+      // Held-out images are scored whole: they need no patch centres.
+      out.push(prepareImage(sample, forVal ? { ...opts, seed, detector: 'random', patchesPerImage: 1 } : { ...opts, seed }, i));
+      bar.tick(sample.name);
+    }
+    return out;
+  };
+  return { train: await load(trainDirs, false), val: await load(valDirs, true) };
+}
+
+/** Held-out score: MSE over RGBA and mean RGB PSNR of whole images, FiLM condition 0.5 everywhere. */
+function validate(model: FastModel, params: Float32Array, images: TrainImage[], condDim: number): { loss: number; psnr: number } {
+  model.setParams(params);
+  const cond = new Array<number>(condDim).fill(0.5);
+  let se = 0;
+  let n = 0;
+  let psnrSum = 0;
+  for (const im of images) {
+    const y = model.forward(im.features, im.height, im.width, cond);
+    let rgbSe = 0;
+    for (let i = 0; i < y.length; i++) {
+      const d = y[i]! - im.target[i]!;
+      se += d * d;
+      if (i % 4 !== 3) rgbSe += d * d;
+    }
+    n += y.length;
+    psnrSum += 10 * Math.log10((0.75 * y.length) / Math.max(rgbSe, 1e-20));
+  }
+  return { loss: se / n, psnr: psnrSum / images.length };
 }
 
 async function readLog(path: string): Promise<EpochRecord[]> {
@@ -111,7 +151,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
   }
 
   io.stdout(`${describeModel(table)}\n`);
-  const images = await loadImages(opts, seed, io);
+  const { train: images, val: valImages } = await loadImages(opts, seed, io);
   const side = opts.fullImage ? opts.imageSize : opts.patchSize;
   const small = images.filter((im) => im.width < side || im.height < side);
   if (!opts.fullImage && small.length > 0) {
@@ -128,6 +168,9 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     io.stdout(
       `Data: ${images.length} samples from ${opts.input} (${opts.inputMode}), ${patchesPerEpoch} ${opts.fullImage ? `images of ${side}×${side}` : `patches of ${side}×${side}`} per epoch, seed ${seed}\n`,
     );
+    if (valImages.length > 0) io.stdout(`Validation: ${valImages.length} held-out sample${valImages.length === 1 ? '' : 's'} (${valImages.map((v) => v.name).join(', ')}), scored each epoch; best kept as best.safetensors\n`);
+    const valModel = valImages.length > 0 ? new FastModel(table) : undefined;
+    let bestVal = resumed?.extra['best_val_loss'] !== undefined ? Number(resumed.extra['best_val_loss']) : Infinity;
 
     const params = resumed ? Float32Array.from(resumed.params) : initParams(table, seed);
     const adam = new Adam(table.total);
@@ -151,8 +194,12 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     const earlier = resumed ? (await readLog(logPath)).filter((r) => r.epoch <= startEpoch) : [];
     await writeFileAtomic(logPath, earlier.map((r) => `${JSON.stringify(r)}\n`).join(''));
 
-    const save = async (epoch: number, loss: number, state: { params: Float32Array; m: Float32Array; v: Float32Array; step: number; rng: number[] }) => {
-      const path = checkpointPath(opts.checkpointDir, epoch);
+    const save = async (
+      epoch: number,
+      loss: number,
+      state: { params: Float32Array; m: Float32Array; v: Float32Array; step: number; rng: number[] },
+      path = checkpointPath(opts.checkpointDir, epoch),
+    ) => {
       await saveCheckpoint(path, {
         config,
         inputMode: opts.inputMode,
@@ -161,7 +208,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
         epoch,
         loss,
         step: state.step,
-        extra: { seed: String(seed), rng: JSON.stringify(state.rng) },
+        extra: { seed: String(seed), rng: JSON.stringify(state.rng), ...(Number.isFinite(bestVal) ? { best_val_loss: String(bestVal) } : {}) },
       });
       return path;
     };
@@ -219,11 +266,22 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
         seconds,
         step: adam.step,
       };
+      let valNote = '';
+      let isBest = false;
+      if (valModel) {
+        const v = validate(valModel, params, valImages, D);
+        record.val_loss = v.loss;
+        record.val_psnr = v.psnr;
+        isBest = v.loss < bestVal;
+        if (isBest) bestVal = v.loss;
+        valNote = `  val ${v.loss.toFixed(6)} (${v.psnr.toFixed(2)} dB)${isBest ? ' best' : ''}`;
+      }
       records.push(record);
       io.stdout(
-        `Epoch ${epoch}/${opts.epochs}  loss ${record.loss.toFixed(6)}  ${record.patches_per_s.toFixed(0)} patches/s  lr ${lr.toExponential(2)}  ${seconds.toFixed(1)}s\n`,
+        `Epoch ${epoch}/${opts.epochs}  loss ${record.loss.toFixed(6)}${valNote}  ${record.patches_per_s.toFixed(0)} patches/s  lr ${lr.toExponential(2)}  ${seconds.toFixed(1)}s\n`,
       );
       await appendFile(logPath, `${JSON.stringify(record)}\n`);
+      if (isBest) await save(epoch, record.loss, { params, m: adam.expAvg, v: adam.expAvgSq, step: adam.step, rng: rng.getState() }, join(opts.checkpointDir, 'best.safetensors'));
       if (epoch === opts.epochs || (opts.checkpointEvery > 0 && epoch % opts.checkpointEvery === 0)) {
         lastCheckpoint = await save(epoch, record.loss, { params, m: adam.expAvg, v: adam.expAvgSq, step: adam.step, rng: rng.getState() });
         io.stdout(`Saved ${lastCheckpoint}\n`);
@@ -231,7 +289,8 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     }
     const curve = join(opts.checkpointDir, 'loss_curve.png');
     const all = [...earlier, ...records];
-    await writeFileAtomic(curve, lossCurvePng(all.map((r) => r.loss), all[0]?.epoch ?? 1));
+    const valCurve = all.some((r) => r.val_loss !== undefined) ? all.map((r) => r.val_loss ?? NaN) : [];
+    await writeFileAtomic(curve, lossCurvePng(all.map((r) => r.loss), all[0]?.epoch ?? 1, 640, 360, valCurve));
     io.stdout(`Wrote ${logPath} and ${curve}\n`);
     return { epochs: records, checkpoint: lastCheckpoint, seed };
   } finally {

@@ -32,6 +32,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --threads N               CPU worker threads (default: all cores)
   --seed N                  make the run reproducible (default: random, printed)
   --resume CKPT             continue a run from its checkpoint (same losses as an uninterrupted run)
+  --val-split F             hold out this fraction of the samples: scored every epoch, best kept as best.safetensors
+  --val DIR                 a separate validation dataset instead of --val-split
 `;
 
 function choice<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
@@ -65,6 +67,8 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     threads: { type: 'string' },
     seed: { type: 'string' },
     resume: { type: 'string' },
+    'val-split': { type: 'string' },
+    val: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values['help']) return 'help';
@@ -78,6 +82,9 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
       throw new CnnV3Error(`cnnv3 train: --enc-channels must be two integers 1..64 like 4,8, got ${JSON.stringify(enc)}`, 2);
     }
     encChannels = [nums[0]!, nums[1]!];
+  }
+  if (values['val'] !== undefined && values['val-split'] !== undefined) {
+    throw new CnnV3Error('cnnv3 train: give --val-split or --val, not both', 2);
   }
   const seedRaw = stringFlag(values, 'seed');
   const threadsRaw = stringFlag(values, 'threads');
@@ -102,6 +109,8 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     threads: threadsRaw === undefined ? undefined : intFlag('train', values, 'threads', 1, 1, 256),
     seed: seedRaw === undefined ? undefined : intFlag('train', values, 'seed', 0, 0, 2 ** 32 - 1),
     resume: stringFlag(values, 'resume'),
+    valSplit: numberFlag('train', values, 'val-split', D.valSplit, 0, 0.9),
+    val: stringFlag(values, 'val'),
   };
 }
 
