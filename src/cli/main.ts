@@ -4,6 +4,7 @@ import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
 import { inspectCommand } from './commands/inspect.js';
 import { packPhotoCommand } from './commands/pack-photo.js';
+import { packBlenderCommand } from './commands/pack-blender.js';
 import { trainCommand } from './commands/train.js';
 import { inferCommand } from './commands/infer.js';
 import { parityCommand } from './commands/parity.js';
@@ -14,6 +15,7 @@ type Command = (argv: string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
+  'pack-blender': { run: packBlenderCommand, summary: 'Blender multilayer EXR render(s) → sample directories' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
   export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
   eval: { run: evalCommand, summary: 'PSNR / SSIM of a trained model on a dataset, with the identity baseline' },
