@@ -9,7 +9,8 @@ import { decodePng } from '../src/image/png.js';
 import { startStaticServer, type RunningServer } from '../src/serve/static-node.js';
 import { bufferIO } from '../src/cli/io.js';
 import { startTool, toolRoot } from '../src/cli/commands/tool.js';
-import { IN_CI, REPO, runCli } from './helpers.js';
+import { IN_CI, REPO, requireTool, runCli } from './helpers.js';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const PHOTO = join(REPO, 'examples/photos/cat.png');
@@ -154,6 +155,29 @@ test('a sample with a target shows a PSNR; channels and intermediate nodes can b
     }, label);
     assert.equal(await waitReady(page), 'ready', label);
   }
+  await page.close();
+});
+
+test('a multilayer EXR (made by OpenImageIO, Blender channel names) loads as a full sample with its target', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  if (!requireTool(t, '/usr/bin/oiiotool', 'openimageio-tools')) return;
+  const dir = join(REPO, 'out', 'test-tool');
+  mkdirSync(dir, { recursive: true });
+  const exr = join(dir, 'frame.exr');
+  const names = ['Combined.R', 'Combined.G', 'Combined.B', 'Combined.A', 'DiffCol.R', 'DiffCol.G', 'DiffCol.B'].map((c) => `ViewLayer.${c}`);
+  execFileSync('/usr/bin/oiiotool', [
+    '--pattern', 'fill:top=0.1,0.5,0.9,1,0.8,0.2,0.1:bottom=0.9,0.4,0.1,1,0.1,0.3,0.7', '40x24', '7',
+    '--chnames', names.join(','), '-d', 'half', '--compression', 'zip', '-o', exr,
+  ]);
+  const page = await openTool();
+  await load(page, 'image-input', exr);
+  assert.equal(await waitReady(page), 'ready');
+  assert.match((await page.textContent('#input-note'))!, /^EXR frame\.exr/);
+  assert.equal(await page.textContent('#size'), '40×24');
+  assert.match((await page.textContent('[data-testid=psnr]'))!, /PSNR vs target [\d.]+ dB/);
+  writeFileSync(join(dir, 'fake.exr'), new Uint8Array([0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0, 1, 2]));
+  await load(page, 'image-input', join(dir, 'fake.exr'));
+  assert.match(await waitReady(page, 'error:'), /^error: fake\.exr: /);
   await page.close();
 });
 

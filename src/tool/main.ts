@@ -18,6 +18,8 @@ import { readRgba16f } from '../gpu/readback.js';
 import { TARGET_NODE, ViewPass, type ViewLayout, type ViewSource } from '../gpu/view-pass.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
+import { readExr } from '../exr/exr.js';
+import { packBlenderSample } from '../pack/blender.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES } from '../model/config.js';
 
 const config = DEFAULT_MODEL_CONFIG;
@@ -234,6 +236,14 @@ async function loadSampleFiles(files: File[]): Promise<void> {
   setInput(planesFromSample(sample), sample.target, `sample (${sample.kind} mode)`);
 }
 
+/** A Blender multilayer EXR: packed into a sample exactly as `cnnv3 pack-blender` does. */
+async function loadExr(file: File): Promise<void> {
+  const img = readExr(await bytesOf(file), file.name);
+  const { files, warnings } = packBlenderSample(img, { name: file.name });
+  const sample = await loadSample({ name: file.name, label: (f: SampleFileName) => `${file.name} (${f})`, read: async (f: SampleFileName) => files[f] });
+  setInput(planesFromSample(sample), sample.target, `EXR ${file.name} (${sample.kind} mode)${warnings.length ? ` · ${warnings.join('; ')}` : ''}`);
+}
+
 function stopVideo(): void {
   if (!video) return;
   const v = video;
@@ -276,7 +286,10 @@ async function loadFile(file: File): Promise<void> {
     playVideo(v, `video ${file.name}`);
     return;
   }
-  if (/\.exr$/i.test(file.name)) throw new Error(`${file.name}: EXR input needs the OpenEXR reader (the Blender path), not in this build yet`);
+  if (/\.exr$/i.test(file.name)) {
+    await loadExr(file);
+    return;
+  }
   await loadPhoto(file);
 }
 
