@@ -11,7 +11,7 @@
  * and checks every field, since a checkpoint is user input: each problem becomes one
  * `<file>: <problem>` error.
  */
-import { fileError } from '../errors.js';
+import { CnnV3Error, fileError } from '../errors.js';
 import { fromHalfBits } from '../util/half.js';
 
 /** The dtypes the reader converts to float32. The writer only writes F32. */
@@ -185,13 +185,75 @@ function readValues(dv: DataView, start: number, e: Entry): Float32Array {
 }
 
 /**
+ * The first key that occurs twice in one object of `text`, which is valid JSON (JSON.parse
+ * accepted it); `within` is the top-level key whose value holds that object. An iterative scan,
+ * so any nesting depth JSON.parse allowed is fine.
+ */
+export function findDuplicateKey(text: string): { key: string; within?: string } | undefined {
+  // One entry per open object (its keys so far) or array (null).
+  const stack: Array<Set<string> | null> = [];
+  let topKey: string | undefined;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b /* { */) {
+      stack.push(new Set());
+      i++;
+    } else if (c === 0x5b /* [ */) {
+      stack.push(null);
+      i++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      i++;
+    } else if (c === 0x22 /* " */) {
+      let j = i + 1;
+      let escaped = false;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          j += 2;
+        } else if (d === 0x22) break;
+        else j++;
+      }
+      const literal = text.slice(i, j + 1);
+      i = j + 1;
+      // A string is a key when the next non-blank character is a colon.
+      let k = i;
+      while (k < n && (text[k] === ' ' || text[k] === '\t' || text[k] === '\n' || text[k] === '\r')) k++;
+      const keys = stack[stack.length - 1];
+      if (text[k] === ':' && keys) {
+        const key = escaped ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+        if (keys.has(key)) return stack.length === 1 || topKey === undefined ? { key } : { key, within: topKey };
+        keys.add(key);
+        if (stack.length === 1) topKey = key;
+      }
+    } else i++;
+  }
+  return undefined;
+}
+
+/**
  * Parses and checks a safetensors file. `name` (the file's path) starts every error message.
  * Checks: header length (non-zero, within the file and the limit), header JSON, each entry's
  * dtype, shape and offsets, that the tensors tile the data section exactly (no overlap, gap or
- * trailing bytes; a short data section means a truncated file) and that metadata values are
- * strings.
+ * trailing bytes; a short data section means a truncated file), that no JSON key occurs twice
+ * in one object, and that metadata values are strings. NaN and ±Inf values are returned as they
+ * are (the container allows them); decodeCheckpoint refuses them in a model's tensors.
+ * Only CnnV3Error leaves this function.
  */
 export function decodeSafetensors(bytes: Uint8Array, name: string, limits: Partial<SafetensorsLimits> = {}): SafetensorsFile {
+  try {
+    return decode(bytes, name, limits);
+  } catch (e) {
+    // Anything but a CnnV3Error here is a case the checks missed: still one message naming the file.
+    if (e instanceof CnnV3Error) throw e;
+    throw fileError(name, `not a readable safetensors file (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function decode(bytes: Uint8Array, name: string, limits: Partial<SafetensorsLimits>): SafetensorsFile {
   const maxHeader = limits.maxHeaderBytes ?? SAFETENSORS_LIMITS.maxHeaderBytes;
   const fail = (problem: string) => fileError(name, problem);
   const notSafetensors = (problem: string) => fail(`not a safetensors file${sniff(bytes) || `: ${problem}`}`);
@@ -213,12 +275,18 @@ export function decodeSafetensors(bytes: Uint8Array, name: string, limits: Parti
   }
 
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    header = JSON.parse(text);
   } catch {
     throw notSafetensors('header is not JSON');
   }
   if (!isPlainObject(header)) throw notSafetensors(`header is not JSON (expected an object, got ${header === null ? 'null' : Array.isArray(header) ? 'an array' : typeof header})`);
+  // JSON.parse keeps the last of two equal keys without a word: two entries for one tensor
+  // would silently drop one of them (and leave a "gap" or wrong data), so refuse them.
+  const dup = findDuplicateKey(text);
+  if (dup) throw fail(`header has the key ${JSON.stringify(dup.key)} twice${dup.within === undefined ? '' : ` inside ${JSON.stringify(dup.within)}`}`);
 
   let metadata: Record<string, string> = {};
   const entries: Entry[] = [];

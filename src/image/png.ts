@@ -1,11 +1,24 @@
 /**
  * PNG codec (ISO/IEC 15948). Decodes every colour type and bit depth, PLTE/tRNS, Adam7, and
  * checks chunk CRCs; encodes 8/16-bit gray, gray+alpha, RGB and RGBA. Browser-safe (fflate).
- * Declared sizes are checked against `PngLimits` before anything is allocated, and compressed
- * text/profile chunks are never inflated, so a hostile file costs bounded memory.
+ *
+ * Hostile input costs bounded memory and time, and every problem is one `<file>: …` CnnV3Error:
+ *
+ * - declared sizes are checked against `PngLimits` before anything is allocated;
+ * - compressed ancillary chunks (zTXt, iTXt, iCCP, …) are never inflated;
+ * - the image data is inflated only as far as the image needs (its filtered rows, `expected`
+ *   bytes): inflation stops there, so a decompression bomb in IDAT does work proportional to
+ *   the declared image size, never to what the stream would expand to;
+ * - a bad CRC in a critical chunk is an error; in an ancillary chunk the chunk is skipped.
+ *
+ * Policy for IDAT data beyond the image (as libpng, browsers and PIL do): more inflated data
+ * than the image needs, bytes after the end of the zlib stream, and the Adler-32 checksum are
+ * not examined — the image is complete once its rows are. Too little data, or corrupt deflate
+ * data before the image is complete, is an error. A file that ends before IEND is truncated
+ * and refused; bytes after IEND are ignored.
  */
-import { unzlibSync, zlibSync } from 'fflate';
-import { fileError } from '../errors.js';
+import { Inflate, zlibSync } from 'fflate';
+import { CnnV3Error, fileError } from '../errors.js';
 import type { Channels, Raster } from './image.js';
 
 export interface PngLimits {
@@ -78,6 +91,17 @@ function readU32(b: Uint8Array, o: number): number {
  * to 8 bits, a tRNS colour key adds an alpha channel. 16-bit images stay 16-bit.
  */
 export function decodePng(bytes: Uint8Array, name: string, limits: PngLimits = PNG_LIMITS): Raster {
+  try {
+    return decode(bytes, name, limits);
+  } catch (e) {
+    // Only CnnV3Error may leave a parser: anything else (a RangeError on a case this code did
+    // not foresee) still becomes one message naming the file.
+    if (e instanceof CnnV3Error) throw e;
+    throw fileError(name, `not a valid PNG: unreadable (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function decode(bytes: Uint8Array, name: string, limits: PngLimits): Raster {
   const bad = (problem: string) => fileError(name, `not a valid PNG: ${problem}`);
   if (!isPng(bytes)) throw fileError(name, 'not a PNG file');
 
@@ -150,6 +174,7 @@ export function decodePng(bytes: Uint8Array, name: string, limits: PngLimits = P
   }
   if (!header) throw bad('no IHDR chunk');
   if (idat.length === 0) throw bad('no image data (IDAT)');
+  if (!ended) throw bad('truncated: the file ends before the IEND chunk');
   if (header.colourType === 3 && !palette) throw bad('palette image without PLTE');
 
   const { width, height, depth, colourType, interlace } = header;
@@ -164,14 +189,7 @@ export function decodePng(bytes: Uint8Array, name: string, limits: PngLimits = P
   });
   const expected = passSizes.reduce((s, p) => s + (p.w > 0 ? p.h * (p.rowBytes + 1) : 0), 0);
 
-  const compressed = idat.length === 1 ? idat[0]! : concat(idat, idatBytes);
-  let raw: Uint8Array;
-  try {
-    raw = unzlibSync(compressed, { out: new Uint8Array(expected) });
-  } catch (e) {
-    throw bad(`corrupt image data (${(e as Error).message})`);
-  }
-  if (raw.length < expected) throw bad(`too little image data (${raw.length} of ${expected} bytes)`);
+  const raw = inflateImageData(idat, idatBytes, expected, bad);
 
   // Unfilter every pass into one array of samples (full image), then expand colour.
   const out16 = depth === 16;
@@ -199,14 +217,51 @@ export function decodePng(bytes: Uint8Array, name: string, limits: PngLimits = P
   return expandColour(full, width, height, depth, colourType, palette, trns, name);
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
+/**
+ * Inflates the concatenated IDAT data (a zlib stream) into exactly `expected` bytes, stopping
+ * as soon as they are there. The deflate data goes to fflate's streaming inflater in slices of
+ * about expected/1024 bytes (1–64 KiB): deflate expands at most ~1032:1, so the last slice can
+ * overshoot the image by about its own size (or 1 MiB) at most, and a bomb is cut off there.
+ * The zlib header is checked here; the Adler-32 trailer is never looked at.
+ */
+function inflateImageData(parts: readonly Uint8Array[], total: number, expected: number, bad: (p: string) => Error): Uint8Array {
+  const raw = new Uint8Array(expected);
+  let have = 0;
+  const inflater = new Inflate((chunk) => {
+    const n = Math.min(chunk.length, expected - have);
+    if (n > 0) raw.set(chunk.subarray(0, n), have);
+    have += n;
+  });
+  const slice = Math.min(65536, Math.max(1024, expected >> 10));
+  const zlibHeader: number[] = [];
+  let fed = 0;
+  try {
+    for (const part of parts) {
+      let o = 0;
+      while (zlibHeader.length < 2 && o < part.length) zlibHeader.push(part[o++]!);
+      if (zlibHeader.length < 2) {
+        fed += o;
+        continue;
+      }
+      if (fed < 2) {
+        const [cmf, flg] = zlibHeader as [number, number];
+        if ((cmf & 15) !== 8 || cmf >> 4 > 7 || ((cmf << 8) | flg) % 31 !== 0) throw bad('corrupt image data (invalid zlib header)');
+        if (flg & 32) throw bad('corrupt image data (zlib preset dictionary)');
+        fed = 2;
+      }
+      for (; o < part.length && have < expected; o += slice) {
+        const piece = part.subarray(o, Math.min(part.length, o + slice));
+        fed += piece.length;
+        inflater.push(piece, fed === total);
+      }
+      if (have >= expected) break;
+    }
+  } catch (e) {
+    if (e instanceof CnnV3Error) throw e;
+    if (have < expected) throw bad(`corrupt image data (${e instanceof Error ? e.message : String(e)})`);
   }
-  return out;
+  if (have < expected) throw bad(`too little image data (${have} of ${expected} bytes)`);
+  return raw;
 }
 
 function readSample(row: Uint8Array, index: number, depth: number): number {
