@@ -51,3 +51,20 @@ export {
   WEIGHTS_FILE,
   type ExportedWeights,
 } from './export/export.js';
+export * from './checkpoint/safetensors.js';
+export * from './checkpoint/checkpoint.js';
+export * from './export/export.js';
+export * from './export/read.js';
+export { isExr, readExr, listExrParts, channelInDisplayWindow, EXR_LIMITS, type ExrImage } from './exr/exr.js';
+export { packBlenderSample, octEncode, octDecode, depthToU16, linearToSrgb8, type PackBlenderOptions, type PackBlenderResult } from './pack/blender.js';
+export { buildParamTable, describeModel, convHalfOffsets, type ParamTable, type ParamSpec } from './model/params.js';
+export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from './model/config.js';
+export { initParams } from './model/init.js';
+export { forward as referenceForward, lossAndGrad as referenceLossAndGrad } from './model/reference.js';
+export { CNNv3Effect, CNN_NODES, type FilmParams } from './gpu/cnn-effect.js';
+export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './gpu/feature-pass.js';
+export { TextureNodes } from './gpu/nodes.js';
+export { ViewPass } from './gpu/view-pass.js';
+export { contextFromGpu, contextFromAdapter, type GpuContext } from './gpu/context.js';
+export { runParity, referenceOutput, formatParityReport, type ParityReport } from './gpu/parity.js';
+export { psnr, ssim } from './eval/metrics.js';
