@@ -214,3 +214,25 @@ test('cnnv3 infer on a real photo writes the PNG and the raw float32 output', as
   assert.equal(png.readUInt32BE(16), 640);
   assert.equal(png.readUInt32BE(20), 427);
 });
+
+test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each resolution, small configs', async (t) => {
+  const runner = await testRunner(t, 'dawn');
+  if (!runner) return;
+  // enc1 works in 16×16 output tiles with an 18×18 halo of pooled e0, the other passes in 8×8
+  // workgroups: these sizes put a tile edge, a one-pixel partial tile or an exact fit at every level.
+  const cases: Array<[ModelConfig, number, number, number]> = [
+    [DEFAULT_MODEL_CONFIG, 33, 65, 31],
+    [DEFAULT_MODEL_CONFIG, 32, 16, 32],
+    [DEFAULT_MODEL_CONFIG, 64, 31, 33],
+    [{ encChannels: [3, 5], filmCondDim: 5 }, 47, 34, 34],
+    [{ encChannels: [1, 2], filmCondDim: 3 }, 35, 18, 35],
+    [{ encChannels: [4, 6], filmCondDim: 5 }, 17, 49, 36],
+  ];
+  for (const [config, w, h, seed] of cases) {
+    const j = job(config, randomPlanes(w, h, seed), seed);
+    j.cond = COND.slice(0, config.filmCondDim);
+    const r = await runner.parity(j);
+    const summary = r.nodes.map((n) => `${n.node}: ${n.maxAbsError.toExponential(1)}${n.pass ? '' : ` FAIL ${n.mismatches.join('; ')}`}`).join(', ');
+    assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim}: ${summary}`);
+  }
+});

@@ -25,7 +25,6 @@ export const CNN_NODES = {
 } as const satisfies Record<string, { name: string; format: GPUTextureFormat; scale: number }>;
 
 export const OUTPUT_FORMAT: GPUTextureFormat = 'rgba16float';
-const WORKGROUP = 8;
 // A function, not a constant: in Node the GPU* globals exist only once Dawn is loaded.
 const nodeUsage = () => GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC;
 
@@ -47,14 +46,16 @@ interface PassSpec {
   reads: (effect: CNNv3Effect) => string[];
   writes: (effect: CNNv3Effect) => string;
   scale: number;
+  /** Output pixels per workgroup along each axis (the shader's workgroup size × pixels per thread). */
+  tile: number;
 }
 
 const PASSES: PassSpec[] = [
-  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1 },
-  { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2 },
-  { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4 },
-  { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2 },
-  { name: 'dec0', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.dec1.name, CNN_NODES.enc0.name], writes: (e) => e.outputs[0], scale: 1 },
+  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: 8 },
+  { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: 16 },
+  { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: 8 },
+  { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: 8 },
+  { name: 'dec0', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.dec1.name, CNN_NODES.enc0.name], writes: (e) => e.outputs[0], scale: 1, tile: 8 },
 ];
 
 interface PassState {
@@ -213,7 +214,7 @@ export class CNNv3Effect {
       });
       cp.setPipeline(pass.pipeline);
       cp.setBindGroup(0, pass.bindGroup);
-      cp.dispatchWorkgroups(Math.ceil(w / WORKGROUP), Math.ceil(h / WORKGROUP));
+      cp.dispatchWorkgroups(Math.ceil(w / pass.spec.tile), Math.ceil(h / pass.spec.tile));
       cp.end();
     });
     if (this.querySet && this.queryBuffer) encoder.resolveQuerySet(this.querySet, 0, 2 * PASSES.length, this.queryBuffer, 0);

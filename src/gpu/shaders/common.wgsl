@@ -25,3 +25,43 @@ fn unpack8(t: vec4u) -> array<vec4f, 2> {
 fn pack8(lo: vec4f, hi: vec4f) -> vec4u {
   return vec4u(pack2x16float(lo.xy), pack2x16float(lo.zw), pack2x16float(hi.xy), pack2x16float(hi.zw));
 }
+
+// Winograd F(2×2, 3×3) (Lavin & Gray): a 2×2 output block of a 3×3 convolution from the 4×4
+// input window d as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, 16 multiplies per (input, output) channel
+// pair instead of 36. Every value here is a vec4 over four channels; f32 throughout.
+
+// G along one axis: three taps → four.
+fn wino_g(a: vec4f, b: vec4f, c: vec4f) -> array<vec4f, 4> {
+  return array<vec4f, 4>(a, 0.5 * (a + b + c), 0.5 * (a - b + c), c);
+}
+
+// U = G g Gᵀ of the taps t[ky·3 + kx], as u[ξ·4 + ν] (ξ from ky, ν from kx).
+fn wino_weights(t: array<vec4f, 9>) -> array<vec4f, 16> {
+  let c0 = wino_g(t[0], t[3], t[6]);
+  let c1 = wino_g(t[1], t[4], t[7]);
+  let c2 = wino_g(t[2], t[5], t[8]);
+  var res: array<vec4f, 16>;
+  for (var x = 0u; x < 4u; x++) {
+    let r = wino_g(c0[x], c1[x], c2[x]);
+    for (var y = 0u; y < 4u; y++) { res[x * 4u + y] = r[y]; }
+  }
+  return res;
+}
+
+// Bᵀ along one axis: four inputs → four.
+fn wino_in(a: vec4f, b: vec4f, c: vec4f, d: vec4f) -> array<vec4f, 4> {
+  return array<vec4f, 4>(a - c, b + c, c - b, b - d);
+}
+
+// Aᵀ M A: the 2×2 block (y00, y01, y10, y11), row-major, from the 16 products m[ξ·4 + ν].
+fn wino_out(m: array<vec4f, 16>) -> array<vec4f, 4> {
+  let s00 = m[0] + m[4] + m[8];
+  let s01 = m[1] + m[5] + m[9];
+  let s02 = m[2] + m[6] + m[10];
+  let s03 = m[3] + m[7] + m[11];
+  let s10 = m[4] - m[8] - m[12];
+  let s11 = m[5] - m[9] - m[13];
+  let s12 = m[6] - m[10] - m[14];
+  let s13 = m[7] - m[11] - m[15];
+  return array<vec4f, 4>(s00 + s01 + s02, s01 - s02 - s03, s10 + s11 + s12, s11 - s12 - s13);
+}
