@@ -97,6 +97,9 @@ export function encodeCheckpoint(ckpt: Omit<Checkpoint, 'hadConfig'>): Uint8Arra
 
 type Fail = (problem: string) => Error;
 
+/** The largest channel count or condition size a checkpoint may declare (the effect takes ≤ 8). */
+export const MAX_CONFIG_WIDTH = 1024;
+
 function parseConfig(raw: string, fail: Fail): { config: ModelConfig; inputMode: InputMode } {
   let v: unknown;
   try {
@@ -109,12 +112,13 @@ function parseConfig(raw: string, fail: Fail): { config: ModelConfig; inputMode:
   // A missing key takes its default (like `cfg.get(key, default)` in the playbook's script);
   // a present but malformed one is an error.
   const enc = o['enc_channels'] ?? [...DEFAULT_MODEL_CONFIG.encChannels];
-  const posInt = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
+  // Bounded before any table is built from them: the parameter count grows with their squares.
+  const posInt = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x <= MAX_CONFIG_WIDTH;
   if (!Array.isArray(enc) || enc.length !== 2 || !enc.every(posInt)) {
-    throw fail(`config metadata: enc_channels must be two positive integers, got ${JSON.stringify(enc)}`);
+    throw fail(`config metadata: enc_channels must be two integers in 1..${MAX_CONFIG_WIDTH}, got ${JSON.stringify(enc)}`);
   }
   const film = o['film_cond_dim'] ?? DEFAULT_MODEL_CONFIG.filmCondDim;
-  if (!posInt(film)) throw fail(`config metadata: film_cond_dim must be a positive integer, got ${JSON.stringify(film)}`);
+  if (!posInt(film)) throw fail(`config metadata: film_cond_dim must be an integer in 1..${MAX_CONFIG_WIDTH}, got ${JSON.stringify(film)}`);
   const mode = o['input_mode'] ?? CHECKPOINT_DEFAULT_INPUT_MODE;
   if (!(INPUT_MODES as readonly unknown[]).includes(mode)) {
     throw fail(`config metadata: input_mode must be ${INPUT_MODES.join(' or ')}, got ${JSON.stringify(mode)}`);
