@@ -24,6 +24,7 @@ const COND = [0.1, 0.5, 0.9, 0.3, 0.7];
 const TYPES: Record<string, { size: number; align: number }> = {
   u32: { size: 4, align: 4 },
   f32: { size: 4, align: 4 },
+  vec2f: { size: 8, align: 8 },
   vec3u: { size: 12, align: 16 },
   vec4f: { size: 16, align: 16 },
   vec4u: { size: 16, align: 16 },
@@ -34,7 +35,7 @@ function wgslLayout(body: string): { size: number; offsets: Record<string, numbe
   let offset = 0;
   let maxAlign = 1;
   const offsets: Record<string, number> = {};
-  for (const m of body.matchAll(/(\w+)\s*:\s*(\w+)/g)) {
+  for (const m of body.replace(/\/\/[^\n]*/g, '').matchAll(/(\w+)\s*:\s*(\w+)/g)) {
     const t = TYPES[m[2]!];
     assert.ok(t, `unknown WGSL type ${m[2]}`);
     offset = Math.ceil(offset / t.align) * t.align;
@@ -235,4 +236,14 @@ test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each
     const summary = r.nodes.map((n) => `${n.node}: ${n.maxAbsError.toExponential(1)}${n.pass ? '' : ` FAIL ${n.mismatches.join('; ')}`}`).join(', ');
     assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim}: ${summary}`);
   }
+});
+
+test('parity with the trained example weights on a real JPEG photo', async (t) => {
+  if (!(await testRunner(t, 'dawn'))) return;
+  const r = await runCli([
+    'parity', '--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'),
+    '--photo', join(REPO, 'examples/photos/rocket.jpg'), '--cond', '0.25,0.5,0.75,0.5,0.5',
+  ]);
+  assert.equal(r.code, 0, r.err + r.out);
+  assert.match(r.out, /Parity 640×427 on .*\n[\s\S]*output +\S+ +\S+ +ok\nPASS\n$/);
 });

@@ -6,6 +6,7 @@ import { CNN_NODES } from './cnn-effect.js';
 import type { GpuContext } from './context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
+import { UNIFORM_LAYOUTS } from './uniforms.js';
 
 export type ViewSource =
   | { kind: 'output' }
@@ -44,7 +45,7 @@ export class ViewPass {
       fragment: { module, entryPoint: 'fs', targets: [{ format }] },
       primitive: { topology: 'triangle-list' },
     });
-    this.uniform = device.createBuffer({ label: 'cnn_v3 view params', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.uniform = device.createBuffer({ label: 'cnn_v3 view params', size: UNIFORM_LAYOUTS.View.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const usage = GPUTextureUsage.TEXTURE_BINDING;
     this.dummies = {
       f: device.createTexture({ label: 'view dummy f', size: { width: 1, height: 1 }, format: 'rgba16float', usage }),
@@ -66,9 +67,15 @@ export class ViewPass {
     const channel = src.kind === 'feature' || src.kind === 'node' ? src.channel : 0;
     const signed = src.kind === 'feature' && SIGNED_FEATURES.has(src.channel) ? 1 : 0;
     const layout = { single: 0, split: 1, 'side-by-side': 2 }[opts.layout];
-    const buf = new ArrayBuffer(32);
-    new Uint32Array(buf, 0, 4).set([mode, channel, layout, signed]);
-    new Float32Array(buf, 16, 2).set([opts.split, opts.gain]);
+    const { size, offsets } = UNIFORM_LAYOUTS.View;
+    const buf = new ArrayBuffer(size);
+    const dv = new DataView(buf);
+    dv.setUint32(offsets.mode, mode, true);
+    dv.setUint32(offsets.channel, channel, true);
+    dv.setUint32(offsets.arrangement, layout, true);
+    dv.setUint32(offsets.signed_, signed, true);
+    dv.setFloat32(offsets.split, opts.split, true);
+    dv.setFloat32(offsets.gain, opts.gain, true);
     this.ctx.device.queue.writeBuffer(this.uniform, 0, buf);
     const out = nodes.get(output)!;
     const bindGroup = this.ctx.device.createBindGroup({
