@@ -8,49 +8,7 @@ import { CnnV3Error } from '../src/errors.js';
 import type { Raster } from '../src/image/image.js';
 import { decodePng, encodePng } from '../src/image/png.js';
 import { skimage } from './helpers.js';
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** One chunk with a correct CRC (so that one field at a time can be made wrong). */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  for (let k = 0; k < 4; k++) out[4 + k] = type.charCodeAt(k);
-  out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) c = CRC_TABLE[(c ^ out[i]!) & 0xff]! ^ (c >>> 8);
-  dv.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
-  return out;
-}
-
-function ihdr(w: number, h: number, depth: number, ct: number, interlace = 0): Uint8Array {
-  const d = new Uint8Array(13);
-  const dv = new DataView(d.buffer);
-  dv.setUint32(0, w);
-  dv.setUint32(4, h);
-  d.set([depth, ct, 0, 0, interlace], 8);
-  return chunk('IHDR', d);
-}
-
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
-const SIG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const png = (...chunks: Uint8Array[]) => cat(SIG, ...chunks);
-const iend = () => chunk('IEND', new Uint8Array(0));
-const idat = (raw: number[] | Uint8Array) => chunk('IDAT', zlibSync(new Uint8Array(raw)));
+import { cat, chunk, idat, iend, ihdr, png } from './png-fixtures.js';
 
 function refuses(bytes: Uint8Array, re: RegExp, file = 'bad.png'): void {
   assert.throws(

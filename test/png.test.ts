@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { zlibSync } from 'fflate';
 import { CnnV3Error } from '../src/errors.js';
 import { toRgba8, type Raster } from '../src/image/image.js';
 import { decodePng, encodePng } from '../src/image/png.js';
 import { decodeImage } from '../src/image/decode.js';
+import { chunk, idat, iend, ihdr, png } from './png-fixtures.js';
 import { maxAbsDiff, pilRaw, pilRgba, requireTool, SKIMAGE_DATA, SYSTEM_PYTHON, tempDir } from './helpers.js';
 
 test('decodes every PNG Debian ships with scikit-image exactly as PIL does', (t) => {
@@ -56,46 +56,7 @@ test('encoded PNGs decode to the same samples here and in PIL (every channel cou
   }
 });
 
-/** Builds a PNG from chunks with correct CRCs, so one field at a time can be made wrong. */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  for (let k = 0; k < 4; k++) out[4 + k] = type.charCodeAt(k);
-  out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) {
-    c ^= out[i]!;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  dv.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
-  return out;
-}
 
-function ihdr(w: number, h: number, depth: number, ct: number, interlace = 0): Uint8Array {
-  const d = new Uint8Array(13);
-  const dv = new DataView(d.buffer);
-  dv.setUint32(0, w);
-  dv.setUint32(4, h);
-  d.set([depth, ct, 0, 0, interlace], 8);
-  return chunk('IHDR', d);
-}
-
-function png(...chunks: Uint8Array[]): Uint8Array {
-  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  const total = 8 + chunks.reduce((s, c) => s + c.length, 0);
-  const out = new Uint8Array(total);
-  out.set(sig);
-  let o = 8;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}
-
-const iend = () => chunk('IEND', new Uint8Array(0));
-const idat = (raw: number[]) => chunk('IDAT', zlibSync(new Uint8Array(raw)));
 
 test('Adam7 interlacing, palette with tRNS, and colour-key transparency', () => {
   // 3×3 gray, interlaced: passes 1 (0,0), 4 (2,0)... build raw data per pass by hand.

@@ -3,6 +3,29 @@
 // weight (o, i, ky, kx) of a layer at base + ((o·IN + i)·K + ky)·K + kx, bias o at
 // base + OUT·IN·K·K + o; half k in word k/2, even k in the low 16 bits.
 
+// The uniform structs of the passes (SPEC §7), one definition each; a test checks them against
+// the TypeScript layouts in uniforms.ts.
+struct CnnV3Params4ch {
+  weight_offset: u32,
+  _pad: vec3u,
+  gamma: vec4f,
+  beta: vec4f,
+}
+
+struct CnnV3ParamsEnc1 {
+  weight_offset: u32,
+  _pad: vec3u,
+  gamma_lo: vec4f,
+  gamma_hi: vec4f,
+  beta_lo: vec4f,
+  beta_hi: vec4f,
+}
+
+struct CnnV3ParamsBottleneck {
+  weight_offset: u32,
+  _pad: vec3u,
+}
+
 fn get_w(base: u32, idx: u32) -> f32 {
   let i = base + idx;
   let pair = unpack2x16float(weights[i >> 1u]);

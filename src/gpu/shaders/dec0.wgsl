@@ -1,13 +1,6 @@
 // dec0: y = sigmoid(FiLM(conv3x3(cat(up(d1), e0), 2·C0→4), γ3, β3)), full resolution → rgba16float RGBA.
 override C0: u32 = 4u;
 
-struct CnnV3Params4ch {
-  weight_offset: u32,
-  _pad: vec3u,
-  gamma: vec4f,
-  beta: vec4f,
-}
-
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3Params4ch;
 @group(0) @binding(2) var dec1_tex: texture_2d<f32>;

@@ -2,13 +2,6 @@
 override C0: u32 = 4u;
 override C1: u32 = 8u;
 
-struct CnnV3Params4ch {
-  weight_offset: u32,
-  _pad: vec3u,
-  gamma: vec4f,
-  beta: vec4f,
-}
-
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3Params4ch;
 @group(0) @binding(2) var bottleneck_tex: texture_2d<u32>;

@@ -1,13 +1,6 @@
 // enc0: e0 = relu(FiLM(conv3x3(features, 20→C0), γ0, β0)), full resolution → rgba16float.
 override C0: u32 = 4u;
 
-struct CnnV3Params4ch {
-  weight_offset: u32,
-  _pad: vec3u,
-  gamma: vec4f,
-  beta: vec4f,
-}
-
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3Params4ch;
 @group(0) @binding(2) var feat0: texture_2d<u32>;

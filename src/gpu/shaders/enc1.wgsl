@@ -7,15 +7,6 @@
 override C0: u32 = 4u;
 override C1: u32 = 8u;
 
-struct CnnV3ParamsEnc1 {
-  weight_offset: u32,
-  _pad: vec3u,
-  gamma_lo: vec4f,
-  gamma_hi: vec4f,
-  beta_lo: vec4f,
-  beta_hi: vec4f,
-}
-
 @group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3ParamsEnc1;
 @group(0) @binding(2) var enc0_tex: texture_2d<f32>;
