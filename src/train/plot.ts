@@ -11,6 +11,11 @@ const GLYPHS: Record<string, string> = {
   '+': '000010111010000', e: '000111111100111', p: '000111101111100', o: '000111101101111',
   c: '000111100100111', h: '100100111101101', l: '110010010010111', s: '000011110001110',
   ' ': '000000000000000', g: '000111101111011', v: '000101101101010', a: '000110011111111', '(': '010100100100010', ')': '010001001001010',
+  d: '001001111101111', b: '100100111101111', n: '000110101101101', r: '000110100100100', i: '010000010010010',
+  t: '010111010010011', m: '000111111101101', f: '011100110100100', u: '000101101101111', k: '100101110101101',
+  x: '000101010010101', z: '000111001010111', w: '000101101111111', y: '000101111001110', j: '001000001001110',
+  q: '000111101111001', P: '110101110100100', S: '011100010001110', N: '101111111111101', R: '110101110101101',
+  B: '110101110101110', '=': '000111000111000', '/': '001001010100100', '_': '000000000000111', ':': '000010000010000',
 };
 
 type Rgb = [number, number, number];
@@ -90,5 +95,49 @@ export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, heig
     cv.text(left + pw - 14 * 8, 4, 'val', [30, 90, 200]);
     cv.text(left + pw - 9 * 8, 4, 'loss', [200, 60, 20]);
   }
+  return encodePng({ width, height, channels: 3, depth: 8, data: cv.data });
+}
+
+export interface PlotSeries {
+  name: string;
+  values: number[];
+  colour: [number, number, number];
+}
+
+/**
+ * Several series against epochs on one linear axis, with a legend: the study plots (held-out
+ * PSNR per epoch for each training setting).
+ */
+export function seriesPlotPng(series: PlotSeries[], yLabel: string, width = 720, height = 400): Uint8Array {
+  const cv = new Canvas(width, height);
+  const left = 70, right = 180, top = 28, bottom = 36;
+  const pw = width - left - right;
+  const ph = height - top - bottom;
+  const all = series.flatMap((s) => s.values).filter(Number.isFinite);
+  const lo = Math.floor(Math.min(...all));
+  const hi = Math.ceil(Math.max(...all));
+  const n = Math.max(...series.map((s) => s.values.length));
+  const xOf = (i: number) => left + (n <= 1 ? pw / 2 : (i / (n - 1)) * pw);
+  const yOf = (v: number) => top + ph - ((v - lo) / Math.max(1e-9, hi - lo)) * ph;
+  const axis: Rgb = [60, 60, 60];
+  for (let k = 0; k <= 4; k++) {
+    const y = top + (ph * k) / 4;
+    cv.line(left, y, left + pw, y, [225, 225, 225]);
+    cv.text(4, y - 5, fmt(hi - ((hi - lo) * k) / 4), axis);
+  }
+  cv.line(left, top, left, top + ph, axis);
+  cv.line(left, top + ph, left + pw, top + ph, axis);
+  cv.text(left, 6, yLabel, axis);
+  cv.text(left, top + ph + 8, '1', axis);
+  cv.text(left + pw - String(n).length * 8, top + ph + 8, String(n), axis);
+  cv.text(left + pw / 2 - 20, top + ph + 8, 'epoch', axis);
+  series.forEach((s, k) => {
+    for (let i = 1; i < s.values.length; i++) {
+      for (let d = -1; d <= 1; d++) cv.line(xOf(i - 1), yOf(s.values[i - 1]!) + d / 2, xOf(i), yOf(s.values[i]!) + d / 2, s.colour);
+    }
+    const ly = top + 10 + k * 18;
+    for (let d = 0; d < 3; d++) cv.line(left + pw + 12, ly + d, left + pw + 32, ly + d, s.colour);
+    cv.text(left + pw + 38, ly - 4, s.name, axis);
+  });
   return encodePng({ width, height, channels: 3, depth: 8, data: cv.data });
 }
