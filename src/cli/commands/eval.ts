@@ -37,13 +37,13 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   let runner: GpuRunner | undefined;
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
-    if (!json) io.stdout(`  ${'sample'.padEnd(28)} ${'PSNR'.padStart(7)} ${'SSIM'.padStart(6)} ${'alpha'.padStart(7)}   identity PSNR / SSIM\n`);
+    if (!json) io.stdout(`  ${'sample'.padEnd(36)} ${'PSNR'.padStart(7)} ${'SSIM'.padStart(6)} ${'alpha'.padStart(7)}   identity PSNR / SSIM\n`);
     const line = (s: SampleScore) =>
-      io.stdout(`  ${s.name.padEnd(28)} ${f(s.psnr).padStart(7)} ${f(s.ssim, 4).padStart(6)} ${f(s.alpha_psnr).padStart(7)}   ${f(s.identity_psnr)} / ${f(s.identity_ssim, 4)}\n`);
+      io.stdout(`  ${s.name.padEnd(36)} ${f(s.psnr).padStart(7)} ${f(s.ssim, 4).padStart(6)} ${f(s.alpha_psnr).padStart(7)}   ${f(s.identity_psnr)} / ${f(s.identity_ssim, 4)}\n`);
     const report = await evaluateDataset(input, modeRaw as InputMode | undefined, { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond }, runner, json ? undefined : line);
     if (json) io.stdout(`${JSON.stringify(report, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
     else {
-      io.stdout(`  ${'mean'.padEnd(28)} ${f(report.mean.psnr).padStart(7)} ${f(report.mean.ssim, 4).padStart(6)} ${f(report.mean.alpha_psnr).padStart(7)}   ${f(report.identity.psnr)} / ${f(report.identity.ssim, 4)}\n`);
+      io.stdout(`  ${'mean'.padEnd(36)} ${f(report.mean.psnr).padStart(7)} ${f(report.mean.ssim, 4).padStart(6)} ${f(report.mean.alpha_psnr).padStart(7)}   ${f(report.identity.psnr)} / ${f(report.identity.ssim, 4)}\n`);
       io.stdout(`Device: ${report.device}. The network ${report.mean.psnr > report.identity.psnr ? 'beats' : 'does not beat'} the identity baseline by ${f(report.mean.psnr - report.identity.psnr)} dB PSNR.\n`);
     }
     return 0;
