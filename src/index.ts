@@ -68,3 +68,6 @@ export { ViewPass } from './gpu/view-pass.js';
 export { contextFromGpu, contextFromAdapter, type GpuContext } from './gpu/context.js';
 export { runParity, referenceOutput, formatParityReport, type ParityReport } from './gpu/parity.js';
 export { psnr, ssim } from './eval/metrics.js';
+export { parseSeq, type SeqFile, type SeqEffect, type SeqSequence } from './demo/seq.js';
+export { resolveFrame, boundaries, beatAt, type ActiveEffect } from './demo/timeline.js';
+export { planFrame, planAt, checkAllFrames, type FramePlan, type PlanStep } from './demo/graph.js';

@@ -17,5 +17,6 @@ test('the library entry bundles for the browser with no Node built-in reachable'
   const nodeOnly = inputs.filter((f) => /-node\.ts$|\/cli\//.test(f));
   assert.deepEqual(nodeOnly, [], 'Node-only modules in the browser bundle');
   assert.ok(inputs.some((f) => f.includes('dataset/features.ts')));
+  assert.ok(inputs.some((f) => f.includes('demo/seq.ts')) && inputs.some((f) => f.includes('gpu/cnn-effect.ts')) && inputs.some((f) => f.includes('exr/exr.ts')));
   assert.ok(result.outputFiles[0]!.text.length > 1000);
 });
