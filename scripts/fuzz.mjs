@@ -25,44 +25,16 @@ const MAX_INPUT = 1 << 22;
 
 // ---- shared: PRNG and mutators -----------------------------------------------------------
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const INTERESTING8 = [0, 1, 2, 7, 8, 0x10, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0x81, 0xfe, 0xff];
 const INTERESTING32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** Recomputes every PNG chunk CRC, so that mutations get past the CRC check. */
-function fixPngCrcs(b) {
-  let pos = 8;
-  while (pos + 12 <= b.length) {
-    const len = ((b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3]) >>> 0;
-    const end = pos + 8 + len;
+/** Recomputes every PNG chunk CRC, so that mutations get past the CRC check (crc32: src/image/png.ts). */
+function fixPngCrcs(b, crc32) {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let pos = 8; pos + 12 <= b.length; ) {
+    const end = pos + 8 + dv.getUint32(pos);
     if (end + 4 > b.length) break;
-    let c = 0xffffffff;
-    for (let i = pos + 4; i < end; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-    c = (c ^ 0xffffffff) >>> 0;
-    b[end] = c >>> 24;
-    b[end + 1] = (c >>> 16) & 255;
-    b[end + 2] = (c >>> 8) & 255;
-    b[end + 3] = c & 255;
+    dv.setUint32(end, crc32(b, pos + 4, end));
     pos = end + 4;
   }
   return b;
@@ -88,7 +60,7 @@ function mutateSafetensorsNumber(b, rnd) {
 }
 
 /** One mutant of `seed` (a copy). `kind` picks the format-aware extras. */
-function mutate(seed, rnd, kind) {
+function mutate(seed, rnd, kind, crc32) {
   let b = seed.slice();
   const pick = (a) => a[Math.floor(rnd() * a.length)];
   const rounds = 1 + Math.floor(rnd() * 3);
@@ -131,7 +103,7 @@ function mutate(seed, rnd, kind) {
       b[p] ^= 1 << Math.floor(rnd() * 8);
     }
   }
-  if (kind === 'png' && rnd() < 0.7) fixPngCrcs(b);
+  if (kind === 'png' && rnd() < 0.7) fixPngCrcs(b, crc32);
   return b;
 }
 
@@ -258,10 +230,13 @@ async function workerMain() {
   const { register } = await import('tsx/esm/api');
   register();
   const { CnnV3Error } = await import('../src/errors.ts');
+  const { Rng } = await import('../src/util/rng.ts');
+  const { crc32 } = await import('../src/image/png.ts');
   const t = await buildTarget(target, extraExr);
   const beat = new Int32Array(shared, 0, 2); // [executions, input length]
   const input = new Uint8Array(shared, 8);
-  const rnd = mulberry32(seed);
+  const rng = new Rng(seed);
+  const rnd = () => rng.next();
   const seen = new Set();
   for (const s of t.seeds) t.run(s); // the seeds themselves must decode
   const deadline = performance.now() + seconds * 1000;
@@ -270,7 +245,7 @@ async function workerMain() {
   while (performance.now() < deadline) {
     for (let inner = 0; inner < 64; inner++) {
       const s = t.seeds[Math.floor(rnd() * t.seeds.length)];
-      let m = mutate(s, rnd, target === 'safetensors' ? 'safetensors' : target === 'png' ? 'png' : 'le');
+      let m = mutate(s, rnd, target === 'safetensors' ? 'safetensors' : target === 'png' ? 'png' : 'le', crc32);
       if (m.length > MAX_INPUT) m = m.subarray(0, MAX_INPUT);
       input.set(m);
       Atomics.store(beat, 1, m.length);

@@ -23,6 +23,7 @@ import {
 } from '../src/exr/exr.js';
 import { roundToHalf } from '../src/util/half.js';
 import { requireTool } from './helpers.js';
+import { Rng } from '../src/util/rng.js';
 
 const OIIOTOOL = '/usr/bin/oiiotool';
 const EXRHEADER = '/usr/bin/exrheader';
@@ -69,19 +70,14 @@ interface SourceChannel {
   values: Float32Array;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Uniform [0, 1) draws from the project's seeded generator. */
+function random(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 function sourceChannels(): SourceChannel[] {
-  const rnd = mulberry32(20000630);
+  const rnd = random(20000630);
   const make = (name: string, type: SourceChannel['type'], f: (x: number, y: number) => number): SourceChannel => {
     const values = new Float32Array(W * H);
     for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) values[y * W + x] = f(x, y);
@@ -915,7 +911,7 @@ test('compressions and versions this reader does not decode are refused by name'
 test('corrupted bytes anywhere in a file give a CnnV3Error naming the file, never another error', (t) => {
   if (!tools(t) || !requireTool(t, EXRMULTIPART, 'openexr')) return;
   main();
-  const rnd = mulberry32(7);
+  const rnd = random(7);
   const files = [
     ...SCANLINE.filter((c) => !c.startsWith('dwa')).map((c) => `scan-${c}.exr`),
     ...TILED.map((c) => `tile-${c}.exr`),

@@ -6,7 +6,7 @@ import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
 import { decodeRgba, encodePlanes } from '../src/gpu/jobs.js';
 import { referenceOutput } from '../src/gpu/parity.js';
 import { randomPlanes, randomWeights } from '../src/gpu/random-input.js';
-import { chromiumRunner } from '../src/gpu/runner-node.js';
+import { chromiumRunner, type GpuRunner } from '../src/gpu/runner-node.js';
 import { UNIFORM_LAYOUTS } from '../src/gpu/uniforms.js';
 import { WGSL } from '../src/gpu/shaders.generated.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin } from '../src/export/read.js';
@@ -70,11 +70,25 @@ function job(config: ModelConfig, planes: ReturnType<typeof randomPlanes>, seed:
   return { config, planes: encodePlanes(planes), weights: toBase64(w.weights), ...(withFilm ? { film: toBase64(w.film) } : {}), cond: COND };
 }
 
+type ParityCase = [ModelConfig, number, number, number];
+
+/** Parity of random weights and planes for each (config, width, height, seed), every node named on failure. */
+async function assertParity(runner: GpuRunner, cases: ParityCase[]): Promise<void> {
+  for (const [config, w, h, seed] of cases) {
+    const j = job(config, randomPlanes(w, h, seed), seed);
+    j.cond = COND.slice(0, config.filmCondDim);
+    const r = await runner.parity(j);
+    const summary = r.nodes.map((n) => `${n.node}: ${n.maxAbsError.toExponential(1)}${n.pass ? '' : ` FAIL ${n.mismatches.join('; ')}`}`).join(', ');
+    assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim}: ${summary}`);
+    assert.equal(r.nodes.length, 6);
+  }
+}
+
 for (const kind of ['dawn', 'chromium'] as RunnerKind[]) {
   test(`parity on ${kind}: random weights and inputs at many sizes (1×1, odd, non-square) and configs`, async (t) => {
   const runner = await testRunner(t, kind);
   if (!runner) return;
-  const cases: Array<[ModelConfig, number, number, number]> = [
+  const cases: ParityCase[] = [
     [DEFAULT_MODEL_CONFIG, 1, 1, 1],
     [DEFAULT_MODEL_CONFIG, 2, 3, 2],
     [DEFAULT_MODEL_CONFIG, 17, 11, 3],
@@ -84,14 +98,7 @@ for (const kind of ['dawn', 'chromium'] as RunnerKind[]) {
     [{ encChannels: [3, 5], filmCondDim: 5 }, 23, 9, 7],
     [{ encChannels: [4, 8], filmCondDim: 2 }, 10, 10, 8],
   ];
-  for (const [config, w, h, seed] of cases) {
-    const j = job(config, randomPlanes(w, h, seed), seed);
-    j.cond = COND.slice(0, config.filmCondDim);
-    const r = await runner.parity(j);
-    const summary = r.nodes.map((n) => `${n.node}: ${n.maxAbsError.toExponential(1)}${n.pass ? '' : ` FAIL ${n.mismatches.join('; ')}`}`).join(', ');
-    assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim}: ${summary}`);
-    assert.equal(r.nodes.length, 6);
-  }
+  await assertParity(runner, cases);
 });
 }
 
@@ -221,7 +228,7 @@ test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each
   if (!runner) return;
   // enc1 works in 16×16 output tiles with an 18×18 halo of pooled e0, the other passes in 8×8
   // workgroups: these sizes put a tile edge, a one-pixel partial tile or an exact fit at every level.
-  const cases: Array<[ModelConfig, number, number, number]> = [
+  const cases: ParityCase[] = [
     [DEFAULT_MODEL_CONFIG, 33, 65, 31],
     [DEFAULT_MODEL_CONFIG, 32, 16, 32],
     [DEFAULT_MODEL_CONFIG, 64, 31, 33],
@@ -229,13 +236,7 @@ test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each
     [{ encChannels: [1, 2], filmCondDim: 3 }, 35, 18, 35],
     [{ encChannels: [4, 6], filmCondDim: 5 }, 17, 49, 36],
   ];
-  for (const [config, w, h, seed] of cases) {
-    const j = job(config, randomPlanes(w, h, seed), seed);
-    j.cond = COND.slice(0, config.filmCondDim);
-    const r = await runner.parity(j);
-    const summary = r.nodes.map((n) => `${n.node}: ${n.maxAbsError.toExponential(1)}${n.pass ? '' : ` FAIL ${n.mismatches.join('; ')}`}`).join(', ');
-    assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim}: ${summary}`);
-  }
+  await assertParity(runner, cases);
 });
 
 test('parity with the trained example weights on a real JPEG photo', async (t) => {

@@ -13,37 +13,16 @@ import { decodePng, encodePng } from '../src/image/png.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { makeCheckpoint } from './checkpoint-fixtures.js';
 import { skimage } from './helpers.js';
+import { fixPngCrcs } from './png-fixtures.js';
+import { Rng } from '../src/util/rng.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Uniform [0, 1) draws from the project's seeded generator. */
+function random(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
 
-/** Recomputes every chunk CRC so that mutations reach past the CRC check. */
-function fixPngCrcs(b: Uint8Array): Uint8Array {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  for (let pos = 8; pos + 12 <= b.length; ) {
-    const end = pos + 8 + dv.getUint32(pos);
-    if (end + 4 > b.length) break;
-    let c = 0xffffffff;
-    for (let i = pos + 4; i < end; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-    dv.setUint32(end, (c ^ 0xffffffff) >>> 0);
-    pos = end + 4;
-  }
-  return b;
-}
 
 const INTERESTING = [0, 1, 2, 0x7f, 0x80, 0xfe, 0xff];
 
@@ -104,7 +83,7 @@ function pngRuns(seed: Uint8Array, rnd: () => number): Generator<Uint8Array> {
 
 test('PNG mutation fuzz: encoder output (gray 8/16, gray+alpha 16, RGB, RGBA) only returns or throws CnnV3Error', () => {
   const t0 = performance.now();
-  const rnd = mulberry32(9);
+  const rnd = random(9);
   const seeds = [pattern(9, 7, 1, 8), pattern(6, 5, 1, 16), pattern(4, 3, 2, 16), pattern(8, 6, 3, 8), pattern(5, 5, 4, 8)].map(encodePng);
   let total = { ok: 0, refused: 0 };
   for (const [i, s] of seeds.entries()) {
@@ -117,7 +96,7 @@ test('PNG mutation fuzz: encoder output (gray 8/16, gray+alpha 16, RGB, RGBA) on
 });
 
 test('PNG mutation fuzz: real palette, 1-bit and indexed files from scikit-image', (t) => {
-  const rnd = mulberry32(10);
+  const rnd = random(10);
   for (const f of ['palette_color.png', 'foo3x5x4indexed.png', 'checker_bilevel.png']) {
     const path = skimage(t, f);
     if (!path) return;
@@ -127,7 +106,7 @@ test('PNG mutation fuzz: real palette, 1-bit and indexed files from scikit-image
 
 test('safetensors mutation fuzz: a real checkpoint only returns or throws CnnV3Error', () => {
   const t0 = performance.now();
-  const rnd = mulberry32(11);
+  const rnd = random(11);
   const seed = encodeCheckpoint(makeCheckpoint({ encChannels: [2, 3], filmCondDim: 2 }, true));
   const headerLen = Number(new DataView(seed.buffer).getBigUint64(0, true));
   // Slide over the whole file, then hammer the length field and the JSON header byte by byte.
@@ -140,7 +119,7 @@ test('safetensors mutation fuzz: a real checkpoint only returns or throws CnnV3E
 test(
   'checkpoint mutation fuzz: decodeCheckpoint on the same mutants',
   () => {
-    const rnd = mulberry32(12);
+    const rnd = random(12);
     const seed = encodeCheckpoint(makeCheckpoint(DEFAULT_MODEL_CONFIG, false));
     hammer('checkpoint', (b) => decodeCheckpoint(b, 'fuzz.safetensors'), mutants(seed, rnd, 400, 400));
     // The fuzzer's first finding, as a fixed case.

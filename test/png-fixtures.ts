@@ -1,11 +1,7 @@
 /** Hand-built PNGs for the codec tests: chunks with correct CRCs, so one field at a time can be made wrong. */
 import { zlibSync } from 'fflate';
+import { crc32 } from '../src/image/png.js';
 
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
 
 /** One chunk with a correct CRC (so that one field at a time can be made wrong). */
 export function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -14,10 +10,20 @@ export function chunk(type: string, data: Uint8Array): Uint8Array {
   dv.setUint32(0, data.length);
   for (let k = 0; k < 4; k++) out[4 + k] = type.charCodeAt(k);
   out.set(data, 8);
-  let c = 0xffffffff;
-  for (let i = 4; i < 8 + data.length; i++) c = CRC_TABLE[(c ^ out[i]!) & 0xff]! ^ (c >>> 8);
-  dv.setUint32(8 + data.length, (c ^ 0xffffffff) >>> 0);
+  dv.setUint32(8 + data.length, crc32(out, 4, 8 + data.length));
   return out;
+}
+
+/** Recomputes every chunk CRC in place, so that mutations reach past the CRC check. */
+export function fixPngCrcs(b: Uint8Array): Uint8Array {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let pos = 8; pos + 12 <= b.length; ) {
+    const end = pos + 8 + dv.getUint32(pos);
+    if (end + 4 > b.length) break;
+    dv.setUint32(end, crc32(b, pos + 4, end));
+    pos = end + 4;
+  }
+  return b;
 }
 
 export function ihdr(w: number, h: number, depth: number, ct: number, interlace = 0): Uint8Array {
