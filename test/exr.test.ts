@@ -22,6 +22,7 @@ import {
   type ExrTileDescription,
 } from '../src/exr/exr.js';
 import { roundToHalf } from '../src/util/half.js';
+import { attributeValue, offsetTable, withAttribute } from './exr-fixtures.js';
 import { requireTool } from './helpers.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -406,23 +407,6 @@ test('tiled images (one level, mipmaps, ripmaps, every lossless compression) rea
   assertSameAsDecoded(read('tile-b44a.exr'), read('tile-b44a-decoded.exr'), 'tiled B44A');
 });
 
-/** The chunk offsets of a single-part file, in table order. */
-function offsetTable(bytes: Uint8Array, count: number): number[] {
-  let p = 8;
-  const nul = () => {
-    while (bytes[p] !== 0) p++;
-    p++;
-  };
-  while (bytes[p] !== 0) {
-    nul();
-    nul();
-    p += 4 + new DataView(bytes.buffer, bytes.byteOffset).getInt32(p, true);
-  }
-  p++;
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  return Array.from({ length: count }, (_, i) => Number(view.getBigUint64(p + 8 * i, true)));
-}
-
 test('decreasing and random line orders: chunks found through the offset table', (t) => {
   if (!tools(t)) return;
   main();
@@ -577,29 +561,6 @@ test('header attributes of every standard type, decoded', (t) => {
   assert.deepEqual(views.attributes['multiView'], ['left', 'right']);
   assert.deepEqual([...views.channels.keys()].sort(), ['Y', 'right.Y']);
 });
-
-/** Inserts an attribute of a made-up type before the end of a single-part header, moving the offsets. */
-function withAttribute(bytes: Uint8Array, name: string, type: string, value: Uint8Array, chunks: number): Uint8Array {
-  const offsets = offsetTable(bytes, chunks);
-  let p = 8;
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  while (bytes[p] !== 0) {
-    while (bytes[p] !== 0) p++;
-    p++;
-    while (bytes[p] !== 0) p++;
-    p++;
-    p += 4 + view.getInt32(p, true);
-  }
-  const enc = new TextEncoder();
-  const attr = new Uint8Array([...enc.encode(name), 0, ...enc.encode(type), 0, value.length, 0, 0, 0, ...value]);
-  const out = new Uint8Array(bytes.length + attr.length);
-  out.set(bytes.subarray(0, p));
-  out.set(attr, p);
-  out.set(bytes.subarray(p), p + attr.length);
-  const outView = new DataView(out.buffer);
-  offsets.forEach((o, i) => outView.setBigUint64(p + attr.length + 1 + 8 * i, BigInt(o + attr.length), true));
-  return out;
-}
 
 test('an attribute of an unknown type is kept as its bytes', (t) => {
   if (!tools(t)) return;
@@ -831,25 +792,6 @@ test('every truncation of a small file (scan lines, tiles, multi-part) says "tru
     assert.throws(() => listExrParts(bytes.subarray(0, 20), file), /truncated/);
   }
 });
-
-/** Where a single-part header keeps the value of an attribute. */
-function attributeValue(bytes: Uint8Array, name: string): number {
-  let p = 8;
-  const view = new DataView(bytes.buffer, bytes.byteOffset);
-  const dec = new TextDecoder();
-  while (bytes[p] !== 0) {
-    const start = p;
-    while (bytes[p] !== 0) p++;
-    const attr = dec.decode(bytes.subarray(start, p));
-    p++;
-    while (bytes[p] !== 0) p++;
-    p++;
-    const size = view.getInt32(p, true);
-    if (attr === name) return p + 4;
-    p += 4 + size;
-  }
-  throw new Error(`no attribute ${name}`);
-}
 
 test('declared sizes over the limits are refused before anything that large is allocated', (t) => {
   if (!tools(t)) return;

@@ -73,13 +73,16 @@ export function chunkLayout(
 // zlib, and the byte predictor + interleave that RLE and ZIP(S) undo after decompressing
 
 export function inflateExact(src: Uint8Array, size: number, what: string): Uint8Array {
-  const out = new Uint8Array(size);
+  // fflate stops silently when the output buffer is full: one spare byte tells "exactly size"
+  // from "more", and bounds what a bomb can make.
+  const out = new Uint8Array(size + 1);
   let got: Uint8Array;
   try {
     got = unzlibSync(src, { out });
   } catch (e) {
     problem(`${what}: corrupt zlib data (${e instanceof Error ? e.message : String(e)})`);
   }
+  if (got.length > size) problem(`${what}: zlib data inflates to more than ${size} bytes`);
   if (got.length !== size) problem(`${what}: zlib data inflates to ${got.length} bytes, expected ${size}`);
   return got;
 }

@@ -154,9 +154,15 @@ function guard<T>(name: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof CnnV3Error) throw e;
-    if (e instanceof ExrProblem) throw fileError(name, e.message);
-    throw fileError(name, `corrupt OpenEXR file (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof ExrProblem) throw fileError(name, oneLine(e.message));
+    throw fileError(name, `corrupt OpenEXR file (${oneLine(e instanceof Error ? e.message : String(e))})`);
   }
+}
+
+/** Names quoted from the file may hold any byte: control characters are written as \xNN, so the message stays one line. */
+function oneLine(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +223,8 @@ const LINES_PER_CHUNK: Record<string, number> = {
   HTJ2K32: 32,
   ZSTD: 32,
 };
+/** The largest window coordinate OpenEXR accepts: INT_MAX / 2. */
+const MAX_COORDINATE = 1073741823;
 const DECODED = new Set(['NONE', 'RLE', 'ZIPS', 'ZIP', 'PIZ', 'PXR24', 'B44', 'B44A']);
 
 function compressionOf(h: ExrHeader): string {
@@ -320,7 +328,7 @@ function readOffsetTables(bytes: Uint8Array, file: ExrFileHeaders, parts: Part[]
     truncated(`the offset tables need ${total * 8} bytes after the header, the file has ${bytes.length - c.pos}`);
   }
   const tablesEnd = c.pos + total * 8;
-  const offsets = counts.map((n) => Array.from({ length: n }, () => c.u64('offset table')));
+  const offsets = counts.map((n) => Array.from({ length: n }, () => c.i64('offset table')));
   return parts.map((part, p) =>
     offsets[p]!.map((offset, i) => readChunkHeader(bytes, file, part, offset, i, tablesEnd)),
   );
@@ -335,6 +343,7 @@ function readChunkHeader(
   tablesEnd: number,
 ): ChunkRef {
   const where = `chunk ${i}${file.multiPart ? ` of part ${part.index}` : ''}`;
+  if (offset < 0) problem(`${where} has a negative offset ${offset}`);
   if (offset === 0) truncated(`${where} was never written: its offset is 0`);
   if (offset >= bytes.length) truncated(`${where} starts at byte ${offset}, past the end of the file (${bytes.length} bytes)`);
   if (offset < tablesEnd) problem(`${where} has offset ${offset}, inside the header`);
@@ -426,6 +435,12 @@ function planPart(file: ExrFileHeaders, part: Part, limits: ExrLimits): PartPlan
   if (pixels > limits.maxPixels) {
     problem(`data window ${width}x${height} (${pixels} pixels) is over the limit of ${limits.maxPixels} pixels`);
   }
+  // OpenEXR's own bound: coordinates stay within ±(2^31 − 1)/2, so sizes and sums of them fit an int.
+  for (const [what, b] of [['data', dataWindow], ['display', displayWindow]] as const) {
+    if ([b.xMin, b.yMin, b.xMax, b.yMax].some((v) => Math.abs(v) > MAX_COORDINATE)) {
+      problem(`${what} window (${b.xMin},${b.yMin})-(${b.xMax},${b.yMax}) has a coordinate beyond ±${MAX_COORDINATE}`);
+    }
+  }
   if (pixels * channelInfo.length > limits.maxSamples) {
     problem(`${channelInfo.length} channels of ${pixels} pixels are over the limit of ${limits.maxSamples} samples`);
   }
@@ -484,7 +499,12 @@ function decodePart(bytes: Uint8Array, fileName: string, plan: PartPlan, chunks:
   };
 
   const decompress = (data: Uint8Array, layout: ChunkLayout, what: string): Uint8Array => {
-    if (data.length >= layout.unpackedSize) return data.subarray(0, layout.unpackedSize); // stored as is
+    // Writers store a chunk as is when compressing would not make it smaller; more bytes than
+    // its pixels need is no chunk any writer makes.
+    if (data.length > layout.unpackedSize) {
+      problem(`${what} holds ${data.length} bytes, more than the ${layout.unpackedSize} bytes of its pixels`);
+    }
+    if (data.length === layout.unpackedSize) return data; // stored as is
     switch (compression) {
       case 'NONE':
         return problem(`${what} holds ${data.length} bytes, expected ${layout.unpackedSize}`);
@@ -511,7 +531,9 @@ function decodePart(bytes: Uint8Array, fileName: string, plan: PartPlan, chunks:
       const ref = chunks[i]!;
       const y0 = yMin + i * lines;
       const y1 = Math.min(y0 + lines - 1, yMax);
-      if (ref.coords[0] !== y0) problem(`${where(i)} says it starts at line ${ref.coords[0]}, expected ${y0}`);
+      const y = ref.coords[0]!;
+      if (y < yMin || y > yMax) problem(`${where(i)} is for line ${y}, outside the data window (lines ${yMin} to ${yMax})`);
+      if (y !== y0) problem(`${where(i)} says it starts at line ${y}, expected ${y0}`);
       const layout = chunkLayout(xMin, y0, xMax, y1, codes);
       place(decompress(bytes.subarray(ref.data, ref.data + ref.size), layout, where(i)), layout);
     }
@@ -524,7 +546,10 @@ function decodePart(bytes: Uint8Array, fileName: string, plan: PartPlan, chunks:
       for (let tx = 0; tx < nx; tx++) {
         const i = ty * nx + tx;
         const ref = chunks[i]!;
-        const [dx, dy, lx, ly] = ref.coords;
+        const [dx, dy, lx, ly] = ref.coords as [number, number, number, number];
+        if (lx === 0 && ly === 0 && (dx < 0 || dx >= nx || dy < 0 || dy >= ny)) {
+          problem(`${where(i)} is tile (${dx},${dy}) of level (0,0), outside the ${nx}x${ny} tiles of level 0`);
+        }
         if (dx !== tx || dy !== ty || lx !== 0 || ly !== 0) {
           problem(`${where(i)} is tile (${dx},${dy}) of level (${lx},${ly}), expected tile (${tx},${ty}) of level (0,0)`);
         }

@@ -138,6 +138,14 @@ export class Cursor {
     this.pos += 4;
     return v;
   }
+  /** A 64-bit signed value as a number (exact within ±2^53; larger ones are past any file's end anyway). */
+  i64(what: string): number {
+    this.need(8, what);
+    const lo = this.view.getUint32(this.pos, true);
+    const hi = this.view.getInt32(this.pos + 4, true);
+    this.pos += 8;
+    return hi * 4294967296 + lo;
+  }
   /** A 64-bit unsigned value as a number (exact below 2^53; larger ones are past any file's end anyway). */
   u64(what: string): number {
     this.need(8, what);
@@ -164,15 +172,18 @@ export class Cursor {
     this.pos += n;
     return s;
   }
-  /** A NUL-terminated name of at most `max` bytes (the NUL not counted). */
+  /**
+   * A NUL-terminated name of at most `max` bytes (the NUL not counted); `what` names it in a
+   * message ("an attribute name").
+   */
   name(max: number, what: string): string {
     const start = this.pos;
     const stop = Math.min(this.end, start + max + 1);
     let i = start;
     while (i < stop && this.bytes[i] !== 0) i++;
     if (i === stop) {
-      if (stop === this.end) truncated(what);
-      problem(`${what} is longer than ${max} bytes`);
+      if (stop === this.end) truncated(`${what} runs past the end of the file`);
+      problem(`${what} is longer than ${max} bytes (no terminating NUL)`);
     }
     this.pos = i + 1;
     return utf8.decode(this.bytes.subarray(start, i));
@@ -268,8 +279,10 @@ function readHeader(c: Cursor, maxName: number, limits: ExrLimits, index: number
     if (++count > limits.maxAttributes) {
       problem(`part ${index} has more than ${limits.maxAttributes} attributes (the limit)`);
     }
-    const name = c.name(maxName, where);
-    const type = c.name(maxName, where);
+    const name = c.name(maxName, 'an attribute name');
+    const type = c.name(maxName, `the type name of attribute "${name}"`);
+    // Two values for one name would leave it to chance which one the reader obeys.
+    if (Object.hasOwn(types, name)) problem(`attribute "${name}" appears twice`);
     const size = c.i32(where);
     if (size < 0) problem(`attribute "${name}" has a negative size ${size}`);
     if (size > limits.maxAttributeBytes) {

@@ -31,7 +31,7 @@ export function undoPiz(src: Uint8Array, layout: ChunkLayout, what: string): Uin
   if (src.length < 4) corrupt('too short');
   const minNonZero = src[0]! | (src[1]! << 8);
   const maxNonZero = src[2]! | (src[3]! << 8);
-  if (maxNonZero >= BITMAP_SIZE) corrupt('bitmap range');
+  if (maxNonZero >= BITMAP_SIZE) corrupt(`bitmap range ${minNonZero} to ${maxNonZero}, past its ${BITMAP_SIZE} bytes`);
   const bitmap = new Uint8Array(BITMAP_SIZE);
   let p = 4;
   if (minNonZero <= maxNonZero) {
@@ -367,7 +367,7 @@ function unpackEncTable(
       lengths.fill(0, sym, sym + run);
       sym += run - 1;
     } else {
-      if (l > MAX_CODE_LENGTH) corrupt(`Huffman code of ${l} bits`);
+      if (l > MAX_CODE_LENGTH) corrupt(`a Huffman code of ${l} bits; the longest allowed is ${MAX_CODE_LENGTH}`);
       lengths[sym] = l;
     }
   }
