@@ -1,0 +1,252 @@
+/**
+ * The demo's effects (SPEC §8) behind one small interface, made from a `.seq` EFFECT line by
+ * `createEffect`. Browser-safe: files come through a `DemoAssets` (Node: assets-node.ts; the
+ * browser player: fetched URLs), so this module never touches the file system.
+ *
+ * - ImageFeaturesEffect `[prev_cnn] -> feat0 feat1`: a photo (`image=`) or a video frame
+ *   (`video=`, where the platform decodes video) in simple mode, scaled to cover the frame
+ *   (centre crop, Lanczos-3), packed by FeaturePass. Without `prev_cnn` as input, ch 9–11 are 0.
+ * - CNNv3Effect `feat0 feat1 -> out`: the network. `weights=` (default: the bundled example
+ *   weights), `film=` (default: the bundled FiLM MLP when `weights=` is not given, else the
+ *   identity FiLM: another model's weights need their own MLP), `style_p0=`/`style_p1=`
+ *   (default 0.5). FiLM inputs are set every frame from the beat and the audio.
+ * - GBufferEffect `[prev_cnn] -> feat0 feat1`: src/demo/gbuffer (`scene=` a glTF/GLB, default its
+ *   built-in scene); URIs inside the scene resolve relative to it.
+ * Paths in params are relative to the `.seq` file. Every load error names `file:line`.
+ */
+import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
+import { CNNv3Effect } from '../gpu/cnn-effect.js';
+import type { GpuContext } from '../gpu/context.js';
+import { FeaturePass, planesFromPhoto } from '../gpu/feature-pass.js';
+import { TextureNodes } from '../gpu/nodes.js';
+import { decodeImage } from '../image/decode.js';
+import { toRgba8, type Raster } from '../image/image.js';
+import { resizeLanczos3 } from '../image/resize.js';
+import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
+import { PREV_CNN, SINK } from './graph.js';
+import type { SeqEffect, SeqFile } from './seq.js';
+
+/** What an effect gets each frame. */
+export interface DemoFrame {
+  /** Absolute time, seconds. */
+  t: number;
+  /** Seconds since this effect started (its animation clock). */
+  localTime: number;
+  width: number;
+  height: number;
+  beat_phase: number;
+  beat_norm: number;
+  audio_intensity: number;
+}
+
+export interface DemoEffect {
+  render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void;
+  destroy(): void;
+  /** Set on CNNv3Effect adapters: the engine copies this node into prev_cnn after the frame. */
+  readonly cnnOutput?: string;
+}
+
+/** Frames of a decoded video, already scaled to the demo's size. */
+export interface VideoFrames {
+  /** RGB(A) raster of the frame shown at `t` seconds into the video (clamped to its length). */
+  frameAt(t: number): Raster;
+  destroy(): void;
+}
+
+/** Where effects get their files: the platform seam between Node and the browser. */
+export interface DemoAssets {
+  /** Bytes of a file a `.seq` names (`path` as written there, relative to the `.seq`). */
+  read(path: string, what: string): Promise<Uint8Array>;
+  /** The bundled example weights (examples/weights). */
+  bundledWeights(): Promise<{ weights: Uint8Array; film: Uint8Array }>;
+  /** A resolver for URIs inside a file the `.seq` names (glTF buffers and images). */
+  resolver(path: string): (uri: string) => Promise<Uint8Array>;
+  /** Video decoding; absent where the platform has none. */
+  openVideo?: (path: string, width: number, height: number) => Promise<VideoFrames>;
+  /** Says why video is unavailable, for the error message. */
+  videoUnsupported?: string;
+}
+
+export const DEFAULT_STYLE = 0.5;
+
+/** `image` scaled to cover width×height (centre crop, then Lanczos-3), as RGBA8. */
+export function coverResize(image: Raster, width: number, height: number): Raster {
+  const rgba = toRgba8(image);
+  const scale = Math.max(width / image.width, height / image.height);
+  const cw = Math.min(image.width, Math.max(1, Math.round(width / scale)));
+  const ch = Math.min(image.height, Math.max(1, Math.round(height / scale)));
+  const x0 = Math.floor((image.width - cw) / 2);
+  const y0 = Math.floor((image.height - ch) / 2);
+  const crop = new Uint8Array(cw * ch * 4);
+  for (let y = 0; y < ch; y++) crop.set(rgba.subarray(((y0 + y) * image.width + x0) * 4, ((y0 + y) * image.width + x0 + cw) * 4), y * cw * 4);
+  return { width, height, channels: 4, depth: 8, data: resizeLanczos3(crop, cw, ch, 4, width, height) };
+}
+
+/**
+ * The shared node pool seen through one FeaturePass: its packed outputs and prev_cnn are the
+ * shared nodes, everything else it creates (its uploaded input planes) stays private, so two
+ * image effects never overwrite each other's uploads.
+ */
+class FeatureNodes extends TextureNodes {
+  constructor(device: GPUDevice, private readonly shared: TextureNodes, private readonly sharedNames: ReadonlySet<string>) {
+    super(device);
+  }
+  override get(name: string): GPUTexture | undefined {
+    return this.sharedNames.has(name) ? this.shared.get(name) : super.get(name);
+  }
+  override ensure(name: string, format: GPUTextureFormat, width: number, height: number, usage: GPUTextureUsageFlags): { texture: GPUTexture; created: boolean } {
+    return this.sharedNames.has(name) ? this.shared.ensure(name, format, width, height, usage) : super.ensure(name, format, width, height, usage);
+  }
+}
+
+/** A node name no effect can write (not an identifier), for "no prev_cnn input". */
+const NO_PREV = '(no prev)';
+
+export class ImageFeaturesEffect implements DemoEffect {
+  private readonly pass: FeaturePass;
+  private view?: FeatureNodes;
+  private uploadedFrame = -1;
+
+  private constructor(
+    ctx: GpuContext,
+    private readonly outputs: [string, string],
+    private readonly prev: string,
+    private readonly still: Raster | undefined,
+    private readonly video: VideoFrames | undefined,
+    private readonly fps: number,
+  ) {
+    this.pass = new FeaturePass(ctx, { feat0: outputs[0], feat1: outputs[1], prev });
+  }
+
+  static async create(ctx: GpuContext, e: SeqEffect, assets: DemoAssets, size: { width: number; height: number; fps: number }): Promise<ImageFeaturesEffect> {
+    const prev = e.inputs.includes(PREV_CNN) ? PREV_CNN : NO_PREV;
+    const outputs = e.outputs as [string, string];
+    const image = e.params['image'];
+    if (image !== undefined) {
+      const photo = decodeImage(await assets.read(image, 'image'), image);
+      return new ImageFeaturesEffect(ctx, outputs, prev, coverResize(photo, size.width, size.height), undefined, size.fps);
+    }
+    const video = e.params['video']!;
+    if (!assets.openVideo) throw new CnnV3Error(`video=${video}: ${assets.videoUnsupported ?? 'video is not supported here'}; use image=`);
+    return new ImageFeaturesEffect(ctx, outputs, prev, undefined, await assets.openVideo(video, size.width, size.height), size.fps);
+  }
+
+  render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
+    if (!this.view) {
+      const device = this.pass.ctx.device;
+      this.view = new FeatureNodes(device, nodes, new Set([...this.outputs, this.prev]));
+    }
+    // A video uploads the frame under the effect's clock, once per distinct video frame.
+    const index = this.video ? Math.floor(frame.localTime * this.fps + 1e-6) : 0;
+    if (index !== this.uploadedFrame) {
+      const raster = this.still ?? this.video!.frameAt(frame.localTime);
+      this.pass.upload(planesFromPhoto(raster), this.view);
+      this.uploadedFrame = index;
+    }
+    this.pass.encode(encoder, this.view);
+  }
+
+  destroy(): void {
+    this.view?.destroy();
+    this.video?.destroy();
+  }
+}
+
+function styleParam(e: SeqEffect, key: 'style_p0' | 'style_p1'): number {
+  const v = e.params[key];
+  return v === undefined ? DEFAULT_STYLE : Number(v);
+}
+
+export class CNNv3EffectAdapter implements DemoEffect {
+  readonly cnnOutput: string;
+
+  private constructor(
+    private readonly effect: CNNv3Effect,
+    private readonly style: [number, number],
+  ) {
+    this.cnnOutput = effect.outputs[0];
+  }
+
+  static async create(ctx: GpuContext, e: SeqEffect, assets: DemoAssets): Promise<CNNv3EffectAdapter> {
+    const weightsPath = e.params['weights'];
+    const filmPath = e.params['film'];
+    const bundled = weightsPath === undefined ? await assets.bundledWeights() : undefined;
+    const weights = bundled?.weights ?? (await assets.read(weightsPath!, 'weights file'));
+    const film = filmPath !== undefined ? await assets.read(filmPath, 'FiLM MLP file') : bundled?.film;
+    const effect = new CNNv3Effect(ctx, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!], e.start, e.end, DEFAULT_MODEL_CONFIG);
+    try {
+      try {
+        effect.uploadWeights(ctx.device.queue, weights);
+      } catch (err) {
+        // The effect names its format; the user needs the file.
+        if (isCnnV3Error(err)) throw fileError(weightsPath ?? 'bundled weights', err.message.replace(/^cnn_v3_weights\.bin: /, ''));
+        throw err;
+      }
+      if (film) effect.uploadFilmMlp(film, filmPath ?? 'bundled cnn_v3_film_mlp.bin');
+    } catch (err) {
+      effect.destroy();
+      throw err;
+    }
+    return new CNNv3EffectAdapter(effect, [styleParam(e, 'style_p0'), styleParam(e, 'style_p1')]);
+  }
+
+  render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
+    this.effect.setFilmParams({
+      beat_phase: frame.beat_phase,
+      beat_norm: frame.beat_norm,
+      audio_intensity: frame.audio_intensity,
+      style_p0: this.style[0],
+      style_p1: this.style[1],
+    });
+    this.effect.render(encoder, frame, nodes);
+  }
+
+  destroy(): void {
+    this.effect.destroy();
+  }
+}
+
+/** Node counts and roles each class accepts (beyond what graph.ts checks). */
+function checkWiring(e: SeqEffect): void {
+  const io = `${e.inputs.join(' ') || '(none)'} -> ${e.outputs.join(' ')}`;
+  if (e.className === 'CNNv3Effect') {
+    if (e.inputs.length !== 2 || e.outputs.length !== 1) {
+      throw new CnnV3Error(`CNNv3Effect takes two inputs (the packed features) and one output: feat0 feat1 -> out, got ${io}`);
+    }
+    if (e.inputs.includes(PREV_CNN)) throw new CnnV3Error(`CNNv3Effect reads packed features, not ${PREV_CNN} (feed ${PREV_CNN} to the features effect)`);
+    return;
+  }
+  if (e.outputs.length !== 2) throw new CnnV3Error(`${e.className} writes two nodes (the packed features): -> feat0 feat1, got ${io}`);
+  if (e.outputs.includes(SINK)) throw new CnnV3Error(`${e.className} writes packed features, not an image: it cannot write ${SINK}`);
+  if (e.outputs[0] === e.outputs[1]) throw new CnnV3Error(`${e.className} writes ${e.outputs[0]} twice`);
+  const other = e.inputs.filter((x) => x !== PREV_CNN);
+  if (other.length > 0) throw new CnnV3Error(`${e.className} reads only ${PREV_CNN} (the previous output), not ${other.join(', ')}`);
+}
+
+export interface EffectFactoryOptions {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/** Builds the effect of one EFFECT line; any problem becomes `file:line: message`. */
+export async function createEffect(ctx: GpuContext, seq: SeqFile, e: SeqEffect, assets: DemoAssets, opts: EffectFactoryOptions): Promise<DemoEffect> {
+  try {
+    checkWiring(e);
+    switch (e.className) {
+      case 'CNNv3Effect':
+        return await CNNv3EffectAdapter.create(ctx, e, assets);
+      case 'ImageFeaturesEffect':
+        return await ImageFeaturesEffect.create(ctx, e, assets, opts);
+      case 'GBufferEffect':
+        return await createGBuffer(ctx, e, assets);
+    }
+  } catch (err) {
+    if (isCnnV3Error(err)) throw fileError(`${seq.file}:${e.line}`, err.message);
+    throw err;
+  }
+}
+
+async function createGBuffer(_ctx: GpuContext, _e: SeqEffect, _assets: DemoAssets): Promise<DemoEffect> {
+  throw new CnnV3Error('GBufferEffect is not built into this version yet');
+}
