@@ -97,6 +97,9 @@ for (const kind of ['dawn', 'chromium'] as RunnerKind[]) {
     [DEFAULT_MODEL_CONFIG, 129, 67, 6],
     [{ encChannels: [3, 5], filmCondDim: 5 }, 23, 9, 7],
     [{ encChannels: [4, 8], filmCondDim: 2 }, 10, 10, 8],
+    // The opt-in residual output: dec0 adds to the packed albedo and transp.
+    [{ ...DEFAULT_MODEL_CONFIG, output: 'residual' }, 19, 13, 9],
+    [{ encChannels: [3, 5], filmCondDim: 5, output: 'residual' }, 2, 1, 10],
   ];
   await assertParity(runner, cases);
 });

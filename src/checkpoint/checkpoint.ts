@@ -14,7 +14,7 @@
  */
 import { fileError } from '../errors.js';
 import { INPUT_MODES, type InputMode } from '../dataset/layout.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, OUTPUT_MODES, type ModelConfig, type OutputMode } from '../model/config.js';
 import { buildParamTable, type ParamTable } from '../model/params.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensorIn } from './safetensors.js';
 
@@ -51,12 +51,18 @@ export const optimTensorNames = (param: string) => ({ expAvg: `optim.${param}.ex
 
 /** `enc_channels=[4, 8] film_cond_dim=5`, as the export report and error messages write it. */
 export function describeConfig(config: ModelConfig): string {
-  return `enc_channels=[${config.encChannels.join(', ')}] film_cond_dim=${config.filmCondDim}`;
+  return `enc_channels=[${config.encChannels.join(', ')}] film_cond_dim=${config.filmCondDim}${config.output === 'residual' ? ' output=residual' : ''}`;
 }
 
 /** The `config` metadata value: snake_case keys, as the playbook's PyTorch checkpoint has them. */
 export function configJson(config: ModelConfig, inputMode: InputMode): string {
-  return JSON.stringify({ enc_channels: [...config.encChannels], film_cond_dim: config.filmCondDim, input_mode: inputMode });
+  // `output` only when it is not the playbook's sigmoid, so default checkpoints stay byte-identical.
+  return JSON.stringify({
+    enc_channels: [...config.encChannels],
+    film_cond_dim: config.filmCondDim,
+    input_mode: inputMode,
+    ...(config.output && config.output !== 'sigmoid' ? { output: config.output } : {}),
+  });
 }
 
 export function encodeCheckpoint(ckpt: Omit<Checkpoint, 'hadConfig'>): Uint8Array {
@@ -123,7 +129,13 @@ function parseConfig(raw: string, fail: Fail): { config: ModelConfig; inputMode:
   if (!(INPUT_MODES as readonly unknown[]).includes(mode)) {
     throw fail(`config metadata: input_mode must be ${INPUT_MODES.join(' or ')}, got ${JSON.stringify(mode)}`);
   }
-  return { config: { encChannels: [enc[0] as number, enc[1] as number], filmCondDim: film as number }, inputMode: mode as InputMode };
+  const output = o['output'] ?? 'sigmoid';
+  if (!(OUTPUT_MODES as readonly unknown[]).includes(output)) {
+    throw fail(`config metadata: output must be ${OUTPUT_MODES.join(' or ')}, got ${JSON.stringify(output)}`);
+  }
+  const config: ModelConfig = { encChannels: [enc[0] as number, enc[1] as number], filmCondDim: film as number };
+  if (output !== 'sigmoid') config.output = output as OutputMode;
+  return { config, inputMode: mode as InputMode };
 }
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;

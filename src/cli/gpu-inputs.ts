@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SAMPLE_MARKER } from '../dataset/layout.js';
 import { loadSampleDir } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
-import { readFilmMlpBin, readWeightsBin } from '../export/read.js';
+import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../gpu/feature-pass.js';
 import type { RunnerChoice } from '../gpu/runner-node.js';
 import { decodeImage } from '../image/decode.js';
@@ -50,14 +50,28 @@ export function modelConfig(command: string, values: Record<string, unknown>): M
   return { encChannels, filmCondDim };
 }
 
-/** The weight files, size-checked here so the message names the file before any GPU starts. */
-export async function readWeightFiles(config: ModelConfig, weightsPath: string, filmPath?: string): Promise<{ weights: Uint8Array; film?: Uint8Array }> {
+/**
+ * The weight files, size-checked here so the message names the file before any GPU starts, and
+ * the model they hold: the weights file's extension trailer when it has one, else `flagConfig`.
+ */
+export async function readWeightFiles(
+  flagConfig: ModelConfig,
+  weightsPath: string,
+  filmPath?: string,
+  flagsGiven = false,
+): Promise<{ weights: Uint8Array; film?: Uint8Array; config: ModelConfig }> {
   const weights = await readInputFile(weightsPath, 'weights file');
+  const config = weightsFileConfig(weights, weightsPath, flagConfig, flagsGiven);
   readWeightsBin(config, weights, weightsPath);
-  if (filmPath === undefined) return { weights };
+  if (filmPath === undefined) return { weights, config };
   const film = await readInputFile(filmPath, 'FiLM MLP file');
   readFilmMlpBin(config, film, filmPath);
-  return { weights, film };
+  return { weights, film, config };
+}
+
+/** Whether the user set the model's shape by flags (then a weights file must agree). */
+export function modelFlagsGiven(values: Record<string, unknown>): boolean {
+  return values['enc-channels'] !== undefined || values['film-cond-dim'] !== undefined;
 }
 
 export function parseCond(command: string, raw: string | undefined, dim: number): number[] {

@@ -9,11 +9,17 @@
  * `cnn_v3_film_mlp.bin`: the FiLM MLP (L0 weight, L0 bias, L1 weight, L1 bias; row-major
  * `[out][in]`) as float32 little-endian.
  *
+ * Extension trailer: a model trained with an opt-in extension the playbook's network lacks (today
+ * the residual output, `ModelConfig.output`) gets 16 more bytes after the halves, so every
+ * consumer builds the right network from the file alone: ASCII `CNX1`, u32 flags (bit 0 =
+ * residual output), u16 C0, u16 C1, u16 D, u16 0 — little-endian. Default models have no trailer:
+ * their file is exactly the playbook's, byte for byte.
+ *
  * The parameter table already orders the flat vector this way (conv layers first, then the
  * MLP), so both files are straight conversions of two slices of it.
  */
 import { describeConfig } from '../checkpoint/checkpoint.js';
-import type { ModelConfig } from '../model/config.js';
+import { outputMode, type ModelConfig } from '../model/config.js';
 import { buildParamTable, type ParamTable } from '../model/params.js';
 import { toHalfBits } from '../util/half.js';
 
@@ -29,9 +35,34 @@ export interface ExportedWeights {
   halfOverflow: number;
 }
 
-/** Size of cnn_v3_weights.bin: the conv values as halves, rounded up to whole u32s. */
-export function expectedWeightBytes(config: ModelConfig): number {
+export const TRAILER_BYTES = 16;
+export const TRAILER_MAGIC = 'CNX1';
+export const TRAILER_FLAG_RESIDUAL = 1;
+
+/** Whether a model's weights file carries the extension trailer. */
+export function hasTrailer(config: ModelConfig): boolean {
+  return outputMode(config) !== 'sigmoid';
+}
+
+/** Bytes of the packed halves: the conv values rounded up to whole u32s (what the GPU reads). */
+export function weightHalvesBytes(config: ModelConfig): number {
   return Math.ceil(buildParamTable(config).convCount / 2) * 4;
+}
+
+/** Size of cnn_v3_weights.bin: the packed halves, plus the trailer for an extended model. */
+export function expectedWeightBytes(config: ModelConfig): number {
+  return weightHalvesBytes(config) + (hasTrailer(config) ? TRAILER_BYTES : 0);
+}
+
+export function encodeTrailer(config: ModelConfig): Uint8Array {
+  const t = new Uint8Array(TRAILER_BYTES);
+  const dv = new DataView(t.buffer);
+  for (let i = 0; i < 4; i++) t[i] = TRAILER_MAGIC.charCodeAt(i);
+  dv.setUint32(4, outputMode(config) === 'residual' ? TRAILER_FLAG_RESIDUAL : 0, true);
+  dv.setUint16(8, config.encChannels[0], true);
+  dv.setUint16(10, config.encChannels[1], true);
+  dv.setUint16(12, config.filmCondDim, true);
+  return t;
 }
 
 /** Size of cnn_v3_film_mlp.bin: the FiLM MLP values as f32. */
@@ -45,7 +76,8 @@ export function exportWeights(config: ModelConfig, params: Float32Array): Export
     throw new Error(`exportWeights: ${params.length} parameters given, ${describeConfig(config)} has ${table.total}`);
   }
   const n = table.convCount;
-  const weights = new Uint8Array(Math.ceil(n / 2) * 4);
+  const weights = new Uint8Array(expectedWeightBytes(config));
+  if (hasTrailer(config)) weights.set(encodeTrailer(config), weightHalvesBytes(config));
   const wv = new DataView(weights.buffer);
   let halfOverflow = 0;
   for (let i = 0; i < n; i++) {
@@ -92,8 +124,9 @@ export function exportReport(info: { epoch: number; loss: number }, table: Param
     `Checkpoint: epoch=${info.epoch} loss=${formatFixedLikePython(info.loss, 6)}`,
     describeConfig(table.config),
     WEIGHTS_FILE,
-    `  ${table.convCount} f16 values → ${words} u32 → ${words * 4} bytes`,
-    `  Upload via CNNv3Effect.uploadWeights(queue, data, ${words * 4})`,
+    `  ${table.convCount} f16 values → ${words} u32 → ${words * 4} bytes` +
+      (hasTrailer(table.config) ? ` + ${TRAILER_BYTES}-byte extension trailer (${describeConfig(table.config)})` : ''),
+    `  Upload via CNNv3Effect.uploadWeights(queue, data, ${expectedWeightBytes(table.config)})`,
     FILM_MLP_FILE,
     `  L0: weight ${shape('film_mlp.0.weight')} + bias ${shape('film_mlp.0.bias')}`,
     `  L1: weight ${shape('film_mlp.2.weight')} + bias ${shape('film_mlp.2.bias')}`,

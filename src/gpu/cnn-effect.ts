@@ -7,7 +7,7 @@
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes } from '../export/export.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin, type FilmMlp } from '../export/read.js';
-import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, outputMode, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ParamTable } from '../model/params.js';
 import { gpuAwait, type GpuContext } from './context.js';
 import type { TextureNodes } from './nodes.js';
@@ -55,7 +55,8 @@ const PASSES: PassSpec[] = [
   { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: 16 },
   { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: 8 },
   { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: 8 },
-  { name: 'dec0', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.dec1.name, CNN_NODES.enc0.name], writes: (e) => e.outputs[0], scale: 1, tile: 8 },
+  // dec0 also reads the features: the residual output adds to their albedo and transp.
+  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: 8 },
 ];
 
 interface PassState {
@@ -101,7 +102,7 @@ export class CNNv3Effect {
       size: Math.max(16, Math.ceil(bytes / 16) * 16),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
-    const constants = { C0: c0, C1: c1 };
+    const constants = { C0: c0, C1: c1, RESIDUAL: outputMode(config) === 'residual' ? 1 : 0 };
     this.passes = PASSES.map((spec) => {
       const code = `${WGSL.common}\n${WGSL[spec.name as ShaderName]}`;
       const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.name}`, code });

@@ -24,7 +24,9 @@ export function randomPlanes(width: number, height: number, seed: number): Featu
 
 /** PyTorch-style init, with the FiLM output layer's bias spread so γ/β are far from identity. */
 export function randomWeights(config: ModelConfig, seed: number): { weights: Uint8Array; film: Uint8Array } {
-  const table = buildParamTable(config);
+  // Initialised as the sigmoid network even for the residual output, whose init zeroes dec0:
+  // random weights should exercise every layer.
+  const table = buildParamTable({ encChannels: config.encChannels, filmCondDim: config.filmCondDim });
   const params = initParams(table, seed);
   const rng = new Rng(seed ^ 0x5bd1e995);
   const bias = table.byName.get('film_mlp.2.bias')!;

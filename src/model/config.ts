@@ -4,7 +4,25 @@ export interface ModelConfig {
   encChannels: [number, number];
   /** D: length of the FiLM condition vector (`--film-cond-dim`, default 5). */
   filmCondDim: number;
+  /**
+   * How dec0's output becomes RGBA. Absent = `'sigmoid'`, the playbook's network bit for bit.
+   * `'residual'` (opt-in, `--output-mode residual`): y = clamp(base + tanh(FiLM(conv)), 0, 1)
+   * with base = (albedo.rgb, 1 − transp) from input channels 0–2 and 19, and dec0 initialised
+   * to zero so training starts at the identity. See README "Near-identity styles" for why.
+   */
+  output?: OutputMode;
 }
+
+export const OUTPUT_MODES = ['sigmoid', 'residual'] as const;
+export type OutputMode = (typeof OUTPUT_MODES)[number];
+
+/** The output mode of a config (absent means the playbook's sigmoid). */
+export function outputMode(cfg: ModelConfig): OutputMode {
+  return cfg.output ?? 'sigmoid';
+}
+
+/** Input channels the residual output adds to: albedo r, g, b, and transp (alpha base = 1 − transp). */
+export const RESIDUAL_BASE_CHANNELS = [0, 1, 2, 19] as const;
 
 export const DEFAULT_MODEL_CONFIG: ModelConfig = { encChannels: [4, 8], filmCondDim: 5 };
 

@@ -23,7 +23,7 @@
  * (the trainer's thread count and --resume rely on it): every buffer a kernel reads is either
  * fully rewritten per image or a border that stays zero.
  */
-import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS } from './config.js';
+import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';
 import { jsKernels } from './wasm/kernels-js.js';
 import { Arena, lanes4, wasmKernels, type Kernels } from './wasm/kernels.js';
@@ -94,9 +94,11 @@ export class FastModel {
   private readonly gMlp: { w0: Float64Array; b0: Float64Array; w2: Float64Array; b2: Float64Array };
   private readonly hidden = new Float64Array(FILM_HIDDEN);
   private readonly cond: Float64Array;
+  private readonly residual: boolean;
 
   constructor(readonly table: ParamTable, options: FastModelOptions = {}) {
     const arena = this.arena;
+    this.residual = outputMode(table.config) === 'residual';
     this.kernels = (options.kernels !== 'js' && wasmKernels(arena)) || jsKernels(arena);
     this.kernelKind = this.kernels.kind;
     this.convs = table.convs.map((shape) => {
@@ -287,7 +289,8 @@ export class FastModel {
     k.upsampleConcat(ws.d1, W1, C0, ws.e0, H, W, C0, ws.cat0P);
     k.conv(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, dec0.w, dec0.bias, OUT_CHANNELS, ws.cd0, W * OUT_CHANNELS);
     const [g3, b3] = this.film('dec0');
-    k.filmSigmoid(ws.cd0, H * W, g3, b3, ws.y);
+    if (this.residual) this.residualOutput(ws, g3, b3);
+    else k.filmSigmoid(ws.cd0, H * W, g3, b3, ws.y);
     return this.arena.f32.subarray(ws.y, ws.y + H * W * OUT_CHANNELS);
   }
 
@@ -309,8 +312,10 @@ export class FastModel {
     f32.set(target.subarray(0, H * W * OUT_CHANNELS), ws.target);
 
     // Loss, and its gradient through the sigmoid and dec0's FiLM, into the padded g4P.
-    const [g3, , dg3, db3] = this.film('dec0');
-    const sse = k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
+    const [g3, b3, dg3, db3] = this.film('dec0');
+    const sse = this.residual
+      ? this.residualLossGrad(ws, g3, b3, dg3, db3, 2 / count)
+      : k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
     k.convWeightGrad(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, ws.g4P, (W + 2) * 4, OUT_CHANNELS, dec0.gW, dec0.gB);
     k.conv(ws.g4P, (W + 2) * 4, H, W, OUT_CHANNELS, 3, dec0.wT, -1, 2 * C0, ws.dCat0, W * 2 * C0);
     k.upsampleConcatBackward(ws.dCat0, H, W, C0, C0, ws.dD1, H1, W1, ws.dE0);
@@ -339,6 +344,51 @@ export class FastModel {
 
     this.writeGrad(grad);
     return sse;
+  }
+
+  /** The residual output base (reference.ts residualBase) at pixel p, channel k. */
+  private residualBase(ws: Workspace, p: number, k: number): number {
+    const v = this.arena.f32[ws.x + p * IN_CHANNELS + RESIDUAL_BASE_CHANNELS[k]!]!;
+    return k === 3 ? 1 - v : v;
+  }
+
+  // The residual output runs in plain JS, float64 inside: it is pointwise over 4 channels, a few
+  // percent of a step, and keeping it out of the wasm keeps the default path's kernels untouched.
+  private residualOutput(ws: Workspace, gamma: number, beta: number): void {
+    const { f32: f, f64: g64 } = this.arena;
+    const n = ws.H * ws.W;
+    for (let p = 0; p < n; p++) {
+      for (let k = 0; k < 4; k++) {
+        const th = Math.tanh(g64[gamma + k]! * f[ws.cd0 + p * 4 + k]! + g64[beta + k]!);
+        f[ws.y + p * 4 + k] = Math.min(1, Math.max(0, this.residualBase(ws, p, k) + th));
+      }
+    }
+  }
+
+  /** lossGrad's twin for the residual output: g = scale·(y − t)·(1 − tanh²), 0 where clamped. */
+  private residualLossGrad(ws: Workspace, gamma: number, beta: number, dGamma: number, dBeta: number, scale: number): number {
+    const { f32: f, f64: g64 } = this.arena;
+    const { H, W } = ws;
+    const sse = [0, 0, 0, 0];
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < W; xx++) {
+        const p = yy * W + xx;
+        const o = ws.g4P + ((yy + 1) * (W + 2) + xx + 1) * 4;
+        for (let k = 0; k < 4; k++) {
+          const i = p * 4 + k;
+          const diff = f[ws.y + i]! - f[ws.target + i]!;
+          sse[k]! += diff * diff;
+          const z = f[ws.cd0 + i]!;
+          const th = Math.tanh(g64[gamma + k]! * z + g64[beta + k]!);
+          const pre = this.residualBase(ws, p, k) + th;
+          const g = pre > 0 && pre < 1 ? scale * diff * (1 - th * th) : 0;
+          g64[dGamma + k]! += g * z;
+          g64[dBeta + k]! += g;
+          f[o + k] = g * g64[gamma + k]!;
+        }
+      }
+    }
+    return sse[0]! + sse[1]! + (sse[2]! + sse[3]!);
   }
 
   /** Unpacks this image's gradients into flat table order, including the MLP's. */

@@ -117,5 +117,5 @@ export function convHalfOffsets(table: ParamTable): Record<ConvLayerName, number
 /** `Model: enc=[4, 8] film_cond_dim=5 params=2740 (~5.4 KB f16)` (playbook §2). */
 export function describeModel(table: ParamTable): string {
   const kb = ((table.total * 2) / 1024).toFixed(1);
-  return `Model: enc=[${table.config.encChannels.join(', ')}] film_cond_dim=${table.config.filmCondDim} params=${table.total} (~${kb} KB f16)`;
+  return `Model: enc=[${table.config.encChannels.join(', ')}] film_cond_dim=${table.config.filmCondDim}${table.config.output === 'residual' ? ' output=residual' : ''} params=${table.total} (~${kb} KB f16)`;
 }

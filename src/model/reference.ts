@@ -6,7 +6,7 @@
  * Layout in this file: one image at a time, tensors CHW (`t.data[(c·H + y)·W + x]`).
  * Parameters and gradients are flat vectors in parameter-table order (params.ts).
  */
-import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS } from './config.js';
+import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';
 
 export interface Tensor {
@@ -125,6 +125,31 @@ export function sigmoidForward(x: Tensor): Tensor {
 
 export function sigmoidBackward(y: Tensor, dy: Tensor): Tensor {
   return tensor(y.c, y.h, y.w, dy.data.map((g, i) => g * y.data[i]! * (1 - y.data[i]!)));
+}
+
+/** The residual output's base: (albedo.rgb, 1 − transp) of the input features, 4×H×W. */
+export function residualBase(x: Tensor): Tensor {
+  const n = x.h * x.w;
+  const base = tensor(OUT_CHANNELS, x.h, x.w);
+  RESIDUAL_BASE_CHANNELS.forEach((ch, k) => {
+    for (let i = 0; i < n; i++) base.data[k * n + i] = k === 3 ? 1 - x.data[ch * n + i]! : x.data[ch * n + i]!;
+  });
+  return base;
+}
+
+/** y = clamp(base + tanh(z), 0, 1); also returns tanh(z) for the backward pass. */
+export function residualForward(z: Tensor, base: Tensor): { y: Tensor; th: Tensor } {
+  const th = tensor(z.c, z.h, z.w, z.data.map(Math.tanh));
+  const y = tensor(z.c, z.h, z.w, th.data.map((t, i) => Math.min(1, Math.max(0, base.data[i]! + t))));
+  return { y, th };
+}
+
+/** dL/dz: through tanh, and zero where the clamp was active (base + tanh(z) outside (0, 1)). */
+export function residualBackward(th: Tensor, base: Tensor, dy: Tensor): Tensor {
+  return tensor(th.c, th.h, th.w, dy.data.map((g, i) => {
+    const pre = base.data[i]! + th.data[i]!;
+    return pre > 0 && pre < 1 ? g * (1 - th.data[i]! * th.data[i]!) : 0;
+  }));
 }
 
 // ---------------------------------------------------------------- 2×2 average pool, ceil size, partial blocks
@@ -263,6 +288,8 @@ export interface ForwardCache {
   b: Tensor;
   cat1: Tensor; cd1: Tensor; d1: Tensor;
   cat0: Tensor; cd0: Tensor; y: Tensor;
+  /** Residual output only: tanh of dec0's FiLM output, and the base it was added to. */
+  residual?: { th: Tensor; base: Tensor };
 }
 
 function filmOf(table: ParamTable, mlpOut: Float64Array, layer: keyof ParamTable['film']): [Float64Array, Float64Array] {
@@ -313,9 +340,18 @@ export function forward(
   store('d1', d1);
   const cat0 = concatForward(upsampleForward(d1, e0.h, e0.w), e0);
   const cd0 = conv(table, P, dec0, cat0);
-  const y = sigmoidForward(filmForward(cd0, ...filmOf(table, filmOut, 'dec0')));
-  store('y', y);
-  return { x, mlp: { ...mlp, out: filmOut }, c0, e0, p0, c1, e1, p1, b, cat1, cd1, d1, cat0, cd0, y };
+  const z = filmForward(cd0, ...filmOf(table, filmOut, 'dec0'));
+  const cache: ForwardCache = { x, mlp: { ...mlp, out: filmOut }, c0, e0, p0, c1, e1, p1, b, cat1, cd1, d1, cat0, cd0, y: z };
+  if (outputMode(table.config) === 'residual') {
+    const base = residualBase(x);
+    const { y, th } = residualForward(z, base);
+    cache.y = y;
+    cache.residual = { th, base };
+  } else {
+    cache.y = sigmoidForward(z);
+  }
+  store('y', cache.y);
+  return cache;
 }
 
 /**
@@ -335,8 +371,8 @@ export function backward(table: ParamTable, params: ArrayLike<number>, cache: Fo
   const convBack = (name: string, x: Tensor, d: Tensor, k: number, needDx = true) =>
     conv2dBackward(x, P[`${name}.weight`]!, d, k, G[`${name}.weight`]!, G[`${name}.bias`]!, needDx);
 
-  // dec0: sigmoid ∘ FiLM ∘ conv over cat(up(d1), e0)
-  const dFd0 = sigmoidBackward(cache.y, dy);
+  // dec0: sigmoid (or the residual output) ∘ FiLM ∘ conv over cat(up(d1), e0)
+  const dFd0 = cache.residual ? residualBackward(cache.residual.th, cache.residual.base, dy) : sigmoidBackward(cache.y, dy);
   const dCd0 = filmBackward(cache.cd0, gammaOf('dec0'), dFd0, ...dFilmOf('dec0'));
   const [dUp0, dE0Skip] = concatBackward(upsampleForward(cache.d1, cache.e0.h, cache.e0.w), convBack('dec0', cache.cat0, dCd0, 3)!);
   // dec1: relu ∘ FiLM ∘ conv over cat(up(b), e1)

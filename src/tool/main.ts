@@ -9,7 +9,8 @@ import { FEATURE_NAMES } from '../dataset/features.js';
 import { SAMPLE_FILES, type SampleFileName } from '../dataset/layout.js';
 import { loadSample } from '../dataset/sample.js';
 import { isCnnV3Error } from '../errors.js';
-import { readFilmMlpBin, readWeightsBin } from '../export/read.js';
+import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
+import { describeConfig } from '../checkpoint/checkpoint.js';
 import { CNN_NODES, CNNv3Effect } from '../gpu/cnn-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../gpu/feature-pass.js';
@@ -20,9 +21,11 @@ import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
 import { readExr } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
-import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
 
-const config = DEFAULT_MODEL_CONFIG;
+// The model of the loaded weights file: its extension trailer (e.g. the residual output) says
+// when it is not the playbook's default; loading such a file rebuilds the effect.
+let config: ModelConfig = DEFAULT_MODEL_CONFIG;
 const OUTPUT = 'cnn_v3_output';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -199,8 +202,17 @@ async function bytesOf(file: File): Promise<Uint8Array> {
 }
 
 function setWeights(bytes: Uint8Array, label: string): void {
-  readWeightsBin(config, bytes, label); // size check with the file's name
-  gpu!.effect.uploadWeights(gpu!.ctx.device.queue, bytes);
+  const fileConfig = weightsFileConfig(bytes, label, DEFAULT_MODEL_CONFIG);
+  readWeightsBin(fileConfig, bytes, label); // size check with the file's name
+  const g = gpu!;
+  if (describeConfig(fileConfig) !== describeConfig(config)) {
+    // A different network (the FiLM MLP of the old one no longer fits it: load the new one's).
+    g.effect.destroy();
+    g.effect = new CNNv3Effect(g.ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, fileConfig);
+    g.timestamps = g.effect.enableTimestamps();
+    config = fileConfig;
+  }
+  g.effect.uploadWeights(g.ctx.device.queue, bytes);
   ui.weightsNote.textContent = `weights: ${label}`;
 }
 

@@ -1,5 +1,6 @@
 /** `cnnv3 train` options: the playbook's flags (same names, same defaults) and this port's additions. */
 import type { InputMode } from '../dataset/layout.js';
+import type { OutputMode } from '../model/config.js';
 import type { Detector } from './keypoints.js';
 
 export type Device = 'auto' | 'cpu' | 'gpu';
@@ -19,6 +20,8 @@ export interface TrainOptions {
   imageSize: number;
   encChannels: [number, number];
   filmCondDim: number;
+  /** dec0's output: the playbook's sigmoid, or the opt-in residual (ModelConfig.output). */
+  outputMode: OutputMode;
   checkpointDir: string;
   checkpointEvery: number;
   device: Device;
@@ -48,6 +51,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   imageSize: 256,
   encChannels: [4, 8],
   filmCondDim: 5,
+  outputMode: 'sigmoid',
   checkpointDir: 'checkpoints/',
   checkpointEvery: 50,
   device: 'auto',

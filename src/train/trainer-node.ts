@@ -7,13 +7,13 @@ import { randomInt } from 'node:crypto';
 import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint-node.js';
-import type { Checkpoint } from '../checkpoint/checkpoint.js';
+import { describeConfig, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { CliIO } from '../cli/io.js';
 import { ProgressBar } from '../cli/progress.js';
 import { NUM_FEATURES } from '../dataset/features.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
-import { OUT_CHANNELS, type ModelConfig } from '../model/config.js';
+import { OUT_CHANNELS, outputMode, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { FastModel } from '../model/fast.js';
 import { buildParamTable, describeModel } from '../model/params.js';
@@ -48,9 +48,7 @@ export interface TrainResult {
 export const checkpointPath = (dir: string, epoch: number) => join(dir, `checkpoint_epoch_${epoch}.safetensors`);
 
 const sameConfig = (a: ModelConfig, b: ModelConfig) =>
-  a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim;
-
-const describeConfig = (c: ModelConfig) => `enc_channels=[${c.encChannels.join(', ')}] film_cond_dim=${c.filmCondDim}`;
+  a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim && outputMode(a) === outputMode(b);
 
 /** The training images and the held-out ones (--val-split of the samples, or --val DIR). */
 async function loadImages(opts: TrainOptions, seed: number, io: CliIO): Promise<{ train: TrainImage[]; val: TrainImage[] }> {
@@ -126,6 +124,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     throw new CnnV3Error('cnnv3 train: --device gpu is not available yet (the WebGPU trainer is still to come); use --device cpu or auto', 2);
   }
   const config: ModelConfig = { encChannels: opts.encChannels, filmCondDim: opts.filmCondDim };
+  if (opts.outputMode !== 'sigmoid') config.output = opts.outputMode;
   const table = buildParamTable(config);
 
   // Resume: the checkpoint fixes the architecture, the seed and the random stream.
@@ -135,7 +134,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     if (!sameConfig(resumed.config, config)) {
       throw fileError(
         opts.resume,
-        `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass matching --enc-channels / --film-cond-dim`,
+        `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass matching --enc-channels / --film-cond-dim / --output-mode`,
       );
     }
     if (!resumed.optim || resumed.extra['rng'] === undefined || resumed.extra['seed'] === undefined) {

@@ -5,7 +5,7 @@ import { randomPlanes, randomWeights } from '../../gpu/random-input.js';
 import { openGpuRunner } from '../../gpu/runner-node.js';
 import { toBase64 } from '../../util/base64.js';
 import { intFlag, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
@@ -29,11 +29,15 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout(PARITY_HELP);
     return 0;
   }
-  const config = modelConfig('parity', values);
+  const flagConfig = modelConfig('parity', values);
   const seed = intFlag('parity', values, 'seed', 1, 0, 2 ** 32 - 1);
-  const cond = parseCond('parity', stringFlag(values, 'cond'), config.filmCondDim);
   const weightsPath = stringFlag(values, 'weights');
-  const files = weightsPath !== undefined ? await readWeightFiles(config, weightsPath, stringFlag(values, 'film')) : randomWeights(config, seed);
+  const files =
+    weightsPath !== undefined
+      ? await readWeightFiles(flagConfig, weightsPath, stringFlag(values, 'film'), modelFlagsGiven(values))
+      : { ...randomWeights(flagConfig, seed), config: flagConfig };
+  const config = files.config;
+  const cond = parseCond('parity', stringFlag(values, 'cond'), config.filmCondDim);
   let input = await readInputPlanes('parity', values);
   if (input && values['random']) throw new CnnV3Error('cnnv3 parity: --random cannot be combined with --photo or --sample', 2);
   if (!input) {

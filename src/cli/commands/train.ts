@@ -1,6 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { DETECTORS, type Detector } from '../../train/keypoints.js';
+import { OUTPUT_MODES, type OutputMode } from '../../model/config.js';
 import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
@@ -26,6 +27,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --image-size N            (default ${D.imageSize})
   --enc-channels C0,C1      (default ${D.encChannels.join(',')})
   --film-cond-dim N         (default ${D.filmCondDim})
+  --output-mode M           sigmoid (the playbook's network) | residual: y = clamp(albedo + tanh(·)),
+                            for styles close to the photo (default ${D.outputMode}; see the README)
   --checkpoint-dir DIR      (default ${D.checkpointDir})
   --checkpoint-every N      epochs between checkpoints, 0 = only the final one (default ${D.checkpointEvery})
   --device D                auto | cpu | gpu (default ${D.device})
@@ -61,6 +64,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     'image-size': { type: 'string' },
     'enc-channels': { type: 'string' },
     'film-cond-dim': { type: 'string' },
+    'output-mode': { type: 'string' },
     'checkpoint-dir': { type: 'string' },
     'checkpoint-every': { type: 'string' },
     device: { type: 'string' },
@@ -103,6 +107,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
     encChannels,
     filmCondDim: intFlag('train', values, 'film-cond-dim', D.filmCondDim, 1, 64),
+    outputMode: choice<OutputMode>(values, 'output-mode', OUTPUT_MODES, D.outputMode),
     checkpointDir: stringFlag(values, 'checkpoint-dir') ?? D.checkpointDir,
     checkpointEvery: intFlag('train', values, 'checkpoint-every', D.checkpointEvery, 0),
     device: choice<Device>(values, 'device', ['auto', 'cpu', 'gpu'], D.device),
