@@ -28,6 +28,7 @@ const TYPES: Record<string, { size: number; align: number }> = {
   vec3u: { size: 12, align: 16 },
   vec4f: { size: 16, align: 16 },
   vec4u: { size: 16, align: 16 },
+  mat4x4f: { size: 64, align: 16 },
 };
 
 /** Offsets and size of a WGSL struct under WGSL's uniform layout rules. */
@@ -50,6 +51,8 @@ test('the uniform structs in every WGSL file match the TypeScript layouts (SPEC 
   const seen = new Set<string>();
   for (const [file, code] of Object.entries(WGSL)) {
     for (const m of code.matchAll(/struct (\w+) \{([^}]*)\}/g)) {
+      // Shader stage I/O structs (vertex outputs, render targets) are not uniforms.
+      if (/@(location|builtin)\b/.test(m[2]!)) continue;
       const name = m[1]! as keyof typeof UNIFORM_LAYOUTS;
       const ts = UNIFORM_LAYOUTS[name];
       assert.ok(ts, `${file}: struct ${name} has no TypeScript layout`);

@@ -113,6 +113,24 @@ export class FeaturePass {
     nodes.ensure(INPUT_NODES.zero, 'rgba16float', W, H, usage);
   }
 
+  /**
+   * The input planes as textures of a size, for a producer that renders them on the GPU
+   * (GBufferEffect) instead of uploading them; `usage` is added to what upload needs, so both
+   * kinds of producer share the nodes without recreating them. Same contents as upload's:
+   * albedo.rgb + matid / 255, oct normal r, g + shadow + transp (bytes / 255), depth.png / 65535.
+   */
+  inputTextures(nodes: TextureNodes, width: number, height: number, usage: GPUTextureUsageFlags): { albedoMatid: GPUTexture; normalShadowTransp: GPUTexture; depth: GPUTexture } {
+    const all = usage | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST;
+    const ensure = (name: string, format: GPUTextureFormat) => nodes.ensure(name, format, width, height, all).texture;
+    const textures = {
+      albedoMatid: ensure(INPUT_NODES.albedoMatid, 'rgba8unorm'),
+      normalShadowTransp: ensure(INPUT_NODES.normalShadowTransp, 'rgba8unorm'),
+      depth: ensure(INPUT_NODES.depth, 'r32float'),
+    };
+    nodes.ensure(INPUT_NODES.zero, 'rgba16float', width, height, GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST);
+    return textures;
+  }
+
   encode(encoder: GPUCommandEncoder, nodes: TextureNodes): void {
     const am = nodes.get(INPUT_NODES.albedoMatid);
     if (!am) throw new Error('FeaturePass.encode before upload');

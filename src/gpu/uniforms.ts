@@ -9,10 +9,14 @@ export const UNIFORM_LAYOUTS = {
   CnnV3ParamsBottleneck: { size: 32, offsets: { weight_offset: 0 } },
   /** The display pass (view.wgsl), written by ViewPass. */
   View: { size: 32, offsets: { mode: 0, channel: 4, arrangement: 8, signed_: 12, split: 16, gain: 20 } },
+  /** GBufferEffect's per-frame uniforms (gbuffer_raster.wgsl); matrices column-major f32. */
+  GBufferFrame: { size: 224, offsets: { view_proj: 0, view: 64, light_view_proj: 128, light_dir: 192, shadow: 208 } },
+  /** GBufferEffect's per-draw uniforms, one 256-byte slot each (dynamic offset). */
+  GBufferObject: { size: 160, offsets: { model: 0, normal_matrix: 64, base_color: 128, matid: 144, alpha_mode: 148, alpha_cutoff: 152, has_normals: 156 } },
 } as const;
 
 /** The CNN passes' structs, written by writeUniform. */
-export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View'>;
+export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View' | 'GBufferFrame' | 'GBufferObject'>;
 
 /** Writes a struct: weight_offset as u32, every other field as 4 floats (missing lanes 0). */
 export function writeUniform(struct: UniformStruct, values: { weight_offset: number } & Record<string, number | ArrayLike<number>>): ArrayBuffer {

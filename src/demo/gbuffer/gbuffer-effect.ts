@@ -1,0 +1,397 @@
+/**
+ * GBufferEffect (SPEC §8): rasterises a glTF 2.0 scene on WebGPU into the planes of a sample and
+ * packs them into `gbuf_feat0/1` with the same compute pass photos and samples go through
+ * (FeaturePass: mips, depth gradient, `prev_cnn` → channels 9–11). Browser-safe.
+ *
+ * Per frame: a depth-only shadow map pass from the one directional light, then one G-buffer pass
+ * rendering straight into the three textures FeaturePass reads, then FeaturePass. No CPU round
+ * trip. Scene loading and its conventions (mat id, supported glTF) are in scene.ts; the built-in
+ * scene is default-scene.ts.
+ *
+ * Conventions — the Blender path's (src/pack/blender.ts), so a glTF export of a Blender scene
+ * gives the planes Blender + pack-blender would:
+ * - albedo: base colour = baseColorFactor × base colour texture (the texture decoded from sRGB
+ *   to linear first), then sRGB-encoded with the exact transfer function and rounded to 8 bits,
+ *   as DiffCol becomes albedo.png. Unlit: no shading is applied.
+ * - normal: the surface's world-space normal (vertex normals, interpolated; flat where the
+ *   primitive has none; flipped on the back of a double-sided face) in BLENDER's axes, Z up:
+ *   glTF (x, y, z) → (x, −z, y); octahedral bytes per SPEC §2. A floor (glTF +Y) is (128, 128).
+ * - depth: z = the camera distance along its view axis (view-space depth, as Cycles' Depth
+ *   pass; orthographic cameras too), stored as depth.png: round(65535 / (z + 1)) / 65535.
+ * - mat id: scene.ts (extras.matid, else mesh-node order), as matid.png / 255.
+ * - shadow: 255 lit, 0 in shadow: one depth32float shadow map (SHADOW_MAP_SIZE²) from an
+ *   orthographic light camera fitted to the scene's bounds each frame, 2×2 PCF (so a shadow's
+ *   edge has in-between values, as Cycles' soft Shadow pass does), a normal-offset and depth
+ *   bias; a face turned away from the light is in shadow. The light: the file's first
+ *   KHR_lights_punctual directional light, else DEFAULT_LIGHT_DIRECTION. Every mesh casts.
+ * - transp: 255 − round(255 · alpha) of the front-most surface: OPAQUE → 0, MASK → 0 (fragments
+ *   below the cutoff are discarded), BLEND → the base colour's alpha. (Blender's Combined.A is
+ *   the coverage of everything in front of the film, so a BLEND surface over an opaque one is
+ *   A = 1 there; here it is the surface's own alpha.)
+ * - background (no surface): what pack-blender writes for a transparent film's empty pixels:
+ *   albedo 0, normal (128, 128), depth 0, mat id 0, shadow 255, transp 255.
+ * - camera: the file's first camera node (its yfov, or ymag for orthographic, znear, zfar; the
+ *   aspect ratio is the frame's), else an orbit around the scene's bounds (ORBIT_PERIOD_S).
+ * - time: `frame.t` seconds drives the node animations, looped over the longest one.
+ */
+import type { GpuContext } from '../../gpu/context.js';
+import { FEATURE_NODES, FeaturePass } from '../../gpu/feature-pass.js';
+import type { TextureNodes } from '../../gpu/nodes.js';
+import { WGSL } from '../../gpu/shaders.generated.js';
+import { UNIFORM_LAYOUTS } from '../../gpu/uniforms.js';
+import { fileError } from '../../errors.js';
+import { buildDefaultScene, DEFAULT_SCENE_NAME } from './default-scene.js';
+import { invert, lookAtWorld, multiply, orthographic, perspective, transformPoint, transpose, type Mat4, type Vec3 } from './math.js';
+import { extractScene, lightDirection, loadScene, worldMatrices, VERTEX_FLOATS, type LoadedScene, type ResolveUri } from './scene.js';
+
+export interface GBufferOptions {
+  /** .glb or .gltf bytes; absent = the built-in scene. */
+  scene?: Uint8Array;
+  /** The scene's name in messages (its path). */
+  sceneName?: string;
+  /** Reads a file the scene references by URI (see scene.ts). */
+  resolveUri?: ResolveUri;
+  /** Node names for feat0, feat1. */
+  outputs: [string, string];
+  /** Node read for prev.rgb (channels 9–11); default 'prev_cnn'. */
+  prev?: string;
+}
+
+export interface GBufferFrame {
+  /** Seconds. */
+  t: number;
+  width: number;
+  height: number;
+}
+
+export const SHADOW_MAP_SIZE = 1024;
+/** One turn of the orbiting camera for scenes without their own camera. */
+export const ORBIT_PERIOD_S = 20;
+
+const OBJECT_SLOT = 256;
+const ALPHA_MODES = { OPAQUE: 0, MASK: 1, BLEND: 2 } as const;
+
+interface Draw {
+  object: number;
+  primitive: number;
+  slot: number;
+  vertices: GPUBuffer;
+  indices: GPUBuffer;
+  count: number;
+  material: GPUBindGroup;
+  doubleSided: boolean;
+}
+
+/** The camera and light matrices of a frame (exported for tests and tools). */
+export interface FrameView {
+  view: Mat4;
+  proj: Mat4;
+  lightViewProj: Mat4;
+  lightDir: Vec3;
+  /** World units per shadow-map texel. */
+  shadowTexel: number;
+  lightDepthRange: number;
+  world: Mat4[];
+}
+
+/** World-space bounds of every drawn primitive at the given node matrices. */
+function sceneBounds(scene: LoadedScene, world: Mat4[]): { center: Vec3; radius: number } {
+  const lo: Vec3 = [Infinity, Infinity, Infinity];
+  const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
+  for (const o of scene.objects) {
+    for (const p of o.primitives) {
+      for (let c = 0; c < 8; c++) {
+        const corner = [c & 1 ? p.max[0] : p.min[0], c & 2 ? p.max[1] : p.min[1], c & 4 ? p.max[2] : p.min[2]];
+        const w = transformPoint(world[o.node]!, corner);
+        for (let k = 0; k < 3; k++) {
+          lo[k] = Math.min(lo[k]!, w[k]!);
+          hi[k] = Math.max(hi[k]!, w[k]!);
+        }
+      }
+    }
+  }
+  const center: Vec3 = [(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, (lo[2] + hi[2]) / 2];
+  const radius = Math.max(1e-3, Math.hypot(hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2]) / 2);
+  return { center, radius };
+}
+
+export function frameView(scene: LoadedScene, t: number, aspect: number): FrameView {
+  const world = worldMatrices(scene, t);
+  const { center, radius } = sceneBounds(scene, world);
+  let view: Mat4;
+  let proj: Mat4;
+  const cam = scene.camera;
+  if (cam) {
+    view = invert(world[cam.node]!);
+    proj =
+      cam.type === 'orthographic'
+        ? orthographic(-cam.ymag * aspect, cam.ymag * aspect, -cam.ymag, cam.ymag, cam.znear, cam.zfar ?? cam.znear + 1e6)
+        : perspective(cam.yfov, aspect, cam.znear, cam.zfar);
+  } else {
+    const angle = (2 * Math.PI * t) / ORBIT_PERIOD_S;
+    const d = 2.6 * radius;
+    const eye: Vec3 = [center[0] + d * Math.sin(angle), center[1] + 0.45 * d, center[2] + d * Math.cos(angle)];
+    view = invert(lookAtWorld(eye, center, [0, 1, 0]));
+    proj = perspective(Math.PI / 4, aspect, d * 0.01, undefined);
+  }
+  const lightDir = lightDirection(scene, world);
+  const lightEye: Vec3 = [center[0] - lightDir[0] * 2 * radius, center[1] - lightDir[1] * 2 * radius, center[2] - lightDir[2] * 2 * radius];
+  const near = 0.5 * radius;
+  const far = 3.5 * radius;
+  const lightView = invert(lookAtWorld(lightEye, center, [0, 1, 0]));
+  const lightViewProj = multiply(orthographic(-radius, radius, -radius, radius, near, far), lightView);
+  return { view, proj, lightViewProj, lightDir, shadowTexel: (2 * radius) / SHADOW_MAP_SIZE, lightDepthRange: far - near, world };
+}
+
+export class GBufferEffect {
+  readonly scene: LoadedScene;
+  private readonly device: GPUDevice;
+  private readonly featurePass: FeaturePass;
+  private readonly shadowPipeline: GPURenderPipeline;
+  private readonly mainPipelines: { single: GPURenderPipeline; double: GPURenderPipeline };
+  private readonly frameBuffer: GPUBuffer;
+  private readonly objectBuffer: GPUBuffer;
+  private readonly shadowMap: GPUTexture;
+  private readonly shadowFrameGroup: GPUBindGroup;
+  private readonly mainFrameGroup: GPUBindGroup;
+  private readonly objectGroup: GPUBindGroup;
+  private readonly draws: Draw[] = [];
+  private readonly owned: Array<GPUBuffer | GPUTexture> = [];
+  private depth?: GPUTexture;
+
+  static async create(ctx: GpuContext, opts: GBufferOptions): Promise<GBufferEffect> {
+    const name = opts.sceneName ?? 'scene';
+    const scene = opts.scene ? await loadScene(opts.scene, name, opts.resolveUri) : extractScene(buildDefaultScene(), DEFAULT_SCENE_NAME);
+    return new GBufferEffect(ctx, scene, opts);
+  }
+
+  private constructor(ctx: GpuContext, scene: LoadedScene, opts: GBufferOptions) {
+    this.scene = scene;
+    const device = (this.device = ctx.device);
+    this.featurePass = new FeaturePass(ctx, { feat0: opts.outputs[0], feat1: opts.outputs[1], prev: opts.prev ?? FEATURE_NODES.prev });
+    const label = (what: string) => `gbuffer ${what}`;
+    const module = device.createShaderModule({ label: label('raster'), code: WGSL.gbuffer_raster });
+
+    const uniformEntry = (binding: number, visibility: GPUShaderStageFlags, hasDynamicOffset = false): GPUBindGroupLayoutEntry => ({ binding, visibility, buffer: { type: 'uniform', hasDynamicOffset } });
+    const VF = GPUShaderStage.VERTEX | GPUShaderStage.FRAGMENT;
+    const shadowFrameLayout = device.createBindGroupLayout({ label: label('shadow frame layout'), entries: [uniformEntry(0, GPUShaderStage.VERTEX)] });
+    const mainFrameLayout = device.createBindGroupLayout({
+      label: label('frame layout'),
+      entries: [
+        uniformEntry(0, VF),
+        { binding: 1, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'depth' } },
+        { binding: 2, visibility: GPUShaderStage.FRAGMENT, sampler: { type: 'comparison' } },
+      ],
+    });
+    const objectLayout = device.createBindGroupLayout({ label: label('object layout'), entries: [uniformEntry(0, VF, true)] });
+    const materialLayout = device.createBindGroupLayout({
+      label: label('material layout'),
+      entries: [
+        { binding: 0, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'float' } },
+        { binding: 1, visibility: GPUShaderStage.FRAGMENT, sampler: { type: 'filtering' } },
+      ],
+    });
+
+    const stride = VERTEX_FLOATS * 4;
+    this.shadowPipeline = device.createRenderPipeline({
+      label: label('shadow pipeline'),
+      layout: device.createPipelineLayout({ label: label('shadow pipeline layout'), bindGroupLayouts: [shadowFrameLayout, objectLayout] }),
+      vertex: { module, entryPoint: 'vs_shadow', buffers: [{ arrayStride: stride, attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }] }] },
+      primitive: { topology: 'triangle-list', cullMode: 'none' },
+      depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less', depthBiasSlopeScale: 1.5 },
+    });
+    const mainLayout = device.createPipelineLayout({ label: label('pipeline layout'), bindGroupLayouts: [mainFrameLayout, objectLayout, materialLayout] });
+    const mainPipeline = (cullMode: GPUCullMode) =>
+      device.createRenderPipeline({
+        label: label(`pipeline (cull ${cullMode})`),
+        layout: mainLayout,
+        vertex: {
+          module,
+          entryPoint: 'vs_main',
+          buffers: [
+            {
+              arrayStride: stride,
+              attributes: [
+                { shaderLocation: 0, offset: 0, format: 'float32x3' },
+                { shaderLocation: 1, offset: 12, format: 'float32x3' },
+                { shaderLocation: 2, offset: 24, format: 'float32x2' },
+              ],
+            },
+          ],
+        },
+        fragment: { module, entryPoint: 'fs_main', targets: [{ format: 'rgba8unorm' }, { format: 'rgba8unorm' }, { format: 'r32float' }] },
+        primitive: { topology: 'triangle-list', cullMode, frontFace: 'ccw' },
+        depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less' },
+      });
+    this.mainPipelines = { single: mainPipeline('back'), double: mainPipeline('none') };
+
+    const buffer = (what: string, size: number, usage: GPUBufferUsageFlags) => {
+      const b = device.createBuffer({ label: label(what), size, usage });
+      this.owned.push(b);
+      return b;
+    };
+    this.frameBuffer = buffer('frame uniforms', UNIFORM_LAYOUTS.GBufferFrame.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    const slots = scene.objects.reduce((n, o) => n + o.primitives.length, 0);
+    this.objectBuffer = buffer('object uniforms', Math.max(1, slots) * OBJECT_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.shadowMap = device.createTexture({
+      label: label('shadow map'),
+      format: 'depth32float',
+      size: { width: SHADOW_MAP_SIZE, height: SHADOW_MAP_SIZE },
+      usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
+    });
+    this.owned.push(this.shadowMap);
+    const frameBinding = { buffer: this.frameBuffer, size: UNIFORM_LAYOUTS.GBufferFrame.size };
+    this.shadowFrameGroup = device.createBindGroup({ label: label('shadow frame'), layout: shadowFrameLayout, entries: [{ binding: 0, resource: frameBinding }] });
+    this.mainFrameGroup = device.createBindGroup({
+      label: label('frame'),
+      layout: mainFrameLayout,
+      entries: [
+        { binding: 0, resource: frameBinding },
+        { binding: 1, resource: this.shadowMap.createView({ label: label('shadow map view') }) },
+        { binding: 2, resource: device.createSampler({ label: label('shadow sampler'), compare: 'less', magFilter: 'linear', minFilter: 'linear' }) },
+      ],
+    });
+    this.objectGroup = device.createBindGroup({
+      label: label('objects'),
+      layout: objectLayout,
+      entries: [{ binding: 0, resource: { buffer: this.objectBuffer, size: UNIFORM_LAYOUTS.GBufferObject.size } }],
+    });
+
+    const white = device.createTexture({ label: label('white texture'), format: 'rgba8unorm-srgb', size: { width: 1, height: 1 }, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+    this.owned.push(white);
+    device.queue.writeTexture({ texture: white }, new Uint8Array([255, 255, 255, 255]), { bytesPerRow: 4 }, { width: 1, height: 1 });
+    const maxDim = device.limits.maxTextureDimension2D;
+    const materialGroups = scene.materials.map((m, k) => {
+      let texture = white;
+      if (m.texture) {
+        const { width, height, rgba } = m.texture;
+        if (width > maxDim || height > maxDim) throw fileError(scene.name, `base colour texture of ${width}×${height} is larger than this GPU's ${maxDim}-pixel limit`);
+        texture = device.createTexture({ label: label(`material ${k} texture`), format: 'rgba8unorm-srgb', size: { width, height }, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+        this.owned.push(texture);
+        device.queue.writeTexture({ texture }, new Uint8Array(rgba), { bytesPerRow: width * 4 }, { width, height });
+      }
+      const sampler = device.createSampler({
+        label: label(`material ${k} sampler`),
+        addressModeU: m.texture?.addressModeU ?? 'repeat',
+        addressModeV: m.texture?.addressModeV ?? 'repeat',
+        magFilter: m.texture?.magFilter ?? 'linear',
+        minFilter: m.texture?.minFilter ?? 'linear',
+      });
+      return device.createBindGroup({
+        label: label(`material ${k}`),
+        layout: materialLayout,
+        entries: [
+          { binding: 0, resource: texture.createView({ label: label(`material ${k} view`) }) },
+          { binding: 1, resource: sampler },
+        ],
+      });
+    });
+
+    let slot = 0;
+    scene.objects.forEach((o, oi) => {
+      o.primitives.forEach((p, pi) => {
+        const what = `${o.name || `object ${oi}`} primitive ${pi}`;
+        const vertices = buffer(`${what} vertices`, p.vertices.byteLength, GPUBufferUsage.VERTEX | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(vertices, 0, p.vertices);
+        const indices = buffer(`${what} indices`, p.indices.byteLength, GPUBufferUsage.INDEX | GPUBufferUsage.COPY_DST);
+        device.queue.writeBuffer(indices, 0, p.indices);
+        this.draws.push({ object: oi, primitive: pi, slot: slot++, vertices, indices, count: p.indices.length, material: materialGroups[p.material]!, doubleSided: scene.materials[p.material]!.doubleSided });
+      });
+    });
+  }
+
+  render(encoder: GPUCommandEncoder, frame: GBufferFrame, nodes: TextureNodes): void {
+    const { width: W, height: H } = frame;
+    const fv = frameView(this.scene, frame.t, W / H);
+    this.writeUniforms(fv);
+
+    const shadowPass = encoder.beginRenderPass({
+      label: 'gbuffer shadow pass',
+      colorAttachments: [],
+      depthStencilAttachment: { view: this.shadowMap.createView({ label: 'gbuffer shadow map target' }), depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'store' },
+    });
+    shadowPass.setPipeline(this.shadowPipeline);
+    shadowPass.setBindGroup(0, this.shadowFrameGroup);
+    for (const d of this.draws) {
+      shadowPass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
+      shadowPass.setVertexBuffer(0, d.vertices);
+      shadowPass.setIndexBuffer(d.indices, 'uint32');
+      shadowPass.drawIndexed(d.count);
+    }
+    shadowPass.end();
+
+    // COPY_SRC: the planes can be read back (tests, a future "dump the sample" tool).
+    const targets = this.featurePass.inputTextures(nodes, W, H, GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC);
+    if (!this.depth || this.depth.width !== W || this.depth.height !== H) {
+      this.depth?.destroy();
+      this.depth = this.device.createTexture({ label: 'gbuffer depth', format: 'depth32float', size: { width: W, height: H }, usage: GPUTextureUsage.RENDER_ATTACHMENT });
+    }
+    const attach = (texture: GPUTexture, clearValue: GPUColor): GPURenderPassColorAttachment => ({
+      view: texture.createView({ label: `${texture.label} target` }),
+      clearValue,
+      loadOp: 'clear',
+      storeOp: 'store',
+    });
+    // Background: pack-blender's values for a transparent film (see the module header).
+    const pass = encoder.beginRenderPass({
+      label: 'gbuffer pass',
+      colorAttachments: [
+        attach(targets.albedoMatid, [0, 0, 0, 0]),
+        attach(targets.normalShadowTransp, [128 / 255, 128 / 255, 1, 1]),
+        attach(targets.depth, [0, 0, 0, 0]),
+      ],
+      depthStencilAttachment: { view: this.depth.createView({ label: 'gbuffer depth target' }), depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
+    });
+    pass.setBindGroup(0, this.mainFrameGroup);
+    for (const d of this.draws) {
+      pass.setPipeline(d.doubleSided ? this.mainPipelines.double : this.mainPipelines.single);
+      pass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
+      pass.setBindGroup(2, d.material);
+      pass.setVertexBuffer(0, d.vertices);
+      pass.setIndexBuffer(d.indices, 'uint32');
+      pass.drawIndexed(d.count);
+    }
+    pass.end();
+
+    this.featurePass.encode(encoder, nodes);
+  }
+
+  private writeUniforms(fv: FrameView): void {
+    const L = UNIFORM_LAYOUTS.GBufferFrame;
+    const f = new Float32Array(L.size / 4);
+    f.set(multiply(fv.proj, fv.view), L.offsets.view_proj / 4);
+    f.set(fv.view, L.offsets.view / 4);
+    f.set(fv.lightViewProj, L.offsets.light_view_proj / 4);
+    f.set(fv.lightDir, L.offsets.light_dir / 4);
+    // Normal offset 1.5 texels, depth bias 2 texels' worth of light depth.
+    f.set([1.5 * fv.shadowTexel, (2 * fv.shadowTexel) / fv.lightDepthRange], L.offsets.shadow / 4);
+    this.device.queue.writeBuffer(this.frameBuffer, 0, f);
+
+    const O = UNIFORM_LAYOUTS.GBufferObject;
+    const data = new ArrayBuffer(this.objectBuffer.size);
+    for (const d of this.draws) {
+      const o = this.scene.objects[d.object]!;
+      const prim = o.primitives[d.primitive]!;
+      const mat = this.scene.materials[prim.material]!;
+      const base = d.slot * OBJECT_SLOT;
+      const model = fv.world[o.node]!;
+      const fl = new Float32Array(data, base, O.size / 4);
+      const u = new Uint32Array(data, base, O.size / 4);
+      fl.set(model, O.offsets.model / 4);
+      fl.set(transpose(invert(model)), O.offsets.normal_matrix / 4);
+      fl.set(mat.baseColorFactor, O.offsets.base_color / 4);
+      fl[O.offsets.matid / 4] = o.matid;
+      u[O.offsets.alpha_mode / 4] = ALPHA_MODES[mat.alphaMode];
+      fl[O.offsets.alpha_cutoff / 4] = mat.alphaCutoff;
+      u[O.offsets.has_normals / 4] = prim.hasNormals ? 1 : 0;
+    }
+    this.device.queue.writeBuffer(this.objectBuffer, 0, data);
+  }
+
+  destroy(): void {
+    for (const r of this.owned) r.destroy();
+    this.owned.length = 0;
+    this.depth?.destroy();
+    this.depth = undefined;
+  }
+}

@@ -1,0 +1,138 @@
+// GBufferEffect's rasteriser (conventions in src/demo/gbuffer/gbuffer-effect.ts): a depth-only
+// shadow pass from the directional light (vs_shadow), then the G-buffer pass (vs_main, fs_main)
+// writing the three planes pack_features.wgsl reads: albedo_matid and normal_shadow_transp
+// (rgba8unorm, each value already an exact byte k/255 as the sample's PNGs hold it) and depth
+// (r32float, depth.png / 65535).
+
+struct GBufferFrame {
+  view_proj: mat4x4f,
+  view: mat4x4f,
+  light_view_proj: mat4x4f,
+  // xyz: the direction the light travels (world).
+  light_dir: vec4f,
+  // x: normal offset of the shadow lookup (world units), y: depth bias (light clip z).
+  shadow: vec4f,
+}
+
+struct GBufferObject {
+  model: mat4x4f,
+  normal_matrix: mat4x4f,
+  // Linear RGBA (glTF baseColorFactor).
+  base_color: vec4f,
+  matid: f32,
+  // 0 OPAQUE, 1 MASK, 2 BLEND.
+  alpha_mode: u32,
+  alpha_cutoff: f32,
+  has_normals: u32,
+}
+
+@group(0) @binding(0) var<uniform> frame: GBufferFrame;
+@group(0) @binding(1) var shadow_map: texture_depth_2d;
+@group(0) @binding(2) var shadow_sampler: sampler_comparison;
+@group(1) @binding(0) var<uniform> object: GBufferObject;
+@group(2) @binding(0) var base_tex: texture_2d<f32>;
+@group(2) @binding(1) var base_sampler: sampler;
+
+@vertex
+fn vs_shadow(@location(0) position: vec3f) -> @builtin(position) vec4f {
+  return frame.light_view_proj * object.model * vec4f(position, 1.0);
+}
+
+struct GBufferVaryings {
+  @builtin(position) clip: vec4f,
+  @location(0) world: vec3f,
+  @location(1) normal: vec3f,
+  @location(2) uv: vec2f,
+}
+
+@vertex
+fn vs_main(@location(0) position: vec3f, @location(1) normal: vec3f, @location(2) uv: vec2f) -> GBufferVaryings {
+  let world = object.model * vec4f(position, 1.0);
+  var out: GBufferVaryings;
+  out.clip = frame.view_proj * world;
+  out.world = world.xyz;
+  out.normal = (object.normal_matrix * vec4f(normal, 0.0)).xyz;
+  out.uv = uv;
+  return out;
+}
+
+struct GBufferTargets {
+  @location(0) albedo_matid: vec4f,
+  @location(1) normal_shadow_transp: vec4f,
+  @location(2) depth: f32,
+}
+
+// JavaScript's Math.round for v ≥ 0 (WGSL's round() goes half to even).
+fn round_half_up(v: f32) -> f32 {
+  return floor(v + 0.5);
+}
+
+fn to_byte(v: f32) -> f32 {
+  return round_half_up(clamp(v, 0.0, 1.0) * 255.0) / 255.0;
+}
+
+// The exact sRGB transfer function, as src/pack/blender.ts encodes DiffCol.
+fn srgb_encode(v: vec3f) -> vec3f {
+  let c = clamp(v, vec3f(0.0), vec3f(1.0));
+  return select(1.055 * pow(c, vec3f(1.0 / 2.4)) - 0.055, 12.92 * c, c <= vec3f(0.0031308));
+}
+
+// SPEC §2 octahedral encoding, as bytes / 255.
+fn oct_bytes(n: vec3f) -> vec2f {
+  var p = n.xy / (abs(n.x) + abs(n.y) + abs(n.z));
+  if (n.z < 0.0) {
+    p = (1.0 - abs(p.yx)) * select(vec2f(-1.0), vec2f(1.0), p >= vec2f(0.0));
+  }
+  let q = clamp(p, vec2f(-1.0), vec2f(1.0)) * 0.5 + 0.5;
+  return vec2f(to_byte(q.x), to_byte(q.y));
+}
+
+// SPEC §2 depth: round(65535 / (z + 1)), z ≥ 1e9 → 0, as depth.png / 65535.
+fn depth_plane(z: f32) -> f32 {
+  if (!(z < 1e9)) { return 0.0; }
+  return clamp(round_half_up(65535.0 / (z + 1.0)), 0.0, 65535.0) / 65535.0;
+}
+
+@fragment
+fn fs_main(in: GBufferVaryings, @builtin(front_facing) front: bool) -> GBufferTargets {
+  // Sampled and differentiated before any discard (uniform control flow).
+  let tex = textureSample(base_tex, base_sampler, in.uv);
+  // The face's normal turned towards the viewer (framebuffer y points down).
+  let facing = normalize(cross(dpdy(in.world), dpdx(in.world)));
+
+  let base = object.base_color * tex;
+  var alpha = 1.0;
+  if (object.alpha_mode == 1u) {
+    if (base.a < object.alpha_cutoff) { discard; }
+  } else if (object.alpha_mode == 2u) {
+    alpha = clamp(base.a, 0.0, 1.0);
+  }
+
+  var n = facing;
+  if (object.has_normals != 0u) {
+    n = normalize(in.normal);
+    if (!front) { n = -n; }
+  }
+  // Blender's world axes (Z up): glTF (x, y, z) is Blender (x, −z, y).
+  let n_blender = vec3f(n.x, -n.z, n.y);
+
+  var lit = 0.0;
+  let to_light = -frame.light_dir.xyz;
+  if (dot(facing, to_light) > 0.0) {
+    let p = frame.light_view_proj * vec4f(in.world + facing * frame.shadow.x, 1.0);
+    let uv = p.xy * vec2f(0.5, -0.5) + 0.5;
+    if (all(uv >= vec2f(0.0)) && all(uv <= vec2f(1.0)) && p.z <= 1.0) {
+      lit = textureSampleCompareLevel(shadow_map, shadow_sampler, uv, p.z - frame.shadow.y);
+    } else {
+      lit = 1.0;
+    }
+  }
+
+  let z = -(frame.view * vec4f(in.world, 1.0)).z;
+  let albedo = srgb_encode(base.rgb);
+  var out: GBufferTargets;
+  out.albedo_matid = vec4f(to_byte(albedo.r), to_byte(albedo.g), to_byte(albedo.b), object.matid / 255.0);
+  out.normal_shadow_transp = vec4f(oct_bytes(n_blender), to_byte(lit), (255.0 - round_half_up(alpha * 255.0)) / 255.0);
+  out.depth = depth_plane(z);
+  return out;
+}
