@@ -9,6 +9,7 @@ import { trainCommand } from './commands/train.js';
 import { inferCommand } from './commands/infer.js';
 import { parityCommand } from './commands/parity.js';
 import { toolCommand } from './commands/tool.js';
+import { demoCommand } from './commands/demo.js';
 import { processIO, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   infer: { run: inferCommand, summary: 'run CNNv3Effect on WebGPU on a photo or sample, write the RGBA result' },
   parity: { run: parityCommand, summary: 'WebGPU effect vs the float64 CPU reference, node by node' },
   tool: { run: toolCommand, summary: 'serve the HTML WebGPU tool on 127.0.0.1' },
+  demo: { run: demoCommand, summary: 'render a .seq demo headless to PNG frames (+ demo.mp4 with ffmpeg)' },
   train: { run: trainCommand, summary: 'train the U-Net + FiLM on a dataset (CPU), write safetensors checkpoints' },
 };
 

@@ -15,7 +15,7 @@ export const BUNDLED_WEIGHTS_DIR = new URL('../../examples/weights/', import.met
 
 /** Whether a program is on PATH (what `command -v` says). */
 export function onPath(program: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
+  return spawnSync('/bin/sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** At most this many bytes of decoded video are held (a long clip at a large size is refused). */

@@ -43,6 +43,13 @@ export interface FrameInfo {
 /** Largest frame a demo may ask for: far beyond any screen, small enough to fail early and clearly. */
 export const MAX_DEMO_SIZE = 8192;
 
+/** End of the last effect, seconds: the natural length of the demo. */
+export function seqDuration(seq: SeqFile): number {
+  let end = 0;
+  for (const s of seq.sequences) for (const e of s.effects) end = Math.max(end, s.start + e.end);
+  return end;
+}
+
 export class DemoEngine {
   readonly nodes: TextureNodes;
   private readonly effects = new Map<number, DemoEffect>();
@@ -91,11 +98,8 @@ export class DemoEngine {
     return engine;
   }
 
-  /** End of the last effect, seconds: the natural length of the demo. */
   get duration(): number {
-    let end = 0;
-    for (const s of this.seq.sequences) for (const e of s.effects) end = Math.max(end, s.start + e.end);
-    return end;
+    return seqDuration(this.seq);
   }
 
   get sink(): GPUTexture {

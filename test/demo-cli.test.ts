@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
+import { decodePng } from '../src/image/png.js';
+import { REPO, requireTool, runCli, tempDir } from './helpers.js';
+
+const EXAMPLE = join(REPO, 'examples/demo/example.seq');
+const FFPROBE = '/usr/bin/ffprobe';
+
+function gpuOk(t: TestContext): boolean {
+  return requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1') && requireTool(t, SWIFTSHADER_ICD, 'chromium');
+}
+
+/** Frames of the first video stream, as ffprobe counts them by decoding. */
+function mp4Frames(path: string): { frames: number; width: number; height: number; audio: boolean } {
+  const v = execFileSync(FFPROBE, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height,pix_fmt', '-of', 'json', path]).toString();
+  const s = (JSON.parse(v) as { streams: { nb_read_frames: string; width: number; height: number; pix_fmt: string }[] }).streams[0]!;
+  assert.equal(s.pix_fmt, 'yuv420p');
+  const a = execFileSync(FFPROBE, ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', path]).toString().trim();
+  return { frames: Number(s.nb_read_frames), width: s.width, height: s.height, audio: a.length > 0 };
+}
+
+/** Nothing but the expected entries in a directory: no staging leftovers. */
+const entries = (dir: string) => readdirSync(dir).sort();
+
+test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ffprobe confirms, the stability table', async (t) => {
+  if (!gpuOk(t) || !requireTool(t, '/usr/bin/ffmpeg', 'ffmpeg') || !requireTool(t, FFPROBE, 'ffmpeg')) return;
+  const parent = tempDir(t);
+  const out = join(parent, 'render');
+  // Odd size: the MP4 gets padded to even; 3.7..4.2 s crosses from the first sequence into the second.
+  const r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '33', '--height', '17', '--fps', '10', '--from', '3.7', '--to', '4.2', '--stability']);
+  assert.equal(r.code, 0, r.err);
+  const names = entries(out);
+  assert.deepEqual(names, ['demo.mp4', 'frame_00000.png', 'frame_00001.png', 'frame_00002.png', 'frame_00003.png', 'frame_00004.png']);
+  assert.deepEqual(entries(parent), ['render'], 'no staging directory left behind');
+  const first = decodePng(readFileSync(join(out, 'frame_00000.png')), 'f0');
+  assert.equal(first.width, 33);
+  assert.equal(first.height, 17);
+  assert.ok(new Set(first.data).size > 20, 'a picture, not a flat frame');
+  const m = mp4Frames(join(out, 'demo.mp4'));
+  assert.deepEqual(m, { frames: 5, width: 34, height: 18, audio: true });
+  assert.match(r.out, /Rendering .*example\.seq: 5 frames 33×17 at 10 fps/);
+  assert.match(r.out, /Encoded demo\.mp4 \(libx264/);
+  assert.match(r.out, /output Δ +albedo Δ +ratio/);
+  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +—$/m, 'second 3: a still photo, ratio undefined');
+  assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  assert.match(r.err, /demo \[#+\] 5\/5/);
+
+  // A second render replaces the first (it holds only a render's files).
+  const again = await runCli(['demo', EXAMPLE, '--out', out, '--width', '16', '--height', '16', '--fps', '5', '--from', '0', '--to', '0.4']);
+  assert.equal(again.code, 0, again.err);
+  assert.deepEqual(entries(out), ['demo.mp4', 'frame_00000.png', 'frame_00001.png']);
+  assert.equal(mp4Frames(join(out, 'demo.mp4')).frames, 2);
+});
+
+test('without ffmpeg on PATH: frames only, and it says so', async (t) => {
+  if (!gpuOk(t)) return;
+  const out = join(tempDir(t), 'frames');
+  const path = process.env['PATH'];
+  process.env['PATH'] = '/nonexistent';
+  let r;
+  try {
+    r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '8', '--height', '8', '--fps', '4', '--to', '0.5']);
+  } finally {
+    process.env['PATH'] = path;
+  }
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /ffmpeg is not on PATH: frames only, no demo\.mp4 \(apt-get install ffmpeg\)/);
+  assert.deepEqual(entries(out), ['frame_00000.png', 'frame_00001.png']);
+});
+
+test('bad .seq, missing weights, bad flags and a foreign --out: one line, exit ≠ 0, nothing written', async (t) => {
+  if (!gpuOk(t)) return;
+  const dir = tempDir(t);
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const syntax = write('syntax.seq', 'BPM 120\nSEQUENCE 0 0 "a"\nEFFECT + NoSuchEffect a -> b 0 1\n');
+  const graph = write('graph.seq', 'SEQUENCE 0 0 "a"\nEFFECT + CNNv3Effect x y -> sink 0 1\n');
+  const weights = write('weights.seq', `SEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=${join(REPO, 'examples/photos/cat.png')}\nEFFECT + CNNv3Effect f0 f1 -> sink 0 1 weights=gone/cnn_v3_weights.bin\n`);
+  const foreign = join(dir, 'foreign');
+  mkdirSync(foreign);
+  writeFileSync(join(foreign, 'notes.txt'), 'mine');
+  const aFile = write('a-file', 'x');
+  const cases: [string[], RegExp, number][] = [
+    [[syntax], /syntax\.seq:3: unknown effect class "NoSuchEffect"/, 1],
+    [[graph], /graph\.seq:2: node x is read before anything writes it/, 1],
+    [[weights], /weights\.seq:3: .*gone\/cnn_v3_weights\.bin: weights file not found/, 1],
+    [[join(dir, 'none.seq')], /none\.seq: \.seq file not found/, 1],
+    [[syntax, '--width', '0'], /--width must be an integer 1\.\.8192/, 2],
+    [[EXAMPLE, '--from', '2', '--to', '1'], /--to 1 must be after --from 2/, 2],
+    [[EXAMPLE, '--bogus'], /unknown option '--bogus'/, 2],
+  ];
+  for (const [args, re, code] of cases) {
+    const out = join(dir, 'out');
+    const r = await runCli(['demo', ...args, '--out', out]);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.ok(!existsSync(out), `${args.join(' ')}: --out was created`);
+  }
+  let r = await runCli(['demo', EXAMPLE, '--out', foreign, '--to', '0.1']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /foreign: --out holds files that are not from cnnv3 demo \(notes\.txt\): give an empty or new directory/);
+  assert.deepEqual(entries(foreign), ['notes.txt']);
+  r = await runCli(['demo', EXAMPLE, '--out', aFile, '--to', '0.1']);
+  assert.match(r.err, /a-file: --out must be a directory, and this is a file/);
+  r = await runCli(['demo']);
+  assert.match(r.err, /cnnv3 demo: give one FILE\.seq/);
+  assert.deepEqual(entries(dir).filter((n) => n.startsWith('.')), [], 'no staging leftovers');
+});
