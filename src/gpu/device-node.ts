@@ -65,6 +65,28 @@ export function nodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<
   return cached;
 }
 
+/** A hardware adapter (not a software rasteriser), or null when the system has none. */
+export async function requestHardwareAdapter(): Promise<GPUAdapter | null> {
+  if (!hasHardwareVulkan()) return null;
+  const adapter = await createGpu(await loadDawn()).requestAdapter({ powerPreference: 'high-performance' });
+  return adapter && !describeAdapter(adapter.info).software ? adapter : null;
+}
+
+/**
+ * Any adapter: a hardware one, else SwiftShader. A VK_ICD_FILENAMES set by the user is kept
+ * (it names the drivers to use), so a system whose drivers all fail gets null, not a substitute.
+ */
+export async function requestAnyAdapter(): Promise<GPUAdapter | null> {
+  const hardware = await requestHardwareAdapter();
+  if (hardware) return hardware;
+  const dawn = await loadDawn();
+  if (!process.env['VK_ICD_FILENAMES']) {
+    if (!existsSync(SWIFTSHADER_ICD)) return null;
+    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+  }
+  return createGpu(dawn).requestAdapter();
+}
+
 export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
   const dawn = await loadDawn();
   if (options.adapter !== 'software' && hasHardwareVulkan()) {

@@ -9,6 +9,11 @@ export const UNIFORM_LAYOUTS = {
   CnnV3ParamsBottleneck: { size: 32, offsets: { weight_offset: 0 } },
   /** The display pass (view.wgsl), written by ViewPass. */
   View: { size: 32, offsets: { mode: 0, channel: 4, arrangement: 8, signed_: 12, split: 16, gain: 20 } },
+  /** One training step's record (train_common.wgsl), written by src/gpu/train/gpu-trainer.ts. */
+  TrainStep: {
+    size: 48,
+    offsets: { n: 0, step: 4, first: 8, loss_slot: 12, lr: 16, bc1: 20, bc2: 24, inv_count: 28, seed: 32, drop_p: 36 },
+  },
   /** GBufferEffect's per-frame uniforms (gbuffer_raster.wgsl); matrices column-major f32. */
   GBufferFrame: { size: 224, offsets: { view_proj: 0, view: 64, light_view_proj: 128, light_dir: 192, shadow: 208 } },
   /** GBufferEffect's per-draw uniforms, one 256-byte slot each (dynamic offset). */
@@ -16,7 +21,7 @@ export const UNIFORM_LAYOUTS = {
 } as const;
 
 /** The CNN passes' structs, written by writeUniform. */
-export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View' | 'GBufferFrame' | 'GBufferObject'>;
+export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View' | 'TrainStep' | 'GBufferFrame' | 'GBufferObject'>;
 
 /** Writes a struct: weight_offset as u32, every other field as 4 floats (missing lanes 0). */
 export function writeUniform(struct: UniformStruct, values: { weight_offset: number } & Record<string, number | ArrayLike<number>>): ArrayBuffer {

@@ -1,0 +1,148 @@
+// The end of a step:
+//   film_back    one thread per patch: its FiLM gradients (Σ over the FiLM layers' tile
+//                records) and the MLP's hidden gradient → parts[R_FB]
+//   reduce_adam  one workgroup of 256 per parameter: the batch sum of the gradient in a fixed
+//                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
+//                the gradient kept in state; the workgroup after the last parameter sums the loss.
+
+fn tiles_of(l: u32) -> u32 {
+  switch l {
+    case 0u, 4u: { return TW0 * TW0; }
+    case 1u, 3u: { return TW1 * TW1; }
+    default: { return TW2 * TW2; }
+  }
+}
+
+fn parts_of(l: u32) -> u32 {
+  switch l {
+    case 0u: { return R_ENC0; }
+    case 1u: { return R_ENC1; }
+    case 2u: { return R_BOTT; }
+    case 3u: { return R_DEC1; }
+    default: { return R_DEC0; }
+  }
+}
+
+fn rec_of(l: u32) -> u32 {
+  let cout = layer_out_ch(l);
+  let k = layer_k(l);
+  return cout * layer_in_ch(l) * k * k + select(3u * cout, cout, l == 2u);
+}
+
+fn film_gamma_of(l: u32) -> u32 {
+  switch l {
+    case 0u: { return F_G0; }
+    case 1u: { return F_G1; }
+    case 3u: { return F_G2; }
+    default: { return F_G3; }
+  }
+}
+
+fn film_beta_of(l: u32) -> u32 {
+  switch l {
+    case 0u: { return F_B0; }
+    case 1u: { return F_B1; }
+    case 3u: { return F_B2; }
+    default: { return F_B3; }
+  }
+}
+
+@compute @workgroup_size(64)
+fn film_back(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x;
+  if (n >= st.n) {
+    return;
+  }
+  let fb = R_FB + n * (FO + HID);
+  let film_layers = array<u32, 4>(0u, 1u, 3u, 4u);
+  for (var li = 0u; li < 4u; li++) {
+    let lay = film_layers[li];
+    let cout = layer_out_ch(lay);
+    let k = layer_k(lay);
+    let nw = cout * layer_in_ch(lay) * k * k;
+    let tiles = tiles_of(lay);
+    let rec = rec_of(lay);
+    for (var o = 0u; o < cout; o++) {
+      var sg = 0.0;
+      var sb = 0.0;
+      for (var t = 0u; t < tiles; t++) {
+        let r = parts_of(lay) + (n * tiles + t) * rec + nw;
+        sg += parts[r + cout + o];
+        sb += parts[r + 2u * cout + o];
+      }
+      parts[fb + film_gamma_of(lay) + o] = sg;
+      parts[fb + film_beta_of(lay) + o] = sb;
+    }
+  }
+  for (var h = 0u; h < HID; h++) {
+    var s = 0.0;
+    for (var o = 0u; o < FO; o++) {
+      s += state[P_M2W + o * HID + h] * parts[fb + o];
+    }
+    parts[fb + FO + h] = select(0.0, s, pinfo(n, PI_HID + h) > 0.0);
+  }
+}
+
+var<workgroup> red_s: array<f32, 256>;
+
+const REDUCE_ROW: u32 = 4096u;
+
+@compute @workgroup_size(256)
+fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let pi = wg.y * REDUCE_ROW + wg.x;
+  var s = 0.0;
+  if (pi < P_M0W) {
+    var l = 0u;
+    for (var c = 1u; c < 5u; c++) {
+      if (pi >= layer_param(c)) { l = c; }
+    }
+    let local_i = pi - layer_param(l);
+    let rec = rec_of(l);
+    let base = parts_of(l) + local_i;
+    let count = st.n * tiles_of(l);
+    for (var f = li; f < count; f += 256u) {
+      s += parts[base + f * rec];
+    }
+  } else if (pi < NP) {
+    for (var m = li; m < st.n; m += 256u) {
+      let fb = R_FB + m * (FO + HID);
+      if (pi < P_M0B) {
+        let q = pi - P_M0W;
+        s += parts[fb + FO + q / D] * pinfo(m, q % D);
+      } else if (pi < P_M2W) {
+        s += parts[fb + FO + pi - P_M0B];
+      } else if (pi < P_M2B) {
+        let q = pi - P_M2W;
+        s += parts[fb + q / HID] * pinfo(m, PI_HID + q % HID);
+      } else {
+        s += parts[fb + pi - P_M2B];
+      }
+    }
+  } else if (pi == NP) {
+    let count = st.n * NWG0;
+    for (var f = li; f < count; f += 256u) {
+      s += parts[R_LOSS + f];
+    }
+  }
+  red_s[li] = s;
+  workgroupBarrier();
+  for (var w = 128u; w > 0u; w >>= 1u) {
+    if (li < w) {
+      red_s[li] += red_s[li + w];
+    }
+    workgroupBarrier();
+  }
+  if (li == 0u) {
+    let g = red_s[0];
+    if (pi < NP) {
+      state[3u * NP + pi] = g;
+      let m = 0.9 * state[NP + pi] + 0.1 * g;
+      let v = 0.999 * state[2u * NP + pi] + 0.001 * g * g;
+      state[NP + pi] = m;
+      state[2u * NP + pi] = v;
+      state[pi] = state[pi] - st.lr * (m / st.bc1) / (sqrt(v / st.bc2) + 1e-8);
+    } else if (pi == NP) {
+      state[4u * NP + st.loss_slot] = g * st.inv_count;
+    }
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * Training on WebGPU (SPEC §4–5): forward, backward and Adam as WGSL kernels over a training
+ * set that lives on the GPU. One step is 19 dispatches (patch setup, 5 forward, 6 backward,
+ * 5 weight-gradient, FiLM/MLP backward, reduce + Adam); many steps go into one submit, and the
+ * loss of each step stays on the GPU until the caller reads it (per epoch).
+ * Browser-safe: it takes a GPUDevice and a training set uploaded by ./data.ts.
+ */
+import { CnnV3Error } from '../../errors.js';
+import { outputMode } from '../../model/config.js';
+import type { ParamTable } from '../../model/params.js';
+import { gpuAwait } from '../context.js';
+import { WGSL } from '../shaders.generated.js';
+import { UNIFORM_LAYOUTS } from '../uniforms.js';
+import { checkFits, type GpuTrainingSet } from './data.js';
+import { LAYER_IDS, layerShapes, PIXELS_PER_WORKGROUP, TILE, trainLayout, type TrainLayout } from './layout.js';
+
+export interface GpuTrainerConfig {
+  table: ParamTable;
+  /** Patch side (or --image-size in full-image mode). */
+  side: number;
+  /** Largest number of patches in one step. */
+  maxBatch: number;
+  channelDropoutP: number;
+  seed: number;
+  /** Loss slots: the most steps whose losses are read back at once (one epoch's). */
+  lossSlots: number;
+  /** Steps per submit (default 256). */
+  chunk?: number;
+}
+
+/** One step: `n` patches from order entries [first, first + n), Adam step `step` (1-based). */
+export interface StepSpec {
+  n: number;
+  first: number;
+  step: number;
+  lr: number;
+  /** Where its loss goes (0 ≤ slot < lossSlots). */
+  lossSlot: number;
+}
+
+export interface TrainState {
+  params: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  /** The last step's batch gradient (what Adam was fed). */
+  grad: Float32Array;
+}
+
+interface Kernel {
+  name: string;
+  pipeline: GPUComputePipeline;
+  /** Workgroups for a step of n patches. */
+  groups: (n: number) => [number, number, number];
+}
+
+const STEP_STRIDE = 256;
+const REDUCE_ROW = 4096;
+
+export class GpuTrainer {
+  readonly layout: TrainLayout;
+  readonly kernels: Kernel[];
+  private readonly stateBuf: GPUBuffer;
+  private readonly actBuf: GPUBuffer;
+  private readonly partsBuf: GPUBuffer;
+  private readonly stepBuf: GPUBuffer;
+  private readonly bindGroup: GPUBindGroup;
+  private readonly chunk: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly config: GpuTrainerConfig,
+    readonly set: GpuTrainingSet,
+  ) {
+    const { table, side, maxBatch } = config;
+    const mode = outputMode(table.config);
+    this.layout = trainLayout(table, side, maxBatch, config.lossSlots);
+    this.chunk = config.chunk ?? 256;
+    const L = this.layout;
+    const hint = 'use a smaller --batch-size or --patch-size, or --device cpu';
+    checkFits(device, `A batch of ${maxBatch} patches of ${side}×${side}`, L.actFloats * 4, hint);
+    checkFits(device, `The gradient partials of a batch of ${maxBatch}`, L.partsFloats * 4, hint);
+
+    const buffer = (label: string, floats: number, usage: number) =>
+      device.createBuffer({ label, size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage });
+    const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    this.stateBuf = buffer('cnnv3 train state (params, adam m, v, grad, losses)', L.stateFloats, RW);
+    this.actBuf = buffer('cnnv3 train activations', L.actFloats, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
+    this.partsBuf = buffer('cnnv3 train gradient partials', L.partsFloats, GPUBufferUsage.STORAGE);
+    this.stepBuf = device.createBuffer({ label: 'cnnv3 train step records', size: this.chunk * STEP_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+
+    const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+    const bgl = device.createBindGroupLayout({
+      label: 'cnnv3 train bindings',
+      entries: [
+        storage(0, 'storage'),
+        storage(1, 'read-only-storage'),
+        storage(2, 'storage'),
+        storage(3, 'storage'),
+        storage(4, 'read-only-storage'),
+        { binding: 5, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true, minBindingSize: UNIFORM_LAYOUTS.TrainStep.size } },
+      ],
+    });
+    this.bindGroup = device.createBindGroup({
+      label: 'cnnv3 train bind group',
+      layout: bgl,
+      entries: [
+        { binding: 0, resource: { buffer: this.stateBuf } },
+        { binding: 1, resource: { buffer: set.data } },
+        { binding: 2, resource: { buffer: this.actBuf } },
+        { binding: 3, resource: { buffer: this.partsBuf } },
+        { binding: 4, resource: { buffer: set.meta } },
+        { binding: 5, resource: { buffer: this.stepBuf, size: UNIFORM_LAYOUTS.TrainStep.size } },
+      ],
+    });
+    const pipelineLayout = device.createPipelineLayout({ label: 'cnnv3 train pipeline layout', bindGroupLayouts: [bgl] });
+    const base = { ...L.constants, OUTPUT_MODE: mode === 'residual' ? 1 : 0 };
+    const modules = new Map<string, GPUShaderModule>();
+    const module = (file: 'train_forward' | 'train_backward' | 'train_wgrad' | 'train_reduce') => {
+      let m = modules.get(file);
+      if (!m) {
+        m = device.createShaderModule({ label: `cnnv3 ${file}`, code: `${WGSL.train_common}\n${WGSL[file]}` });
+        modules.set(file, m);
+      }
+      return m;
+    };
+    const pipeline = (name: string, file: Parameters<typeof module>[0], entryPoint: string, extra: Record<string, number> = {}) =>
+      device.createComputePipeline({ label: `cnnv3 train ${name}`, layout: pipelineLayout, compute: { module: module(file), entryPoint, constants: { ...base, ...extra } } });
+
+    const [s0, s1, s2] = L.sides;
+    const pix = (side_: number) => Math.ceil((side_ * side_) / PIXELS_PER_WORKGROUP);
+    const kernels: Kernel[] = [];
+    kernels.push({ name: 'patch_setup', pipeline: pipeline('patch_setup', 'train_forward', 'patch_setup'), groups: (n) => [Math.ceil(n / 64), 1, 1] });
+    for (const [name, id, s] of [['enc0', 0, s0], ['enc1', 1, s1], ['bottleneck', 2, s2], ['dec1', 3, s1]] as const) {
+      kernels.push({ name: `fwd_${name}`, pipeline: pipeline(`fwd ${name}`, 'train_forward', 'conv_fwd', { LAYER: id }), groups: (n) => [pix(s), n, 1] });
+    }
+    kernels.push({ name: 'fwd_dec0_loss', pipeline: pipeline('fwd dec0', 'train_forward', 'dec0_fwd'), groups: (n) => [pix(s0), n, 1] });
+    const stageSides = [s0, s1, s1, s2, s1, s0];
+    const stageNames = ['dcat0', 'g_dec1', 'dcat1', 'g_bott', 'g_enc1', 'g_enc0'];
+    stageSides.forEach((s, stage) => {
+      kernels.push({ name: `bwd_${stageNames[stage]}`, pipeline: pipeline(`bwd ${stage}`, 'train_backward', 'backward', { STAGE: stage }), groups: (n) => [pix(s), n, 1] });
+    });
+    const wgMem = device.limits.maxComputeWorkgroupStorageSize / 4;
+    layerShapes(table, side).forEach((shape, id) => {
+      const halo = (TILE + shape.k - 1) ** 2;
+      const dz = shape.cout * TILE * TILE;
+      const chunk = Math.min(shape.cin, 20, Math.floor((wgMem - dz) / halo));
+      if (chunk < 1) {
+        throw new CnnV3Error(`--enc-channels ${table.config.encChannels.join(',')} needs more workgroup memory than this GPU has (${wgMem * 4} bytes); use fewer channels or --device cpu`);
+      }
+      const name = Object.keys(LAYER_IDS)[id]!;
+      kernels.push({
+        name: `wgrad_${name}`,
+        pipeline: pipeline(`wgrad ${name}`, 'train_wgrad', 'wgrad', { LAYER: id, CHUNK: chunk, WG_IN: chunk * halo, WG_DZ: dz }),
+        groups: (n) => [L.tilesW[id]! ** 2, n, 1],
+      });
+    });
+    kernels.push({ name: 'film_back', pipeline: pipeline('film back', 'train_reduce', 'film_back'), groups: (n) => [Math.ceil(n / 64), 1, 1] });
+    const reduceGroups = table.total + 1;
+    kernels.push({
+      name: 'reduce_adam',
+      pipeline: pipeline('reduce adam', 'train_reduce', 'reduce_adam'),
+      groups: () => [Math.min(reduceGroups, REDUCE_ROW), Math.ceil(reduceGroups / REDUCE_ROW), 1],
+    });
+    this.kernels = kernels;
+  }
+
+  /** Builds the trainer; a shader or pipeline the device rejects becomes an error here, not later. */
+  static async create(device: GPUDevice, config: GpuTrainerConfig, set: GpuTrainingSet): Promise<GpuTrainer> {
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    let trainer: GpuTrainer | undefined;
+    let thrown: unknown;
+    try {
+      trainer = new GpuTrainer(device, config, set);
+    } catch (e) {
+      thrown = e;
+    }
+    const oom = await gpuAwait(device.popErrorScope());
+    const invalid = await gpuAwait(device.popErrorScope());
+    if (thrown) throw thrown;
+    if (oom) {
+      trainer!.destroy();
+      throw new CnnV3Error(`The GPU ran out of memory for a batch of ${config.maxBatch} patches of ${config.side}×${config.side}: use a smaller --batch-size, or --device cpu`);
+    }
+    if (invalid) throw new Error(`GPU trainer: ${invalid.message}`);
+    return trainer!;
+  }
+
+  /** Uploads parameters and Adam moments (e.g. from init or a checkpoint). */
+  writeState(params: Float32Array, m: Float32Array, v: Float32Array): void {
+    const P = this.config.table.total;
+    const s = new Float32Array(4 * P);
+    s.set(params, 0);
+    s.set(m, P);
+    s.set(v, 2 * P);
+    this.device.queue.writeBuffer(this.stateBuf, 0, s);
+  }
+
+  private async read(buffer: GPUBuffer, byteOffset: number, bytes: number): Promise<Float32Array> {
+    const staging = this.device.createBuffer({ label: 'cnnv3 train readback', size: bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    const enc = this.device.createCommandEncoder({ label: 'cnnv3 train readback' });
+    enc.copyBufferToBuffer(buffer, byteOffset, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await gpuAwait(staging.mapAsync(GPUMapMode.READ));
+      return new Float32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  async readState(): Promise<TrainState> {
+    const P = this.config.table.total;
+    const s = await this.read(this.stateBuf, 0, 16 * P);
+    return { params: s.slice(0, P), m: s.slice(P, 2 * P), v: s.slice(2 * P, 3 * P), grad: s.slice(3 * P, 4 * P) };
+  }
+
+  /** Losses of slots [0, count). */
+  async readLosses(count: number): Promise<Float32Array> {
+    if (count === 0) return new Float32Array(0);
+    return this.read(this.stateBuf, 16 * this.config.table.total, count * 4);
+  }
+
+  /** The per-patch info of the last step (condition, hidden, FiLM, origin, image, dropout bits), for tests. */
+  async readPatchInfo(n: number): Promise<Float32Array> {
+    const stride = this.layout.constants['PI_STRIDE']!;
+    return this.read(this.actBuf, this.layout.constants['A_PI']! * 4, n * stride * 4);
+  }
+
+  private writeSteps(steps: ReadonlyArray<StepSpec>): void {
+    const { side } = this.config;
+    const rec = new ArrayBuffer(steps.length * STEP_STRIDE);
+    const dv = new DataView(rec);
+    const o = UNIFORM_LAYOUTS.TrainStep.offsets;
+    steps.forEach((s, i) => {
+      if (s.n < 1 || s.n > this.config.maxBatch) throw new Error(`step of ${s.n} patches (batch ${this.config.maxBatch})`);
+      if (s.lossSlot < 0 || s.lossSlot >= this.layout.lossSlots) throw new Error(`loss slot ${s.lossSlot} out of range`);
+      const b = i * STEP_STRIDE;
+      dv.setUint32(b + o.n, s.n, true);
+      dv.setUint32(b + o.step, s.step, true);
+      dv.setUint32(b + o.first, this.set.images + s.first, true);
+      dv.setUint32(b + o.loss_slot, s.lossSlot, true);
+      dv.setFloat32(b + o.lr, s.lr, true);
+      dv.setFloat32(b + o.bc1, 1 - 0.9 ** s.step, true);
+      dv.setFloat32(b + o.bc2, 1 - 0.999 ** s.step, true);
+      dv.setFloat32(b + o.inv_count, 1 / (s.n * side * side * 4), true);
+      dv.setUint32(b + o.seed, this.config.seed >>> 0, true);
+      dv.setFloat32(b + o.drop_p, this.config.channelDropoutP, true);
+    });
+    this.device.queue.writeBuffer(this.stepBuf, 0, rec);
+  }
+
+  /**
+   * Encodes and submits the steps (in chunks of `chunk` per submit). Returns once submitted;
+   * `done()` or a read waits for the GPU. With `timestamps`, every dispatch gets its own pass
+   * and the query set receives begin/end pairs in kernel order (one step only).
+   */
+  run(steps: ReadonlyArray<StepSpec>, timestamps?: GPUQuerySet): void {
+    for (let c = 0; c < steps.length; c += this.chunk) {
+      const part = steps.slice(c, c + this.chunk);
+      this.writeSteps(part);
+      const enc = this.device.createCommandEncoder({ label: 'cnnv3 train steps' });
+      if (timestamps) {
+        if (part.length !== 1) throw new Error('timestamps: one step at a time');
+        this.kernels.forEach((k, i) => {
+          const pass = enc.beginComputePass({ label: `cnnv3 train ${k.name}`, timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+          pass.setBindGroup(0, this.bindGroup, [0]);
+          pass.setPipeline(k.pipeline);
+          pass.dispatchWorkgroups(...k.groups(part[0]!.n));
+          pass.end();
+        });
+      } else {
+        const pass = enc.beginComputePass({ label: 'cnnv3 train steps' });
+        part.forEach((s, i) => {
+          pass.setBindGroup(0, this.bindGroup, [i * STEP_STRIDE]);
+          for (const k of this.kernels) {
+            pass.setPipeline(k.pipeline);
+            pass.dispatchWorkgroups(...k.groups(s.n));
+          }
+        });
+        pass.end();
+      }
+      this.device.queue.submit([enc.finish()]);
+    }
+  }
+
+  /** Waits until the GPU has finished everything submitted. */
+  async done(): Promise<void> {
+    await gpuAwait(this.device.queue.onSubmittedWorkDone());
+  }
+
+  destroy(): void {
+    this.stateBuf.destroy();
+    this.actBuf.destroy();
+    this.partsBuf.destroy();
+    this.stepBuf.destroy();
+  }
+}

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, test, type TestContext } from 'node:test';
+import { NUM_FEATURES } from '../src/dataset/features.js';
+import type { GpuContext } from '../src/gpu/context.js';
+import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
+import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource } from '../src/gpu/train/data.js';
+import { openTrainGpu } from '../src/gpu/train/device-node.js';
+import { GpuTrainer } from '../src/gpu/train/gpu-trainer.js';
+import { DEFAULT_MODEL_CONFIG, OUT_CHANNELS, type ModelConfig } from '../src/model/config.js';
+import { initParams } from '../src/model/init.js';
+import { buildParamTable } from '../src/model/params.js';
+import { lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
+import { cropHwc, DROPOUT_GROUPS, patchOrigin } from '../src/train/patches.js';
+import { Rng } from '../src/util/rng.js';
+import { requireTool } from './helpers.js';
+
+let gpu: Promise<GpuContext | undefined> | undefined;
+
+/** One training device for the file: Dawn on whatever adapter `--device gpu` would take (SwiftShader in CI). */
+async function device(t: TestContext): Promise<GpuContext | undefined> {
+  if (!requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1')) return undefined;
+  if (!requireTool(t, SWIFTSHADER_ICD, 'chromium')) return undefined;
+  gpu ??= openTrainGpu('gpu');
+  return gpu;
+}
+
+after(async () => {
+  const ctx = await gpu;
+  ctx?.device.destroy();
+});
+
+function randomImage(name: string, width: number, height: number, rng: Rng, centres: Array<{ x: number; y: number }>): GpuImageSource {
+  const features = new Float32Array(width * height * NUM_FEATURES);
+  for (let i = 0; i < features.length; i++) features[i] = rng.uniform(-1, 1);
+  const target = new Float32Array(width * height * OUT_CHANNELS);
+  for (let i = 0; i < target.length; i++) target[i] = rng.next();
+  // Albedo and transp in [0, 1], as the residual output's base expects.
+  for (let p = 0; p < width * height; p++) {
+    for (const c of [0, 1, 2, 19]) features[p * NUM_FEATURES + c] = rng.next();
+  }
+  return { name, width, height, features, target, centres };
+}
+
+/** HWC crop → CHW float64 tensor, with the patch's dropout groups zeroed. */
+function patchTensor(src: Float32Array, im: GpuImageSource, C: number, x0: number, y0: number, side: number, dropped: number[]): Tensor {
+  const hwc = new Float32Array(side * side * C);
+  cropHwc(src, im.width, im.height, C, x0, y0, side, hwc);
+  const t = tensor(C, side, side);
+  for (let p = 0; p < side * side; p++) for (let c = 0; c < C; c++) t.data[c * side * side + p] = dropped.includes(c) ? 0 : hwc[p * C + c]!;
+  return t;
+}
+
+/** |x − ref| ≤ atol + rtol·|ref| for every entry; the message names the worst and the first mismatches. */
+function assertClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, labels: (i: number) => string): number {
+  let worst = 0;
+  const bad: string[] = [];
+  for (let i = 0; i < ref.length; i++) {
+    const err = Math.abs(got[i]! - ref[i]!);
+    worst = Math.max(worst, err);
+    if (!(err <= atol + rtol * Math.abs(ref[i]!))) bad.push(`${labels(i)}: gpu ${got[i]} ref ${ref[i]}`);
+  }
+  assert.equal(bad.length, 0, `${name}: ${bad.length} of ${ref.length} mismatches (max |err| ${worst.toExponential(2)}); first: ${bad.slice(0, 5).join('; ')}`);
+  return worst;
+}
+
+for (const output of ['sigmoid', 'residual'] as const) {
+  test(`GPU gradients of one batch match the float64 reference (${output} output; odd sizes, padding, dropout)`, async (t) => {
+    const ctx = await device(t);
+    if (!ctx) return;
+    const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, ...(output === 'residual' ? { output } : {}) };
+    const table = buildParamTable(config);
+    const rng = new Rng(5);
+    // Side 10: pooled sides 5 and 3 (partial blocks); image b is narrower than a patch (zero padded).
+    const side = 10;
+    const images = [randomImage('a', 17, 13, rng, [{ x: 3, y: 2 }, { x: 15, y: 12 }, { x: 8, y: 6 }]), randomImage('b', 9, 12, rng, [{ x: 4, y: 11 }])];
+    const order: Array<[number, number, number]> = [
+      [0, 3, 2],
+      [1, 4, 11],
+      [0, 15, 12],
+      [0, 8, 6],
+    ];
+    const params = initParams(table, 11);
+    // Move FiLM away from the identity so that γ and β matter.
+    for (let i = table.byName.get('film_mlp.2.bias')!.offset; i < table.total; i++) params[i] = params[i]! + rng.uniform(-0.3, 0.3);
+    const set = uploadTrainingSet(ctx.device, images, order.length);
+    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 4, channelDropoutP: 0.5, seed: 3, lossSlots: 4 }, set);
+    t.after(() => {
+      trainer.destroy();
+      destroyTrainingSet(set);
+    });
+    trainer.writeState(params, new Float32Array(table.total), new Float32Array(table.total));
+    writeOrder(ctx.device, set, order);
+    // lr 0: Adam runs but leaves the parameters where the reference evaluates them.
+    trainer.run([{ n: 4, first: 0, step: 1, lr: 0, lossSlot: 0 }]);
+    const state = await trainer.readState();
+    const loss = (await trainer.readLosses(1))[0]!;
+    const info = await trainer.readPatchInfo(4);
+    const stride = info.length / 4;
+    const D = config.filmCondDim;
+    const meta = table.filmOut + D + 16;
+    const masks: number[] = [];
+    const batch = order.map(([i, cx, cy], n) => {
+      const im = images[i]!;
+      const words = new Uint32Array(info.buffer, (n * stride + meta) * 4, 4);
+      const x0 = patchOrigin(cx, side, im.width);
+      const y0 = patchOrigin(cy, side, im.height);
+      assert.deepEqual(Array.from(words.slice(0, 3)), [x0, y0, i], `patch ${n}: origin and image`);
+      masks.push(words[3]!);
+      const dropped = DROPOUT_GROUPS.flatMap((g, k) => ((words[3]! >> k) & 1 ? [...g.channels] : []));
+      const cond = Array.from(info.subarray(n * stride, n * stride + D));
+      for (const c of cond) assert.ok(c >= 0 && c < 1, `condition ${c} in [0, 1)`);
+      return { x: patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped), target: patchTensor(im.target, im, OUT_CHANNELS, x0, y0, side, []), cond };
+    });
+    // With p = 0.5 four patches draw 12 group bits; all-equal bits would mean the draws do not vary.
+    assert.ok(new Set(masks).size > 1, `dropout masks ${masks.join(',')}`);
+    const grad = new Float64Array(table.total);
+    const refLoss = lossAndGrad(table, params, batch, grad);
+    assert.ok(Math.abs(loss - refLoss) <= 1e-6 + 1e-5 * refLoss, `loss gpu ${loss} ref ${refLoss}`);
+    const names = (i: number) => {
+      const p = table.params.find((q) => i >= q.offset && i < q.offset + q.size)!;
+      return `${p.name}[${i - p.offset}]`;
+    };
+    const worst = assertClose('gradient', state.grad, grad, 1e-7, 1e-4, names);
+    assert.deepEqual(Array.from(state.params), Array.from(params), 'lr 0 leaves the parameters unchanged');
+    t.diagnostic(`loss ${loss} (ref ${refLoss}); max |grad − ref| ${worst.toExponential(2)} over ${table.total} parameters`);
+  });
+}
