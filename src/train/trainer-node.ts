@@ -4,7 +4,7 @@
  * loss-curve PNG at the end.
  */
 import { randomInt } from 'node:crypto';
-import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint-node.js';
 import { describeConfig, type Checkpoint } from '../checkpoint/checkpoint.js';
@@ -17,7 +17,7 @@ import { OUT_CHANNELS, outputMode, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { FastModel } from '../model/fast.js';
 import { buildParamTable, describeModel } from '../model/params.js';
-import { writeFileAtomic } from '../util/atomic-node.js';
+import { appendWhole, fsReason, makeDirs, writeFileAtomic } from '../util/atomic-node.js';
 import { Rng } from '../util/rng.js';
 import { Adam } from './adam.js';
 import { prepareImage, type TrainImage } from './data.js';
@@ -184,8 +184,8 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
       io.stdout(`Resuming from ${opts.resume} at epoch ${startEpoch}\n`);
     }
 
-    await mkdir(opts.checkpointDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-      throw fileError(opts.checkpointDir, `cannot create the checkpoint directory (${e.code ?? e.message})`);
+    await makeDirs(opts.checkpointDir).catch((e: unknown) => {
+      throw fileError(opts.checkpointDir, `cannot create the checkpoint directory (${fsReason(e)})`);
     });
     if ((await stat(opts.checkpointDir)).isFile()) throw fileError(opts.checkpointDir, 'checkpoint directory is a file');
     // The log holds one line per finished epoch; a resumed run drops lines past its checkpoint.
@@ -279,7 +279,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
       io.stdout(
         `Epoch ${epoch}/${opts.epochs}  loss ${record.loss.toFixed(6)}${valNote}  ${record.patches_per_s.toFixed(0)} patches/s  lr ${lr.toExponential(2)}  ${seconds.toFixed(1)}s\n`,
       );
-      await appendFile(logPath, `${JSON.stringify(record)}\n`);
+      await appendWhole(logPath, `${JSON.stringify(record)}\n`);
       if (isBest) await save(epoch, record.loss, { params, m: adam.expAvg, v: adam.expAvgSq, step: adam.step, rng: rng.getState() }, join(opts.checkpointDir, 'best.safetensors'));
       if (epoch === opts.epochs || (opts.checkpointEvery > 0 && epoch % opts.checkpointEvery === 0)) {
         lastCheckpoint = await save(epoch, record.loss, { params, m: adam.expAvg, v: adam.expAvgSq, step: adam.step, rng: rng.getState() });

@@ -2,7 +2,7 @@
  * Writes that never leave a torn result: stage next to the destination, then rename.
  * A staged name starts with '.', which the dataset scan skips.
  */
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileError } from '../errors.js';
 
@@ -11,17 +11,54 @@ function stagingName(path: string, tag: string): string {
   return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${rand}`);
 }
 
-function problem(e: unknown): string {
+const REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EFBIG: 'file too large',
+  EIO: 'input/output error',
+  ENOTDIR: 'a parent path is a file',
+  EEXIST: 'a parent path is a file',
+  EISDIR: 'is a directory',
+};
+
+/**
+ * Why a file-system call failed, for a message that already names the file: the errno's meaning,
+ * never the path Node appends (which may be a staging file the user never asked for).
+ */
+export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    EACCES: 'permission denied',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on device',
-    ENOTDIR: 'a parent path is a file',
-    EEXIST: 'a parent path is a file',
-    EISDIR: 'is a directory',
-  };
-  return (err.code && reasons[err.code]) ?? err.message;
+  const known = err.code === undefined ? undefined : REASONS[err.code];
+  if (known) return known;
+  // Node's text is "CODE: meaning, syscall 'path'": keep "CODE: meaning".
+  return err.message.split(', ')[0] ?? err.message;
+}
+
+/**
+ * `mkdir -p`, one level at a time, so a failure carries the kernel's own errno (a recursive
+ * mkdir in Node reports ENOENT on a read-only file system, for one).
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let d = dir;
+  while ((await kindOf(d)) === 'missing') {
+    missing.push(d);
+    const up = dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      await mkdir(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || (await kindOf(m)) !== 'dir') throw e;
+    }
+  }
+  if ((await kindOf(dir)) === 'file') {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR' });
+  }
 }
 
 async function kindOf(path: string): Promise<'missing' | 'file' | 'dir'> {
@@ -35,9 +72,9 @@ async function kindOf(path: string): Promise<'missing' | 'file' | 'dir'> {
 /** Creates the parent directories of `path`, naming `path` when that fails. */
 export async function ensureParent(path: string): Promise<void> {
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirs(dirname(path));
   } catch (e) {
-    throw fileError(path, `cannot create its directory (${problem(e)})`);
+    throw fileError(path, `cannot create its directory (${fsReason(e)})`);
   }
 }
 
@@ -50,7 +87,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw fileError(path, `cannot write (${problem(e)})`);
+    throw fileError(path, `cannot write (${fsReason(e)})`);
   }
 }
 
@@ -76,6 +113,25 @@ export async function writeDirAtomic(dir: string, files: Record<string, Uint8Arr
     }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    throw fileError(dir, `cannot write (${problem(e)})`);
+    throw fileError(dir, `cannot write (${fsReason(e)})`);
+  }
+}
+
+/**
+ * Appends to a log: the text lands whole or not at all. A write that comes up short (a full
+ * disk) is cut back to where the file ended, so no torn line is left for a reader to trip on.
+ */
+export async function appendWhole(path: string, text: string): Promise<void> {
+  let size = 0;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    // A missing log: appending creates it, and a failure leaves it empty.
+  }
+  try {
+    await appendFile(path, text);
+  } catch (e) {
+    await truncate(path, size).catch(() => undefined);
+    throw fileError(path, `cannot append (${fsReason(e)})`);
   }
 }
