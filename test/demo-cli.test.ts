@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { formatStability, StabilityMeter } from '../src/cli/commands/demo.js';
 import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { decodePng } from '../src/image/png.js';
 import { REPO, requireTool, runCli, tempDir } from './helpers.js';
@@ -30,7 +31,7 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   if (!gpuOk(t) || !requireTool(t, '/usr/bin/ffmpeg', 'ffmpeg') || !requireTool(t, FFPROBE, 'ffmpeg')) return;
   const parent = tempDir(t);
   const out = join(parent, 'render');
-  // Odd size: the MP4 gets padded to even; 3.7..4.2 s crosses from the first sequence into the second.
+  // Odd size: the MP4 gets padded to even; 3.7..4.2 s crosses from the scene into the photo.
   const r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '33', '--height', '17', '--fps', '10', '--from', '3.7', '--to', '4.2', '--stability']);
   assert.equal(r.code, 0, r.err);
   const names = entries(out);
@@ -45,7 +46,7 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   assert.match(r.out, /Rendering .*example\.seq: 5 frames 33×17 at 10 fps/);
   assert.match(r.out, /Encoded demo\.mp4 \(libx264/);
   assert.match(r.out, /output Δ +albedo Δ +ratio/);
-  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +—$/m, 'second 3: a still photo, ratio undefined');
+  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +[\d.]+$/m, 'second 3: the animated scene');
   assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+$/m);
   assert.match(r.err, /demo \[#+\] 5\/5/);
 
@@ -112,4 +113,25 @@ test('bad .seq, missing weights, bad flags and a foreign --out: one line, exit �
   r = await runCli(['demo']);
   assert.match(r.err, /cnnv3 demo: give one FILE\.seq/);
   assert.deepEqual(entries(dir).filter((n) => n.startsWith('.')), [], 'no staging leftovers');
+});
+
+test('stability: per-second means of frame-to-frame change, chains broken by frames without a CNN', () => {
+  const img = (v: number, a: number) => ({ output: Float32Array.from([v, v, v, 1]), albedo: Float32Array.from([a, a, a, 0]) });
+  const m = new StabilityMeter();
+  m.add(0, img(0.1, 0.5));
+  m.add(0, img(0.2, 0.5)); // output Δ 0.1, albedo Δ 0
+  m.add(1, img(0.5, 0.7)); // 0.3, 0.2
+  m.add(1, undefined); // no CNN this frame: no pair with the next
+  m.add(1, img(0.9, 0.1));
+  m.add(2, img(0.8, 0.3)); // 0.1, 0.2
+  const t = m.table();
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+  assert.deepEqual(t.rows.map((r) => [r.second, r.pairs]), [[0, 1], [1, 1], [2, 1]]);
+  assert.ok(near(t.rows[1]!.output, 0.3) && near(t.rows[1]!.albedo, 0.2));
+  assert.ok(near(t.total.output, 0.5 / 3) && near(t.total.albedo, 0.4 / 3));
+  const text = formatStability(t);
+  assert.match(text, /^ +0 +1 +0\.10000 +0\.00000 +—$/m, 'a still input: no ratio');
+  assert.match(text, /^ +1 +1 +0\.30000 +0\.20000 +1\.500$/m);
+  assert.match(text, /ratio = output Δ \/ albedo Δ: 1\.250/);
+  assert.match(formatStability(new StabilityMeter().table()), /nothing to compare/);
 });

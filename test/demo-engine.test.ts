@@ -98,6 +98,21 @@ test('prev feedback: frame 2 packs frame 1\'s CNN output into ch 9–11; black o
   assert.deepEqual(prevChannels(await readRgba32u(device, engine.nodes.get('f1')!)), out5, 'and feeds back again from there');
 });
 
+test('prev feedback through GBufferEffect (built-in scene, the example\'s first sequence)', async (t) => {
+  const ctx = await gpu(t);
+  if (!ctx) return;
+  const engine = await load(ctx, seqFile(t, `SEQUENCE 0 0 "scene"
+EFFECT + GBufferEffect prev_cnn -> gbuf_feat0 gbuf_feat1 0 4
+EFFECT + CNNv3Effect gbuf_feat0 gbuf_feat1 -> sink 0 4
+`));
+  t.after(() => engine.destroy());
+  engine.renderFrame(1, 0.1);
+  assert.ok(prevChannels(await readRgba32u(ctx.device, engine.nodes.get('gbuf_feat1')!)).every((v) => v === 0), 'frame 1: prev is black');
+  const q1 = unorm8(await readRgba16f(ctx.device, engine.sink));
+  engine.renderFrame(1.1, 0.1);
+  assert.deepEqual(prevChannels(await readRgba32u(ctx.device, engine.nodes.get('gbuf_feat1')!)), q1);
+});
+
 test('prev_cnn goes black after a frame without a CNN effect', async (t) => {
   const ctx = await gpu(t);
   if (!ctx) return;

@@ -23,6 +23,7 @@ import { decodeImage } from '../image/decode.js';
 import { toRgba8, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';
 import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
+import { GBufferEffect, type GBufferOptions } from './gbuffer/gbuffer-effect.js';
 import { PREV_CNN, SINK } from './graph.js';
 import type { SeqEffect, SeqFile } from './seq.js';
 
@@ -247,6 +248,37 @@ export async function createEffect(ctx: GpuContext, seq: SeqFile, e: SeqEffect, 
   }
 }
 
-async function createGBuffer(_ctx: GpuContext, _e: SeqEffect, _assets: DemoAssets): Promise<DemoEffect> {
-  throw new CnnV3Error('GBufferEffect is not built into this version yet');
+/** GBufferEffect on its own view of the node pool (its rasterised planes stay private). */
+class GBufferAdapter implements DemoEffect {
+  private view?: FeatureNodes;
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly effect: GBufferEffect,
+    private readonly shared: ReadonlySet<string>,
+  ) {}
+
+  render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
+    this.view ??= new FeatureNodes(this.device, nodes, this.shared);
+    // The scene's animation clock is the effect's own: it starts when the effect does.
+    this.effect.render(encoder, { t: frame.localTime, width: frame.width, height: frame.height }, this.view);
+  }
+
+  destroy(): void {
+    this.effect.destroy();
+    this.view?.destroy();
+  }
+}
+
+async function createGBuffer(ctx: GpuContext, e: SeqEffect, assets: DemoAssets): Promise<DemoEffect> {
+  const prev = e.inputs.includes(PREV_CNN) ? PREV_CNN : NO_PREV;
+  const outputs: [string, string] = [e.outputs[0]!, e.outputs[1]!];
+  const scene = e.params['scene'];
+  const opts: GBufferOptions = { outputs, prev };
+  if (scene !== undefined) {
+    opts.scene = await assets.read(scene, 'scene');
+    opts.sceneName = scene;
+    opts.resolveUri = assets.resolver(scene);
+  }
+  return new GBufferAdapter(ctx.device, await GBufferEffect.create(ctx, opts), new Set([...outputs, prev]));
 }
