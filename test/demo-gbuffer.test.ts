@@ -11,6 +11,7 @@ import { addMeshNode, boxMesh, buildDefaultScene, defaultSceneGlb, planeMesh } f
 import { GBufferEffect, type GBufferOptions } from '../src/demo/gbuffer/gbuffer-effect.js';
 import { axisAngle, lookAtWorld, quatFromMatrix, type Quat } from '../src/demo/gbuffer/math.js';
 import { isCnnV3Error } from '../src/errors.js';
+import { encodePng } from '../src/image/png.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { nodeGpu, SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { TextureNodes } from '../src/gpu/nodes.js';
@@ -385,4 +386,64 @@ test('GBufferEffect bundles for the browser: no Node module, only gltf-transform
   assert.deepEqual(Object.keys(inputs).filter((f) => /-node\.ts$|\/cli\//.test(f)), [], 'Node-only modules in the bundle');
   const externals = Object.entries(inputs).flatMap(([file, info]) => info.imports.filter((i) => i.external).map((i) => `${file} → ${i.path}`));
   assert.deepEqual(externals.sort(), ['node_modules/@gltf-transform/core/dist/index.js → node:fs', 'node_modules/@gltf-transform/core/dist/index.js → node:path']);
+});
+
+const srgbDecode = (b: number): number => {
+  const c = b / 255;
+  return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+};
+
+test('an orthographic camera; base colour factor × sRGB texture; MASK alpha; flat normals where a primitive has none', async (t) => {
+  const ctx = await gpu(t);
+  if (!ctx) return;
+  const doc = new Document();
+  const buffer = doc.createBuffer('b');
+  const scene = doc.createScene('s');
+  const NEAREST = 9728;
+  const texture = (name: string, w: number, h: number, rgba: number[]) =>
+    doc.createTexture(name).setMimeType('image/png').setImage(encodePng({ width: w, height: h, channels: 4, depth: 8, data: Uint8Array.from(rgba) }));
+  // A: textured, factor (0.5, 1, 1); texels (u, v) = (0, 0) (200, 100, 50), (1, 0) (10, 240, 128).
+  const a = addMeshNode(doc, buffer, 'Textured', planeMesh(1.6), [0.5, 1, 1, 1], { translation: [-1.2, 0, 0], matid: 10 });
+  const matA = a.getMesh()!.listPrimitives()[0]!.getMaterial()!;
+  matA.setBaseColorTexture(texture('checker', 2, 2, [200, 100, 50, 255, 10, 240, 128, 255, 0, 0, 0, 255, 0, 0, 0, 255]));
+  matA.getBaseColorTextureInfo()!.setMagFilter(NEAREST).setMinFilter(NEAREST);
+  // B: MASK at 0.5 with a texture whose right half has alpha 0, 0.5 m up.
+  const b = addMeshNode(doc, buffer, 'Masked', planeMesh(1.6), [1, 1, 1, 1], { translation: [1.2, 0.5, 0], alphaMode: 'MASK' });
+  const matB = b.getMesh()!.listPrimitives()[0]!.getMaterial()!;
+  matB.setBaseColorTexture(texture('half', 2, 1, [90, 90, 90, 255, 90, 90, 90, 0]));
+  matB.getBaseColorTextureInfo()!.setMagFilter(NEAREST).setMinFilter(NEAREST);
+  // C: no NORMAL, no material: a quad tilted 30° about Z (plane y = −tan 30° · x), glTF normal (0.5, 0.866, 0).
+  const k = Math.tan(Math.PI / 6) * 0.5;
+  const pos = doc.createAccessor('tilted').setType('VEC3').setBuffer(buffer).setArray(Float32Array.from([-0.5, k, 1.0, -0.5, k, 1.8, 0.5, -k, 1.8, 0.5, -k, 1.0]));
+  const idx = doc.createAccessor('tilted idx').setType('SCALAR').setBuffer(buffer).setArray(Uint32Array.from([0, 1, 2, 0, 2, 3]));
+  const c = doc.createNode('Tilted').setMesh(doc.createMesh('Tilted').addPrimitive(doc.createPrimitive().setAttribute('POSITION', pos).setIndices(idx)));
+  const cam = doc.createCamera('ortho').setType('orthographic').setYMag(2).setXMag(2).setZNear(0.1).setZFar(50);
+  const camNode = doc.createNode('Camera').setTranslation([0, 10, 0]).setRotation(quatFromMatrix(lookAtWorld([0, 10, 0], [0, 0, 0], [0, 0, -1]))).setCamera(cam);
+  scene.addChild(a).addChild(b).addChild(c).addChild(camNode);
+  const fx = await effect(ctx, doc);
+  const r = await render(ctx, fx, 0);
+  const px = (x: number, y: number) => Array.from(r.am.subarray((y * W + x) * 4, (y * W + x) * 4 + 4));
+  const nst = (x: number, y: number) => Array.from(r.nst.subarray((y * W + x) * 4, (y * W + x) * 4 + 4));
+  const near = (got: number[], want: number[], what: string) => assert.ok(got.every((g, i) => Math.abs(g - want[i]!) <= 1), `${what}: ${got} vs ${want}`);
+
+  // Orthographic, 2 m half-height: world (x, z) → pixel ((x / (8/3) + 1) · 32, (1 + z / 2) · 24).
+  // A at world (−1.625, −0.375): texel (0, 0); at (−0.74, −0.375): texel (1, 0).
+  near(px(12, 19).slice(0, 3), [linearToSrgb8(0.5 * srgbDecode(200)), 100, 50], 'factor × texel (0, 0)');
+  near(px(22, 19).slice(0, 3), [linearToSrgb8(0.5 * srgbDecode(10)), 240, 128], 'factor × texel (1, 0)');
+  assert.equal(px(12, 19)[3], 10);
+  // Orthographic depth is along the view axis too: 10 m → round(65535 / 11).
+  assert.equal(r.depth[19 * W + 12], Math.fround(Math.round(65535 / 11) / 65535));
+
+  // B: drawn where alpha ≥ 0.5 (x < 1.2), discarded to the background where it is 0.
+  assert.deepEqual(nst(42, 24).slice(2), [255, 0], 'masked quad, kept half: lit, opaque');
+  assert.equal(r.depth[24 * W + 42], Math.fround(Math.round(65535 / 10.5) / 65535));
+  assert.equal(px(42, 24)[3], 1, 'mat id: second mesh node');
+  assert.deepEqual(nst(53, 24).slice(2), [255, 255], 'masked-out half is background');
+  assert.equal(r.depth[24 * W + 53], 0);
+
+  // C: flat normal from the geometry, Blender axes (0.5, 0, 0.866) → octahedral (174, 128).
+  assert.deepEqual(octEncode(0.5, 0, Math.cos(Math.PI / 6)), [174, 128]);
+  near(nst(32, 40).slice(0, 2), [174, 128], 'flat normal');
+  assert.deepEqual(px(32, 40), [255, 255, 255, 2], 'default material: white; mat id 2');
+  fx.destroy();
 });
