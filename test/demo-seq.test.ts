@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { CnnV3Error } from '../src/errors.js';
 import { checkAllFrames, planAt, planFrame } from '../src/demo/graph.js';
 import { MAX_LINE_CHARS, parseSeq } from '../src/demo/seq.js';
@@ -287,4 +292,57 @@ test('random token soup: parseSeq and checkAllFrames only ever throw CnnV3Error'
     }
   }
   assert.ok(parsed > 0, 'some random files are valid');
+});
+
+/** Runs `fn` on a flat copy of `text` (a concatenation is flattened first, outside the measurement); returns ms and heap growth. */
+function measured(text: string, fn: (t: string) => void): { ms: number; heapMB: number } {
+  text.indexOf('\0'); // flattens a cons string in place, so the parser is not charged for it
+  const heap = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  fn(text);
+  return { ms: performance.now() - t0, heapMB: (process.memoryUsage().heapUsed - heap) / 2 ** 20 };
+}
+
+test('a 100 MB line is refused at its line number, quickly and without copying it', () => {
+  for (const [text, line] of [
+    ['SEQUENCE 0 0 "s"\n# ' + 'x'.repeat(100 << 20) + '\nBPM 90', 2],
+    ['x'.repeat(100 << 20), 1],
+    ['SEQUENCE 0 0 "s"\r\n\r\n' + 'EFFECT '.repeat(15 << 20), 3],
+  ] as const) {
+    const m = measured(text, (t) => bad(t, `demo.seq:${line}: line is longer than ${MAX_LINE_CHARS} characters`));
+    assert.ok(m.ms < 1000, `${m.ms.toFixed(0)} ms`);
+    assert.ok(m.heapMB < 32, `${m.heapMB.toFixed(0)} MB of heap`);
+  }
+});
+
+test('32 M line breaks: parsed line by line in a 96 MB heap, and a NUL after them named by its line', (t) => {
+  // An array of every line would be 32 M entries (256 MB): the child, limited to a 96 MB heap,
+  // would die of it. A walk in place needs no more than the text.
+  const dir = mkdtempSync(join(tmpdir(), 'cnnv3-seq-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'breaks.mts');
+  writeFileSync(
+    script,
+    `import { parseSeq } from ${JSON.stringify(fileURLToPath(new URL('../src/demo/seq.ts', import.meta.url)))};
+const breaks = 32 << 20;
+const out: string[] = [];
+for (const eol of ['\\n', '\\r\\n']) {
+  const t0 = performance.now();
+  out.push(String(parseSeq('SEQUENCE 0 0 "s"\\n' + eol.repeat(breaks / eol.length), 'demo.seq').sequences.length));
+  out.push(String(performance.now() - t0 < 5000));
+}
+try {
+  parseSeq('\\n'.repeat(breaks) + 'SEQUENCE\\0', 'demo.seq');
+} catch (e) {
+  out.push((e as Error).message);
+}
+console.log(out.join('|'));
+`,
+  );
+  const r = spawnSync(process.execPath, ['--max-old-space-size=96', '--import', 'tsx', script], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  assert.equal(r.stdout.trim(), `1|true|1|true|demo.seq:${(32 << 20) + 1}: NUL byte (not a text file?)`);
 });

@@ -259,29 +259,47 @@ function parseLine(tokens: Token[], line: number, st: State): void {
   }
 }
 
-/** Parses `.seq` text. `file` only names the source in error messages. */
+/** 1-based number of the line that holds `text[pos]` (LF, CRLF or a lone CR end a line). */
+function lineNumberAt(text: string, pos: number): number {
+  let line = 1;
+  for (let i = 0; i < pos; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) line++;
+  }
+  return line;
+}
+
+/**
+ * Parses `.seq` text. `file` only names the source in error messages. Lines are walked in place
+ * (no array of them all: 100 MB of line breaks would be 100 M strings), and a line's end is not
+ * searched for past MAX_LINE_CHARS.
+ */
 export function parseSeq(text: string, file: string): SeqFile {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const nul = text.indexOf('\0');
-  if (nul >= 0) {
-    const line = text.slice(0, nul).split(/\r\n|\n|\r/).length;
-    throw fileError(`${file}:${line}`, 'NUL byte (not a text file?)');
-  }
+  if (nul >= 0) throw fileError(`${file}:${lineNumberAt(text, nul)}`, 'NUL byte (not a text file?)');
   const st: State = { bpm: undefined, audio: undefined, sequences: [], effectCount: 0, level: 0 };
-  const lines = text.split(/\r\n|\n|\r/);
-  for (let i = 0; i < lines.length; i++) {
-    const raw = lines[i]!;
-    const where = `${file}:${i + 1}`;
-    if (raw.length > MAX_LINE_CHARS) {
-      throw fileError(where, `line is longer than ${MAX_LINE_CHARS} characters`);
+  const n = text.length;
+  let start = 0;
+  for (let lineNo = 1; start <= n; lineNo++) {
+    let end = start;
+    const limit = Math.min(n, start + MAX_LINE_CHARS + 1);
+    while (end < limit) {
+      const c = text.charCodeAt(end);
+      if (c === 10 || c === 13) break;
+      end++;
     }
-    try {
-      const tokens = tokenize(raw);
-      if (tokens.length > 0) parseLine(tokens, i + 1, st);
-    } catch (e) {
-      if (e instanceof LineError) throw fileError(where, e.message);
-      throw e;
+    if (end - start > MAX_LINE_CHARS) throw fileError(`${file}:${lineNo}`, `line is longer than ${MAX_LINE_CHARS} characters`);
+    if (end > start) {
+      try {
+        const tokens = tokenize(text.slice(start, end));
+        if (tokens.length > 0) parseLine(tokens, lineNo, st);
+      } catch (e) {
+        if (e instanceof LineError) throw fileError(`${file}:${lineNo}`, e.message);
+        throw e;
+      }
     }
+    start = end + (text.charCodeAt(end) === 13 && text.charCodeAt(end + 1) === 10 ? 2 : 1);
   }
   if (st.sequences.length === 0) throw fileError(file, 'no SEQUENCE');
   const out: SeqFile = { file, bpm: st.bpm ?? DEFAULT_BPM, sequences: st.sequences };
