@@ -1,6 +1,8 @@
 // Issue 9 (hostile checkpoints and weight files): safetensors header, offsets, duplicate keys,
 // dtypes, shapes, non-finite values; the .bin readers' size checks.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors, findDuplicateKey } from '../src/checkpoint/safetensors.js';
@@ -9,6 +11,8 @@ import { exportWeights, expectedFilmBytes, expectedWeightBytes } from '../src/ex
 import { readFilmMlpBin, readWeightsBin } from '../src/export/read.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { makeCheckpoint } from './checkpoint-fixtures.js';
+import { REPO, runCli, tempDir } from './helpers.js';
+import { sampleFiles, writeSample } from './sample-fixtures.js';
 
 const FILE = 'model.safetensors';
 
@@ -126,4 +130,46 @@ test('.bin weight files one byte short or long, or empty, name the file and both
   const filmNaN = film.slice();
   new DataView(filmNaN.buffer).setFloat32(0, NaN, true);
   refuses(() => readFilmMlpBin(config, filmNaN, 'f.bin'), 'f.bin', /holds NaN or infinite values/);
+});
+
+test('cnnv3 infer, parity and eval refuse .bin files one byte short or long, or empty: one line, exit 1, nothing written', async (t) => {
+  const dir = tempDir(t);
+  const weights = new Uint8Array(readFileSync(join(REPO, 'examples/weights/cnn_v3_weights.bin')));
+  const film = new Uint8Array(readFileSync(join(REPO, 'examples/weights/cnn_v3_film_mlp.bin')));
+  const [wb, fb] = [expectedWeightBytes(DEFAULT_MODEL_CONFIG), expectedFilmBytes(DEFAULT_MODEL_CONFIG)];
+  assert.deepEqual([weights.length, film.length], [wb, fb]);
+  const goodWeights = join(dir, 'good_weights.bin');
+  const goodFilm = join(dir, 'good_film.bin');
+  writeFileSync(goodWeights, weights);
+  writeFileSync(goodFilm, film);
+  const data = join(dir, 'ds');
+  writeSample(join(data, 'sample_a'), sampleFiles({ width: 8, height: 8 }));
+  const out = join(dir, 'out.png');
+  const commands: Record<string, (w: string, f: string) => string[]> = {
+    infer: (w, f) => ['infer', '--weights', w, '--film', f, '--sample', join(data, 'sample_a'), '--output', out],
+    parity: (w, f) => ['parity', '--weights', w, '--film', f, '--size', '4x4'],
+    eval: (w, f) => ['eval', '--weights', w, '--film', f, '--input', data],
+  };
+  const cut = (bytes: Uint8Array, n: number) => {
+    const b = new Uint8Array(n);
+    b.set(bytes.subarray(0, Math.min(n, bytes.length)));
+    return b;
+  };
+  for (const [name, argv] of Object.entries(commands)) {
+    for (const [which, bytes, expected] of [
+      ['weights', weights, wb],
+      ['film', film, fb],
+    ] as const) {
+      for (const n of [0, expected - 1, expected + 1]) {
+        const bad = join(dir, `${name}_${which}_${n}.bin`);
+        writeFileSync(bad, cut(bytes, n));
+        const r = await runCli(which === 'weights' ? argv(bad, goodFilm) : argv(goodWeights, bad));
+        assert.equal(r.code, 1, `${name} ${which} ${n}: ${r.err}`);
+        assert.equal(r.err, `cnnv3: ${bad}: expected ${expected} bytes, got ${n}\n`, `${name} ${which} ${n}`);
+        assert.equal(r.out, '', `${name} ${which} ${n}`);
+      }
+    }
+  }
+  assert.equal(existsSync(out), false);
+  assert.ok(readdirSync(dir).every((f) => !f.startsWith('.')), 'no staging files');
 });
