@@ -157,7 +157,10 @@ export class GBufferEffect {
   private readonly objectGroup: GPUBindGroup;
   private readonly draws: Draw[] = [];
   private readonly owned: Array<GPUBuffer | GPUTexture> = [];
-  private depth?: GPUTexture;
+  private readonly shadowTarget: GPUTextureView;
+  private depth?: { texture: GPUTexture; view: GPUTextureView };
+  /** Render-target views of the node textures, made once per texture. */
+  private readonly targetViews = new WeakMap<GPUTexture, GPUTextureView>();
 
   static async create(ctx: GpuContext, opts: GBufferOptions): Promise<GBufferEffect> {
     const name = opts.sceneName ?? 'scene';
@@ -240,6 +243,7 @@ export class GBufferEffect {
       usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.TEXTURE_BINDING,
     });
     this.owned.push(this.shadowMap);
+    this.shadowTarget = this.shadowMap.createView({ label: label('shadow map target') });
     const frameBinding = { buffer: this.frameBuffer, size: UNIFORM_LAYOUTS.GBufferFrame.size };
     this.shadowFrameGroup = device.createBindGroup({ label: label('shadow frame'), layout: shadowFrameLayout, entries: [{ binding: 0, resource: frameBinding }] });
     this.mainFrameGroup = device.createBindGroup({
@@ -308,7 +312,7 @@ export class GBufferEffect {
     const shadowPass = encoder.beginRenderPass({
       label: 'gbuffer shadow pass',
       colorAttachments: [],
-      depthStencilAttachment: { view: this.shadowMap.createView({ label: 'gbuffer shadow map target' }), depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'store' },
+      depthStencilAttachment: { view: this.shadowTarget, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'store' },
     });
     shadowPass.setPipeline(this.shadowPipeline);
     shadowPass.setBindGroup(0, this.shadowFrameGroup);
@@ -322,16 +326,19 @@ export class GBufferEffect {
 
     // COPY_SRC: the planes can be read back (tests, a future "dump the sample" tool).
     const targets = this.featurePass.inputTextures(nodes, W, H, GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC);
-    if (!this.depth || this.depth.width !== W || this.depth.height !== H) {
-      this.depth?.destroy();
-      this.depth = this.device.createTexture({ label: 'gbuffer depth', format: 'depth32float', size: { width: W, height: H }, usage: GPUTextureUsage.RENDER_ATTACHMENT });
+    if (!this.depth || this.depth.texture.width !== W || this.depth.texture.height !== H) {
+      this.depth?.texture.destroy();
+      const texture = this.device.createTexture({ label: 'gbuffer depth', format: 'depth32float', size: { width: W, height: H }, usage: GPUTextureUsage.RENDER_ATTACHMENT });
+      this.depth = { texture, view: texture.createView({ label: 'gbuffer depth target' }) };
     }
-    const attach = (texture: GPUTexture, clearValue: GPUColor): GPURenderPassColorAttachment => ({
-      view: texture.createView({ label: `${texture.label} target` }),
-      clearValue,
-      loadOp: 'clear',
-      storeOp: 'store',
-    });
+    const attach = (texture: GPUTexture, clearValue: GPUColor): GPURenderPassColorAttachment => {
+      let view = this.targetViews.get(texture);
+      if (!view) {
+        view = texture.createView({ label: `${texture.label} target` });
+        this.targetViews.set(texture, view);
+      }
+      return { view, clearValue, loadOp: 'clear', storeOp: 'store' };
+    };
     // Background: pack-blender's values for a transparent film (see the module header).
     const pass = encoder.beginRenderPass({
       label: 'gbuffer pass',
@@ -340,7 +347,7 @@ export class GBufferEffect {
         attach(targets.normalShadowTransp, [128 / 255, 128 / 255, 1, 1]),
         attach(targets.depth, [0, 0, 0, 0]),
       ],
-      depthStencilAttachment: { view: this.depth.createView({ label: 'gbuffer depth target' }), depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
+      depthStencilAttachment: { view: this.depth.view, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
     });
     pass.setBindGroup(0, this.mainFrameGroup);
     for (const d of this.draws) {
@@ -391,7 +398,7 @@ export class GBufferEffect {
   destroy(): void {
     for (const r of this.owned) r.destroy();
     this.owned.length = 0;
-    this.depth?.destroy();
+    this.depth?.texture.destroy();
     this.depth = undefined;
   }
 }
