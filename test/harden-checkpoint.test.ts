@@ -167,7 +167,7 @@ function tinyDataset(t: TestContext): string {
 }
 
 const trainArgs = (data: string, dir: string, epochs: number) => [
-  'train', '--input', data, '--patch-size', '16', '--patches-per-image', '4', '--batch-size', '4', '--threads', '1',
+  'train', '--input', data, '--device', 'cpu', '--patch-size', '16', '--patches-per-image', '4', '--batch-size', '4', '--threads', '1',
   '--seed', '3', '--checkpoint-every', '1', '--checkpoint-dir', dir, '--epochs', String(epochs),
 ];
 
