@@ -21,6 +21,8 @@ import { appendWhole, fsReason, makeDirs, writeFileAtomic } from '../util/atomic
 import { Rng } from '../util/rng.js';
 import { Adam } from './adam.js';
 import { prepareImage, type TrainImage } from './data.js';
+import { DeviceLostError, GpuTrainingSession } from '../gpu/train/session.js';
+import { openTrainGpu } from '../gpu/train/device-node.js';
 import { createEngine, defaultThreads } from './engine-node.js';
 import { learningRate, type TrainOptions } from './options.js';
 import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from './patches.js';
@@ -120,9 +122,6 @@ async function readLog(path: string): Promise<EpochRecord[]> {
 }
 
 export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult> {
-  if (opts.device === 'gpu') {
-    throw new CnnV3Error('cnnv3 train: --device gpu is not available yet (the WebGPU trainer is still to come); use --device cpu or auto', 2);
-  }
   const config: ModelConfig = { encChannels: opts.encChannels, filmCondDim: opts.filmCondDim };
   if (opts.outputMode !== 'sigmoid') config.output = opts.outputMode;
   const table = buildParamTable(config);
@@ -160,9 +159,20 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     );
   }
   const threads = opts.threads ?? defaultThreads();
-  const engine = await createEngine(table, opts.batchSize, side, threads);
+  // GPU: the training set goes up once, refused before training when it cannot fit.
+  const gpu = opts.device === 'cpu' ? undefined : await openTrainGpu(opts.device);
+  const session = gpu
+    ? await GpuTrainingSession.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }).catch((e: unknown) => {
+        gpu.device.destroy();
+        throw e;
+      })
+    : undefined;
+  const engine = session ? undefined : await createEngine(table, opts.batchSize, side, threads);
   try {
-    io.stdout(`Device: cpu (${engine.threads} thread${engine.threads === 1 ? '' : 's'})\n`);
+    if (gpu) {
+      io.stdout(`Device: gpu (${gpu.adapterName})\n`);
+      if (gpu.software) io.stderr(`note: ${gpu.adapterName} is a software rasteriser: training runs, but slowly (--device auto would use the CPU)\n`);
+    } else io.stdout(`Device: cpu (${engine!.threads} thread${engine!.threads === 1 ? '' : 's'})\n`);
     const patchesPerEpoch = images.reduce((s, im) => s + im.centres.length, 0);
     io.stdout(
       `Data: ${images.length} samples from ${opts.input} (${opts.inputMode}), ${patchesPerEpoch} ${opts.fullImage ? `images of ${side}×${side}` : `patches of ${side}×${side}`} per epoch, seed ${seed}\n`,
@@ -217,7 +227,8 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     const grad = new Float64Array(table.total);
     const records: EpochRecord[] = [];
     let lastCheckpoint = opts.resume ?? '';
-    const buf = engine.buffers;
+    const buf = engine?.buffers;
+    session?.setState(params, adam.expAvg, adam.expAvgSq);
     for (let epoch = startEpoch + 1; epoch <= opts.epochs; epoch++) {
       // Keep the state the epoch starts from: if it diverges, that state is the last good one.
       const before = { params: params.slice(), m: adam.expAvg.slice(), v: adam.expAvgSq.slice(), step: adam.step, rng: rng.getState() };
@@ -229,29 +240,49 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
       const bar = new ProgressBar(io, `epoch ${epoch}/${opts.epochs}`, steps);
       const t0 = performance.now();
       let lossSum = 0;
-      for (let s = 0; s < steps; s++) {
+      const stopDiverged = async (step: number) => {
+        let kept = lastCheckpoint;
+        if (epoch - 1 > startEpoch) kept = await save(epoch - 1, records.at(-1)!.loss, before);
+        return new CnnV3Error(
+          `Loss became NaN in epoch ${epoch} (step ${step}); ${kept ? `the last good checkpoint is ${kept}` : 'no checkpoint was written'}. Try a lower learning rate: --lr 1e-4`,
+        );
+      };
+      if (session) {
+        // The whole epoch runs on the GPU; losses and state come back at its end.
+        const result = await session.epoch(order, lr, adam.step, (k) => {
+          for (let i = 0; i < k; i++) bar.tick();
+        }).catch(async (e: unknown) => {
+          if (!(e instanceof DeviceLostError)) throw e;
+          let kept = lastCheckpoint;
+          if (epoch - 1 > startEpoch) kept = await save(epoch - 1, records.at(-1)!.loss, before);
+          throw new CnnV3Error(
+            `The GPU was lost in epoch ${epoch} (${e.reason}); ${kept ? `the last good checkpoint is ${kept}: continue with --resume ${kept}` : 'no checkpoint was written'}`,
+          );
+        });
+        const bad = result.losses.findIndex((l) => !Number.isFinite(l));
+        if (bad >= 0 || !result.state.params.every(Number.isFinite)) throw await stopDiverged(adam.step + (bad >= 0 ? bad : steps - 1) + 1);
+        for (const l of result.losses) lossSum += l;
+        params.set(result.state.params);
+        adam.expAvg.set(result.state.m);
+        adam.expAvgSq.set(result.state.v);
+        adam.step += steps;
+      } else for (let s = 0; s < steps; s++) {
         const items = order.slice(s * opts.batchSize, (s + 1) * opts.batchSize);
         items.forEach(([i, k], j) => {
           const im = images[i]!;
           const c = im.centres[k]!;
           const x0 = patchOrigin(c.x, side, im.width);
           const y0 = patchOrigin(c.y, side, im.height);
-          const input = buf.inputs.subarray(j * px * NUM_FEATURES, (j + 1) * px * NUM_FEATURES);
+          const input = buf!.inputs.subarray(j * px * NUM_FEATURES, (j + 1) * px * NUM_FEATURES);
           cropHwc(im.features, im.width, im.height, NUM_FEATURES, x0, y0, side, input);
-          cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, buf.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS));
+          cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, buf!.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS));
           applyChannelDropout(input, px, opts.channelDropoutP, rng);
-          randomCondition(D, rng, buf.conds.subarray(j * D, (j + 1) * D));
+          randomCondition(D, rng, buf!.conds.subarray(j * D, (j + 1) * D));
         });
-        buf.params.set(params);
-        const sse = await engine.compute(items.length, side, grad);
+        buf!.params.set(params);
+        const sse = await engine!.compute(items.length, side, grad);
         const batchLoss = sse / (items.length * px * OUT_CHANNELS);
-        if (!Number.isFinite(batchLoss) || !grad.every(Number.isFinite)) {
-          let kept = lastCheckpoint;
-          if (epoch - 1 > startEpoch) kept = await save(epoch - 1, records.at(-1)!.loss, before);
-          throw new CnnV3Error(
-            `Loss became NaN in epoch ${epoch} (step ${adam.step + 1}); ${kept ? `the last good checkpoint is ${kept}` : 'no checkpoint was written'}. Try a lower learning rate: --lr 1e-4`,
-          );
-        }
+        if (!Number.isFinite(batchLoss) || !grad.every(Number.isFinite)) throw await stopDiverged(adam.step + 1);
         lossSum += batchLoss;
         adam.update(params, grad, lr);
         bar.tick();
@@ -293,6 +324,8 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
     io.stdout(`Wrote ${logPath} and ${curve}\n`);
     return { epochs: records, checkpoint: lastCheckpoint, seed };
   } finally {
-    await engine.close();
+    await engine?.close();
+    session?.destroy();
+    gpu?.device.destroy();
   }
 }
