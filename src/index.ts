@@ -71,3 +71,4 @@ export { psnr, ssim } from './eval/metrics.js';
 export { parseSeq, type SeqFile, type SeqEffect, type SeqSequence } from './demo/seq.js';
 export { resolveFrame, boundaries, beatAt, type ActiveEffect } from './demo/timeline.js';
 export { planFrame, planAt, checkAllFrames, type FramePlan, type PlanStep } from './demo/graph.js';
+export { decodeWav, peakAbs, encodeWavPcm16, type WavAudio } from './demo/wav.js';

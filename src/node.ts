@@ -7,3 +7,4 @@ export { loadCheckpoint, readCheckpointBytes, saveCheckpoint } from './checkpoin
 export { exportCheckpointFile, type ExportResult } from './cli/commands/export.js';
 export { main } from './cli/main.js';
 export { bufferIO, type CliIO } from './cli/io.js';
+export { nodeAssets } from './demo/assets-node.js';

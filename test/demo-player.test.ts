@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bufferIO } from '../src/cli/io.js';
+import { startTool, toolRoot } from '../src/cli/commands/tool.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../src/gpu/runner-node.js';
+import { decodePng } from '../src/image/png.js';
+import type { RunningServer } from '../src/serve/static-node.js';
+import { IN_CI, REPO, tempDir } from './helpers.js';
+
+let server: RunningServer | undefined;
+let browser: Browser | undefined;
+let skipReason: string | undefined;
+
+before(async () => {
+  if (!existsSync(CHROMIUM)) skipReason = `${CHROMIUM} missing: apt-get install chromium`;
+  else if (!existsSync(join(toolRoot(), 'player.html'))) skipReason = 'dist/tool/player.html not built: npm run build';
+  if (skipReason) {
+    if (IN_CI) throw new Error(`CI must not skip: ${skipReason}`);
+    console.warn(`\n*** SKIPPING the player tests: ${skipReason} ***\n`);
+    return;
+  }
+  // Served the way users get it: `cnnv3 tool` on an ephemeral port.
+  server = await startTool(['--port', '0'], bufferIO());
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--autoplay-policy=no-user-gesture-required'] });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function openPlayer(query = '?width=64&height=36'): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser!.newPage({ viewport: { width: 900, height: 500 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  await page.goto(`${server!.url}player.html${query}`);
+  return { page, errors };
+}
+
+const status = (page: Page) => page.textContent('[data-testid=status]');
+
+async function framesDrawn(page: Page): Promise<number> {
+  return Number(await page.getAttribute('[data-testid=player-canvas]', 'data-frames'));
+}
+
+/** The canvas as displayed (a WebGPU canvas keeps no drawing buffer to read back). */
+async function canvasShot(page: Page): Promise<Uint8Array> {
+  const canvas = page.locator('[data-testid=player-canvas]');
+  const box = (await canvas.boundingBox())!;
+  const png = await page.screenshot({ clip: { x: Math.round(box.x), y: Math.round(box.y), width: 64, height: 36 } });
+  return decodePng(new Uint8Array(png), 'canvas').data as Uint8Array;
+}
+
+const meanAbs = (a: Uint8Array, b: Uint8Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
+
+test('the player plays the example: the canvas changes over time, the clock and the audio run', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const { page, errors } = await openPlayer();
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'starting' && document.querySelector('[data-testid=status]')?.textContent !== 'loading', undefined, { timeout: 120_000 });
+  assert.equal(await status(page), 'playing', (await status(page)) ?? '');
+  assert.match((await page.textContent('[data-testid=adapter]'))!, /swiftshader|nvidia|amd|intel|apple/i);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=player-canvas]')?.getAttribute('data-frames')) >= 3, undefined, { timeout: 60_000 });
+  const a = await canvasShot(page);
+  const framesA = await framesDrawn(page);
+  const tA = Number(await page.getAttribute('[data-testid=player-canvas]', 'data-t'));
+  await page.waitForTimeout(1200);
+  const b = await canvasShot(page);
+  const framesB = await framesDrawn(page);
+  const tB = Number(await page.getAttribute('[data-testid=player-canvas]', 'data-t'));
+  assert.ok(framesB > framesA, `frames ${framesA} → ${framesB}`);
+  assert.ok(tB > tA + 0.5, `the demo clock runs: ${tA} → ${tB}`);
+  assert.ok(tA < 1, `the clock starts once the first frame is up (t = ${tA} at frame ${framesA})`);
+  assert.ok(new Set(a).size > 20, 'a picture, not a flat canvas');
+  const change = meanAbs(a, b);
+  t.diagnostic(`canvas mean |Δ| over ${(tB - tA).toFixed(2)} s of the animated scene: ${change.toFixed(2)} / 255; ${framesB - framesA} frames`);
+  assert.ok(change > 2, `the canvas changes over time (mean |Δ| ${change.toFixed(2)} of 255)`);
+  // The audio element follows the demo clock.
+  const audio = await page.textContent('[data-testid=audio-note]');
+  assert.match(audio!, /^audio: (playing|blocked)/);
+  // Pausing stops the clock and the picture.
+  await page.click('[data-testid=play]');
+  assert.equal(await status(page), 'paused');
+  await page.waitForTimeout(300);
+  const p1 = await canvasShot(page);
+  const tP = await page.getAttribute('[data-testid=player-canvas]', 'data-t');
+  await page.waitForTimeout(500);
+  assert.equal(await page.getAttribute('[data-testid=player-canvas]', 'data-t'), tP);
+  assert.ok(meanAbs(p1, await canvasShot(page)) < 0.5, 'paused: the picture holds');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the player explains a bad .seq in the page', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const { page } = await openPlayer();
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'playing', undefined, { timeout: 120_000 });
+  const dir = tempDir(t);
+  const bad = join(dir, 'bad.seq');
+  writeFileSync(bad, 'SEQUENCE 0 0 "a"\nEFFECT + CNNv3Effect f0 f1 -> sink 0 1\n');
+  await page.setInputFiles('[data-testid=seq-input]', bad);
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent?.startsWith('error'), undefined, { timeout: 60_000 });
+  assert.equal(await status(page), 'error: bad.seq:2: node f0 is read before anything writes it');
+  const missing = join(dir, 'missing.seq');
+  writeFileSync(missing, 'SEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=photo.png\n');
+  await page.setInputFiles('[data-testid=seq-input]', missing);
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent?.includes('missing.seq:2'), undefined, { timeout: 60_000 });
+  assert.equal(await status(page), 'error: missing.seq:2: photo.png: image not found among the picked files (pick it together with the .seq)');
+  // A good pick plays: the .seq with its photo.
+  const good = join(dir, 'good.seq');
+  writeFileSync(good, 'BPM 100\nSEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect prev_cnn -> f0 f1 0 3 image=rocket.jpg\nEFFECT + CNNv3Effect f0 f1 -> sink 0 3\n');
+  await page.setInputFiles('[data-testid=seq-input]', [good, join(REPO, 'examples/photos/rocket.jpg')]);
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'playing', undefined, { timeout: 60_000 });
+  assert.equal(await page.textContent('[data-testid=seq-name]'), 'good.seq');
+  assert.equal(await page.textContent('[data-testid=audio-note]'), 'no AUDIO in this .seq');
+  await page.close();
+});
