@@ -3,7 +3,9 @@
 // A parser must return or throw a CnnV3Error; any other exception, or one slow input, fails.
 // The long campaign is `npm run fuzz -- --seconds N` (scripts/fuzz.mjs).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { decodeSafetensors } from '../src/checkpoint/safetensors.js';
@@ -12,7 +14,11 @@ import type { Raster } from '../src/image/image.js';
 import { decodePng, encodePng } from '../src/image/png.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { makeCheckpoint } from './checkpoint-fixtures.js';
-import { skimage } from './helpers.js';
+import { readExr } from '../src/exr/exr.js';
+import { tableStart } from './exr-fixtures.js';
+import { requireTool, skimage, tempDir } from './helpers.js';
+
+const OIIOTOOL = '/usr/bin/oiiotool';
 import { fixPngCrcs } from './png-fixtures.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -134,3 +140,35 @@ test(
     hammer('checkpoint config', (b) => decodeCheckpoint(b, 'fuzz.safetensors'), [fixed]);
   },
 );
+
+test('EXR mutation fuzz: oiiotool files in every compression the reader decodes (scan-line and tiled) only return or throw CnnV3Error', (t) => {
+  if (!requireTool(t, OIIOTOOL, 'openimageio-tools')) return;
+  const dir = tempDir(t);
+  // 24 × 20: HALF RGBA and a FLOAT depth, so every decoder path (PXR24's float case, B44's
+  // half-only blocks) has something to chew on.
+  const kinds = ['none', 'rle', 'zips', 'zip', 'piz', 'pxr24', 'b44', 'b44a'];
+  execFileSync(
+    OIIOTOOL,
+    [
+      '--nosoftwareattrib',
+      '--pattern', 'fill:topleft=0,0,0,1:topright=1,0.5,0,1:bottomleft=0,1,0.25,0.5:bottomright=1,1,1,0', '24x20', '4',
+      '--pattern', 'fill:top=0.5:bottom=9', '24x20', '1',
+      '--chappend', '--chnames', 'R,G,B,A,Z', '-d', 'half', '-d', 'Z=float',
+      ...kinds.flatMap((c) => ['--compression', c, '-o', `${c}.exr`]),
+      '--tile', '8', '8', '--compression', 'zip', '-o', 'tile-zip.exr',
+      '--compression', 'piz', '-o', 'tile-piz.exr',
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const rnd = random(13);
+  let total = 0;
+  for (const kind of [...kinds, 'tile-zip', 'tile-piz']) {
+    const seed = new Uint8Array(readFileSync(join(dir, `${kind}.exr`)));
+    readExr(seed, `${kind}.exr`); // the unmutated file decodes
+    // The header is everything before the offset table: hammer all of it.
+    const { ok, refused } = hammer(`exr ${kind}`, (b) => readExr(b, 'fuzz.exr'), mutants(seed, rnd, 250, tableStart(seed)));
+    total += ok + refused;
+    assert.ok(refused > 0, `${kind}: some mutants are refused`);
+  }
+  assert.ok(total > 5000, `${total} EXR mutants`);
+});
