@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main job on the bundled example data: photos + ImageMagick-made targets →
 # sample directories → feature summary → a short training run → the two weight files → the
-# trained effect on WebGPU (a hardware GPU through Dawn, else SwiftShader).
+# trained effect on WebGPU (a hardware GPU through Dawn, else SwiftShader) → a short clip of the
+# example demo (frames, and demo.mp4 when ffmpeg is there).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 cnnv3() { node dist/cli/bin.js "$@"; }
@@ -27,3 +28,5 @@ cnnv3 infer --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v
 echo "== 6. check the GPU against the CPU reference on that photo"
 cnnv3 parity --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin" \
   --photo examples/photos/cat.png --cond 0,0,0,0.5,0.5
+echo "== 7. render two seconds of the example demo (.seq: the built-in G-buffer scene, then a photo) → $out/demo"
+cnnv3 demo examples/demo/example.seq --out "$out/demo" --width 128 --height 72 --fps 12 --from 3 --to 5 --stability
