@@ -6,7 +6,8 @@ export const TOOL_HELP = `Usage: cnnv3 tool [--port N] [--host 127.0.0.1]
 
 Serves the HTML WebGPU tool (built into dist/tool by npm run build) on 127.0.0.1 and prints
 its address. Open it in a browser with WebGPU (Chrome, Edge; Chromium with
---enable-unsafe-webgpu). The folder also works behind any static file server.
+--enable-unsafe-webgpu). The folder also works behind any static file server. The demo player
+(cnnv3 demo's .seq files in the browser, with their audio) is player.html beside the tool.
 `;
 
 /** Where the built page lives, relative to this module (dist/cli/commands → dist/tool). */
