@@ -15,6 +15,7 @@
  * Paths in params are relative to the `.seq` file. Every load error names `file:line`.
  */
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
+import { readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { CNNv3Effect } from '../gpu/cnn-effect.js';
 import type { GpuContext } from '../gpu/context.js';
 import { FeaturePass, planesFromPhoto } from '../gpu/feature-pass.js';
@@ -174,15 +175,13 @@ export class CNNv3EffectAdapter implements DemoEffect {
     const bundled = weightsPath === undefined ? await assets.bundledWeights() : undefined;
     const weights = bundled?.weights ?? (await assets.read(weightsPath!, 'weights file'));
     const film = filmPath !== undefined ? await assets.read(filmPath, 'FiLM MLP file') : bundled?.film;
-    const effect = new CNNv3Effect(ctx, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!], e.start, e.end, DEFAULT_MODEL_CONFIG);
+    const weightsName = weightsPath ?? 'bundled cnn_v3_weights.bin';
+    // The model's widths and output mode come from the file's trailer when it has one.
+    const config = weightsFileConfig(weights, weightsName, DEFAULT_MODEL_CONFIG);
+    readWeightsBin(config, weights, weightsName);
+    const effect = new CNNv3Effect(ctx, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!], e.start, e.end, config);
     try {
-      try {
-        effect.uploadWeights(ctx.device.queue, weights);
-      } catch (err) {
-        // The effect names its format; the user needs the file.
-        if (isCnnV3Error(err)) throw fileError(weightsPath ?? 'bundled weights', err.message.replace(/^cnn_v3_weights\.bin: /, ''));
-        throw err;
-      }
+      effect.uploadWeights(ctx.device.queue, weights);
       if (film) effect.uploadFilmMlp(film, filmPath ?? 'bundled cnn_v3_film_mlp.bin');
     } catch (err) {
       effect.destroy();
