@@ -181,6 +181,20 @@ EFFECT + CNNv3Effect f0 f1 -> sink 0 2
   engine.renderFrame(0.5, 0.1);
   const b = await readRgba32u(ctx.device, engine.nodes.get('f0')!);
   assert.notDeepEqual(Array.from(a), Array.from(b), 'testsrc moves: the packed albedo differs');
+
+  const bad = (text: string, extra: Record<string, Uint8Array> = {}) => seqFile(t, `SEQUENCE 0 0 "v"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 2 ${text}\n`, extra);
+  const refuse = async (path: string, re: RegExp) =>
+    assert.rejects(load(ctx, path), (e: unknown) => isCnnV3Error(e) && re.test(e.message) && !e.message.includes('\n'), re.source);
+  await refuse(bad('video=junk.mp4', { 'junk.mp4': new Uint8Array(100).fill(7) }), /demo\.seq:2: .*junk\.mp4: ffmpeg cannot decode this video: /);
+  await refuse(bad('video=gone.mp4'), /demo\.seq:2: .*gone\.mp4: video not found$/);
+  // Without ffmpeg Node has no video decoder: refused by name.
+  const searchPath = process.env['PATH'];
+  process.env['PATH'] = '/nonexistent';
+  try {
+    await refuse(bad('video=clip.mp4'), /demo\.seq:2: video=clip\.mp4: video needs ffmpeg on PATH in Node \(apt-get install ffmpeg\), and it is not there; use image=$/);
+  } finally {
+    process.env['PATH'] = searchPath;
+  }
 });
 
 test('load errors name the .seq line and the file', async (t) => {
@@ -198,6 +212,10 @@ test('load errors name the .seq line and the file', async (t) => {
     [`AUDIO gone.wav\nSEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\n`, /demo\.seq: AUDIO: .*gone\.wav: audio file not found$/],
     [`AUDIO x.wav\nSEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\n`, /demo\.seq: AUDIO: x\.wav: not a WAV file \(no RIFF header\)$/, { 'x.wav': new Uint8Array(64) }],
     [`SEQUENCE 0 0 "a"\nEFFECT + CNNv3Effect f0 f1 -> sink 0 1\n`, /demo\.seq:2: node f0 is read before anything writes it$/],
+    [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=nope.glb\n`, /demo\.seq:2: .*nope\.glb: scene not found$/],
+    [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=bad.glb\n`, /demo\.seq:2: bad\.glb: /, { 'bad.glb': new Uint8Array(40).fill(3) }],
+    [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect f0 -> f0 f1 0 1\n`, /demo\.seq:2: GBufferEffect reads node f0, which it writes itself/],
+    [`SEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\nEFFECT + GBufferEffect f0 -> g0 g1 0 1\n`, /demo\.seq:3: GBufferEffect reads only prev_cnn \(the previous output\), not f0$/],
   ];
   for (const [text, re, extra] of cases) {
     const path = seqFile(t, text, extra);
