@@ -80,9 +80,29 @@ test('the player plays the example: the canvas changes over time, the clock and 
   const change = meanAbs(a, b);
   t.diagnostic(`canvas mean |Δ| over ${(tB - tA).toFixed(2)} s of the animated scene: ${change.toFixed(2)} / 255; ${framesB - framesA} frames`);
   assert.ok(change > 2, `the canvas changes over time (mean |Δ| ${change.toFixed(2)} of 255)`);
-  // The audio element follows the demo clock.
-  const audio = await page.textContent('[data-testid=audio-note]');
-  assert.match(audio!, /^audio: (playing|blocked)/);
+  // The audio element plays the example's music in step with the demo clock.
+  assert.equal(await page.textContent('[data-testid=audio-note]'), 'audio: playing');
+  const sync = await page.evaluate(() => {
+    const audio = document.querySelector<HTMLAudioElement>('[data-testid=audio]')!;
+    const t = Number(document.querySelector('[data-testid=player-canvas]')!.getAttribute('data-t'));
+    return { src: audio.src, paused: audio.paused, audio: audio.currentTime, t };
+  });
+  assert.match(sync.src, /^blob:/);
+  assert.equal(sync.paused, false);
+  assert.ok(Math.abs(sync.audio - sync.t) < 0.4, `audio at ${sync.audio.toFixed(2)} s, picture at ${sync.t.toFixed(2)} s`);
+  // Seeking moves the clock (and the music) to the new time.
+  await page.evaluate(() => {
+    const seek = document.querySelector<HTMLInputElement>('[data-testid=seek]')!;
+    seek.value = '5';
+    seek.dispatchEvent(new Event('input'));
+  });
+  await page.waitForTimeout(300);
+  const afterSeek = await page.evaluate(() => ({
+    t: Number(document.querySelector('[data-testid=player-canvas]')!.getAttribute('data-t')),
+    audio: document.querySelector<HTMLAudioElement>('[data-testid=audio]')!.currentTime,
+  }));
+  assert.ok(afterSeek.t >= 5 && afterSeek.t < 6, `after seeking to 5 s: t = ${afterSeek.t}`);
+  assert.ok(Math.abs(afterSeek.audio - afterSeek.t) < 0.4, `audio ${afterSeek.audio} follows the seek`);
   // Pausing stops the clock and the picture.
   await page.click('[data-testid=play]');
   assert.equal(await status(page), 'paused');
@@ -92,6 +112,7 @@ test('the player plays the example: the canvas changes over time, the clock and 
   await page.waitForTimeout(500);
   assert.equal(await page.getAttribute('[data-testid=player-canvas]', 'data-t'), tP);
   assert.ok(meanAbs(p1, await canvasShot(page)) < 0.5, 'paused: the picture holds');
+  assert.equal(await page.evaluate(() => document.querySelector<HTMLAudioElement>('[data-testid=audio]')!.paused), true, 'and the music stops');
   assert.deepEqual(errors, []);
   await page.close();
 });

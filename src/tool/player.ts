@@ -192,10 +192,13 @@ async function open(seq: SeqFile, assets: DemoAssets, label: string): Promise<vo
     next.audioUrl = URL.createObjectURL(new Blob([(await assets.read(seq.audio, 'audio file')) as Uint8Array<ArrayBuffer>], { type: 'audio/wav' }));
     next.audio = new Audio(next.audioUrl);
     next.audio.preload = 'auto';
+    next.audio.dataset['testid'] = 'audio';
+    document.body.append(next.audio);
   }
   if (current) {
     current.engine.destroy();
     current.audio?.pause();
+    current.audio?.remove();
     if (current.audioUrl) URL.revokeObjectURL(current.audioUrl);
   }
   current = next;
