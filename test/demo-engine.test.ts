@@ -212,6 +212,7 @@ test('load errors name the .seq line and the file', async (t) => {
     [`AUDIO gone.wav\nSEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\n`, /demo\.seq: AUDIO: .*gone\.wav: audio file not found$/],
     [`AUDIO x.wav\nSEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\n`, /demo\.seq: AUDIO: x\.wav: not a WAV file \(no RIFF header\)$/, { 'x.wav': new Uint8Array(64) }],
     [`SEQUENCE 0 0 "a"\nEFFECT + CNNv3Effect f0 f1 -> sink 0 1\n`, /demo\.seq:2: node f0 is read before anything writes it$/],
+    [`SEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\nEFFECT + CNNv3Effect f0 f1 -> cnn_v3_enc0 0 1\n`, /demo\.seq:3: node name cnn_v3_enc0 is reserved \(cnn_v3_\*, cnn_in_\* name the effects' own textures\)$/],
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=nope.glb\n`, /demo\.seq:2: .*nope\.glb: scene not found$/],
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=bad.glb\n`, /demo\.seq:2: bad\.glb: /, { 'bad.glb': new Uint8Array(40).fill(3) }],
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect f0 -> f0 f1 0 1\n`, /demo\.seq:2: GBufferEffect reads node f0, which it writes itself/],

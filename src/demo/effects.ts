@@ -206,9 +206,14 @@ export class CNNv3EffectAdapter implements DemoEffect {
   }
 }
 
+const RESERVED_PREFIXES = ['cnn_v3_', 'cnn_in_'];
+
 /** Node counts and roles each class accepts (beyond what graph.ts checks). */
 function checkWiring(e: SeqEffect): void {
   const io = `${e.inputs.join(' ') || '(none)'} -> ${e.outputs.join(' ')}`;
+  // The CNN's intermediates and the feature pass's inputs live in the same pool under these names.
+  const reserved = [...e.inputs, ...e.outputs].find((n) => RESERVED_PREFIXES.some((p) => n.startsWith(p)));
+  if (reserved) throw new CnnV3Error(`node name ${reserved} is reserved (${RESERVED_PREFIXES.join('*, ')}* name the effects' own textures)`);
   if (e.className === 'CNNv3Effect') {
     if (e.inputs.length !== 2 || e.outputs.length !== 1) {
       throw new CnnV3Error(`CNNv3Effect takes two inputs (the packed features) and one output: feat0 feat1 -> out, got ${io}`);
