@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -139,5 +140,32 @@ test('the player explains a bad .seq in the page', async (t) => {
   await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'playing', undefined, { timeout: 60_000 });
   assert.equal(await page.textContent('[data-testid=seq-name]'), 'good.seq');
   assert.equal(await page.textContent('[data-testid=audio-note]'), 'no AUDIO in this .seq');
+  await page.close();
+});
+
+test('the player plays a video= effect through a <video> element', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const ffmpeg = '/usr/bin/ffmpeg';
+  if (!existsSync(ffmpeg)) {
+    if (IN_CI) throw new Error('CI must not skip: /usr/bin/ffmpeg is missing: apt-get install ffmpeg');
+    return t.skip('ffmpeg missing: apt-get install ffmpeg');
+  }
+  const dir = tempDir(t);
+  const clip = join(dir, 'clip.webm');
+  execFileSync(ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=4', '-c:v', 'libvpx', '-b:v', '200k', clip]);
+  const seq = join(dir, 'video.seq');
+  writeFileSync(seq, 'SEQUENCE 0 0 "v"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 4 video=clip.webm\nEFFECT + CNNv3Effect f0 f1 -> sink 0 4\n');
+  const { page, errors } = await openPlayer();
+  await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'playing', undefined, { timeout: 120_000 });
+  await page.setInputFiles('[data-testid=seq-input]', [seq, clip]);
+  await page.waitForFunction(() => document.querySelector('[data-testid=seq-name]')?.textContent === 'video.seq' && document.querySelector('[data-testid=status]')?.textContent === 'playing', undefined, { timeout: 60_000 });
+  await page.waitForTimeout(500);
+  const a = await canvasShot(page);
+  await page.waitForTimeout(1000);
+  const b = await canvasShot(page);
+  const change = meanAbs(a, b);
+  t.diagnostic(`video: canvas mean |Δ| over 1 s: ${change.toFixed(2)} / 255`);
+  assert.ok(change > 2, `the video moves (mean |Δ| ${change.toFixed(2)})`);
+  assert.deepEqual(errors, []);
   await page.close();
 });
