@@ -82,9 +82,9 @@ override R_FB: u32 = 0u;    // per patch: dL/dFiLM[FO] then dL/d(hidden pre-relu
 const HID: u32 = 16u;
 const IN0: u32 = 20u;
 const OUTC: u32 = 4u;
-// Largest channel count a thread keeps in registers (enc channels are limited to 64 by the CLI).
-const MAXC: u32 = 64u;
-const MAXC2: u32 = 128u;
+// Largest channel count a thread keeps in registers (gpu-trainer.ts refuses wider networks).
+const MAXC: u32 = 16u;
+const MAXC2: u32 = 32u;
 
 override FO: u32 = 2u * (C0 + C1 + C0 + OUTC);
 // FiLM output layout (SPEC §4): γ0 β0 γ1 β1 γ2 β2 γ3 β3.
@@ -143,31 +143,43 @@ fn pmeta(n: u32, k: u32) -> u32 {
   return bitcast<u32>(act[A_PI + n * PI_STRIDE + PI_META + k]);
 }
 
-// The six vec4 of a patch pixel (features with the patch's dropout applied, then the target);
-// zero outside the patch and where the image is smaller than the patch.
-fn patch_vec(n: u32, j: u32, y: i32, x: i32) -> vec4f {
+// The dropout keep factors of vec4 j of a pixel's features (SPEC §5.4): geometric {3..7},
+// context {8, 18, 19}, temporal {9, 10, 11}; mask bits 0, 1, 2.
+fn dropout_keep(mask: u32, j: u32) -> vec4f {
+  let geo = select(1.0, 0.0, (mask & 1u) != 0u);
+  let ctx = select(1.0, 0.0, (mask & 2u) != 0u);
+  let tmp = select(1.0, 0.0, (mask & 4u) != 0u);
+  switch j {
+    case 0u: { return vec4f(1.0, 1.0, 1.0, geo); }
+    case 1u: { return vec4f(geo); }
+    case 2u: { return vec4f(ctx, tmp, tmp, tmp); }
+    case 4u: { return vec4f(1.0, 1.0, ctx, ctx); }
+    default: { return vec4f(1.0); }
+  }
+}
+
+// Index in data of the patch pixel (y, x), or −1 outside the patch or where the image is
+// smaller than the patch (zero padding).
+fn patch_pixel(n: u32, y: i32, x: i32) -> i32 {
   if (y < 0 || x < 0 || y >= i32(S) || x >= i32(S)) {
-    return vec4f(0.0);
+    return -1;
   }
   let im = lookup[pmeta(n, 2u)];
   let ix = i32(pmeta(n, 0u)) + x;
   let iy = i32(pmeta(n, 1u)) + y;
   if (ix >= i32(im.y) || iy >= i32(im.z)) {
+    return -1;
+  }
+  return i32(im.x + u32(iy) * im.y + u32(ix));
+}
+
+// Vec4 j of a patch pixel: features (j < 5, dropout applied) or the target (j = 5); zero outside.
+fn patch_vec(n: u32, j: u32, y: i32, x: i32) -> vec4f {
+  let q = patch_pixel(n, y, x);
+  if (q < 0) {
     return vec4f(0.0);
   }
-  let v = data[(im.x + u32(iy) * im.y + u32(ix)) * 6u + j];
-  let mask = pmeta(n, 3u);
-  // Dropout groups (SPEC §5.4): geometric {3..7}, context {8, 18, 19}, temporal {9, 10, 11}.
-  let geo = select(1.0, 0.0, (mask & 1u) != 0u);
-  let ctx = select(1.0, 0.0, (mask & 2u) != 0u);
-  let tmp = select(1.0, 0.0, (mask & 4u) != 0u);
-  switch j {
-    case 0u: { return v * vec4f(1.0, 1.0, 1.0, geo); }
-    case 1u: { return v * geo; }
-    case 2u: { return v * vec4f(ctx, tmp, tmp, tmp); }
-    case 4u: { return v * vec4f(1.0, 1.0, ctx, ctx); }
-    default: { return v; }
-  }
+  return data[u32(q) * 6u + j] * dropout_keep(pmeta(n, 3u), j);
 }
 
 fn x_in(n: u32, i: u32, y: i32, x: i32) -> f32 {

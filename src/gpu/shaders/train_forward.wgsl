@@ -50,6 +50,33 @@ fn patch_setup(@builtin(global_invocation_id) gid: vec3u) {
   act[base + PI_META + 3u] = bitcast<f32>(mask);
 }
 
+// enc0 reads each input pixel once as five vec4 (conv_forward would fetch it per channel).
+fn enc0_forward(n: u32, y: i32, x: i32) -> array<f32, MAXC> {
+  var acc: array<f32, MAXC>;
+  for (var o = 0u; o < C0; o++) {
+    acc[o] = state[P_ENC0 + C0 * IN0 * 9u + o];
+  }
+  let mask = pmeta(n, 3u);
+  for (var ky = 0u; ky < 3u; ky++) {
+    for (var kx = 0u; kx < 3u; kx++) {
+      let q = patch_pixel(n, y + i32(ky) - 1, x + i32(kx) - 1);
+      if (q < 0) {
+        continue;
+      }
+      for (var j = 0u; j < 5u; j++) {
+        let v = data[u32(q) * 6u + j] * dropout_keep(mask, j);
+        for (var c = 0u; c < 4u; c++) {
+          let i = 4u * j + c;
+          for (var o = 0u; o < C0; o++) {
+            acc[o] += state[P_ENC0 + ((o * IN0 + i) * 3u + ky) * 3u + kx] * v[c];
+          }
+        }
+      }
+    }
+  }
+  return acc;
+}
+
 @compute @workgroup_size(64)
 fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
@@ -60,7 +87,12 @@ fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   }
   let y = p / side;
   let x = p % side;
-  let z = conv_forward(LAYER, n, i32(y), i32(x));
+  var z: array<f32, MAXC>;
+  if (LAYER == 0u) {
+    z = enc0_forward(n, i32(y), i32(x));
+  } else {
+    z = conv_forward(LAYER, n, i32(y), i32(x));
+  }
   let cout = layer_out_ch(LAYER);
   for (var o = 0u; o < cout; o++) {
     switch LAYER {

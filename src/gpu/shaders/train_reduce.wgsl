@@ -1,7 +1,7 @@
 // The end of a step:
 //   film_back    one thread per patch: its FiLM gradients (Σ over the FiLM layers' tile
 //                records) and the MLP's hidden gradient → parts[R_FB]
-//   reduce_adam  one workgroup of 256 per parameter: the batch sum of the gradient in a fixed
+//   reduce_adam  one workgroup of 64 per parameter: the batch sum of the gradient in a fixed
 //                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
 //                the gradient kept in state; the workgroup after the last parameter sums the loss.
 
@@ -83,11 +83,11 @@ fn film_back(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-var<workgroup> red_s: array<f32, 256>;
+var<workgroup> red_s: array<f32, 64>;
 
 const REDUCE_ROW: u32 = 4096u;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let pi = wg.y * REDUCE_ROW + wg.x;
   var s = 0.0;
@@ -100,11 +100,11 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     let rec = rec_of(l);
     let base = parts_of(l) + local_i;
     let count = st.n * tiles_of(l);
-    for (var f = li; f < count; f += 256u) {
+    for (var f = li; f < count; f += 64u) {
       s += parts[base + f * rec];
     }
   } else if (pi < NP) {
-    for (var m = li; m < st.n; m += 256u) {
+    for (var m = li; m < st.n; m += 64u) {
       let fb = R_FB + m * (FO + HID);
       if (pi < P_M0B) {
         let q = pi - P_M0W;
@@ -120,13 +120,13 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     }
   } else if (pi == NP) {
     let count = st.n * NWG0;
-    for (var f = li; f < count; f += 256u) {
+    for (var f = li; f < count; f += 64u) {
       s += parts[R_LOSS + f];
     }
   }
   red_s[li] = s;
   workgroupBarrier();
-  for (var w = 128u; w > 0u; w >>= 1u) {
+  for (var w = 32u; w > 0u; w >>= 1u) {
     if (li < w) {
       red_s[li] += red_s[li + w];
     }

@@ -54,6 +54,8 @@ interface Kernel {
 }
 
 const STEP_STRIDE = 256;
+/** MAXC in train_common.wgsl: channels a thread keeps in registers. */
+export const MAX_CHANNELS = 16;
 const REDUCE_ROW = 4096;
 
 export class GpuTrainer {
@@ -73,6 +75,10 @@ export class GpuTrainer {
   ) {
     const { table, side, maxBatch } = config;
     const mode = outputMode(table.config);
+    const widest = Math.max(...table.config.encChannels);
+    if (widest > MAX_CHANNELS) {
+      throw new CnnV3Error(`the GPU trainer handles --enc-channels up to ${MAX_CHANNELS}; got ${table.config.encChannels.join(',')}: use --device cpu`, 2);
+    }
     this.layout = trainLayout(table, side, maxBatch, config.lossSlots);
     this.chunk = config.chunk ?? 256;
     const L = this.layout;
