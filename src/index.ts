@@ -72,3 +72,8 @@ export { parseSeq, type SeqFile, type SeqEffect, type SeqSequence } from './demo
 export { resolveFrame, boundaries, beatAt, type ActiveEffect } from './demo/timeline.js';
 export { planFrame, planAt, checkAllFrames, type FramePlan, type PlanStep } from './demo/graph.js';
 export { decodeWav, peakAbs, encodeWavPcm16, type WavAudio } from './demo/wav.js';
+export { DemoEngine, seqDuration, SINK_FORMAT, type EngineOptions, type FrameInfo } from './demo/engine.js';
+export { createEffect, ImageFeaturesEffect, CNNv3EffectAdapter, type DemoEffect, type DemoAssets, type DemoFrame } from './demo/effects.js';
+export { GBufferEffect, type GBufferOptions } from './demo/gbuffer/gbuffer-effect.js';
+export { defaultSceneGlb } from './demo/gbuffer/default-scene.js';
+export { OUTPUT_MODES, outputMode, type OutputMode } from './model/config.js';
