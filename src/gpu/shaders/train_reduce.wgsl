@@ -1,5 +1,5 @@
 // The end of a step:
-//   film_back    one thread per patch: its FiLM gradients (Σ over the FiLM layers' tile
+//   film_back    one workgroup per patch: its FiLM gradients (Σ over the FiLM layers' tile
 //                records) and the MLP's hidden gradient → parts[R_FB]
 //   reduce_adam  one workgroup of 64 per parameter: the batch sum of the gradient in a fixed
 //                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
@@ -47,39 +47,42 @@ fn film_beta_of(l: u32) -> u32 {
   }
 }
 
+var<workgroup> dfilm_s: array<f32, FO>;
+
+// One workgroup per patch: thread o sums FiLM output o's partials over the layer's tiles, then
+// 16 threads take the MLP's second layer back to its hidden units.
 @compute @workgroup_size(64)
-fn film_back(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x;
-  if (n >= st.n) {
-    return;
-  }
+fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let n = wg.x;
   let fb = R_FB + n * (FO + HID);
   let film_layers = array<u32, 4>(0u, 1u, 3u, 4u);
-  for (var li = 0u; li < 4u; li++) {
-    let lay = film_layers[li];
+  for (var o = li; o < FO; o += 64u) {
+    var lay = 0u;
+    for (var q = 0u; q < 4u; q++) {
+      if (o >= film_gamma_of(film_layers[q])) { lay = film_layers[q]; }
+    }
     let cout = layer_out_ch(lay);
     let k = layer_k(lay);
     let nw = cout * layer_in_ch(lay) * k * k;
     let tiles = tiles_of(lay);
     let rec = rec_of(lay);
-    for (var o = 0u; o < cout; o++) {
-      var sg = 0.0;
-      var sb = 0.0;
-      for (var t = 0u; t < tiles; t++) {
-        let r = parts_of(lay) + (n * tiles + t) * rec + nw;
-        sg += parts[r + cout + o];
-        sb += parts[r + 2u * cout + o];
-      }
-      parts[fb + film_gamma_of(lay) + o] = sg;
-      parts[fb + film_beta_of(lay) + o] = sb;
+    let within = o - film_gamma_of(lay);
+    // γ entries read Σ g·z (record field nw + cout + c), β entries Σ g (nw + 2·cout + c).
+    let field = nw + cout + within;
+    var sum = 0.0;
+    for (var t = 0u; t < tiles; t++) {
+      sum += parts[parts_of(lay) + (n * tiles + t) * rec + field];
     }
+    dfilm_s[o] = sum;
+    parts[fb + o] = sum;
   }
-  for (var h = 0u; h < HID; h++) {
+  workgroupBarrier();
+  if (li < HID) {
     var s = 0.0;
     for (var o = 0u; o < FO; o++) {
-      s += state[P_M2W + o * HID + h] * parts[fb + o];
+      s += state[P_M2W + o * HID + li] * dfilm_s[o];
     }
-    parts[fb + FO + h] = select(0.0, s, pinfo(n, PI_HID + h) > 0.0);
+    parts[fb + FO + li] = select(0.0, s, pinfo(n, PI_HID + li) > 0.0);
   }
 }
 

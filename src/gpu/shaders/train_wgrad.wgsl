@@ -78,10 +78,27 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
   for (var c0 = 0u; c0 < cin; c0 += CHUNK) {
     let cn = min(CHUNK, cin - c0);
     workgroupBarrier();
-    for (var e = li; e < cn * hw * hw; e += 64u) {
-      let ci = e / (hw * hw);
-      let r = e % (hw * hw);
-      in_s[e] = layer_in(LAYER, n, c0 + ci, i32(ty0 + r / hw) - pad, i32(tx0 + r % hw) - pad);
+    if (LAYER == 0u && CHUNK == IN0) {
+      // The features: each halo pixel read once as five vec4 (dropout applied).
+      let mask = pmeta(n, 3u);
+      for (var r = li; r < hw * hw; r += 64u) {
+        let q = patch_pixel(n, i32(ty0 + r / hw) - pad, i32(tx0 + r % hw) - pad);
+        for (var j = 0u; j < 5u; j++) {
+          var v = vec4f(0.0);
+          if (q >= 0) {
+            v = data[u32(q) * 6u + j] * dropout_keep(mask, j);
+          }
+          for (var c = 0u; c < 4u; c++) {
+            in_s[(4u * j + c) * hw * hw + r] = v[c];
+          }
+        }
+      }
+    } else {
+      for (var e = li; e < cn * hw * hw; e += 64u) {
+        let ci = e / (hw * hw);
+        let r = e % (hw * hw);
+        in_s[e] = layer_in(LAYER, n, c0 + ci, i32(ty0 + r / hw) - pad, i32(tx0 + r % hw) - pad);
+      }
     }
     workgroupBarrier();
     for (var j = li; j < cn * kk2; j += 64u) {

@@ -160,7 +160,7 @@ export class GpuTrainer {
         groups: (n) => [L.tilesW[id]! ** 2, n, 1],
       });
     });
-    kernels.push({ name: 'film_back', pipeline: pipeline('film back', 'train_reduce', 'film_back'), groups: (n) => [Math.ceil(n / 64), 1, 1] });
+    kernels.push({ name: 'film_back', pipeline: pipeline('film back', 'train_reduce', 'film_back'), groups: (n) => [n, 1, 1] });
     const reduceGroups = table.total + 1;
     kernels.push({
       name: 'reduce_adam',
