@@ -191,3 +191,12 @@ test('cnnv3 train --device gpu without any WebGPU adapter: a clear message and e
   assert.equal(autoRun.status, 0, autoRun.stderr);
   assert.match(autoRun.stdout, /\nDevice: cpu \(\d+ threads?\)\n/);
 });
+
+test('cnnv3 train --device gpu refuses a network wider than its kernels hold, by name, before training', async (t) => {
+  if (!(await device(t))) return;
+  const data = await exampleDataset(t);
+  const r = await runCli(['train', '--input', data, '--device', 'gpu', '--enc-channels', '4,32', '--patches-per-image', '2', '--checkpoint-dir', join(tempDir(t), 'c')]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /the GPU trainer handles --enc-channels up to 16; got 4,32: use --device cpu\n/);
+  assert.doesNotMatch(r.out, /^Epoch /m);
+});

@@ -89,7 +89,6 @@ test('train bad input: one clear line, exit ≠ 0', async (t) => {
     { argv: ['--input', data, '--lr', 'fast'], re: /--lr must be a number/, code: 2 },
     { argv: ['--input', data, '--detector', 'sift'], re: /--detector must be one of harris, shi-tomasi, random/, code: 2 },
     { argv: ['--input', data, '--enc-channels', '4'], re: /--enc-channels must be two integers/, code: 2 },
-    { argv: ['--input', data, '--device', 'gpu'], re: /--device gpu is not available yet/, code: 2 },
     { argv: ['--input', data, '--resume', join(dir, 'nope.safetensors')], re: /nope\.safetensors: checkpoint not found/ },
   ];
   for (const { argv, re, code } of cases) {
