@@ -447,3 +447,24 @@ test('an orthographic camera; base colour factor × sRGB texture; MASK alpha; fl
   assert.deepEqual(px(32, 40), [255, 255, 255, 2], 'default material: white; mat id 2');
   fx.destroy();
 });
+
+test("Blender's own glTF export (examples/blender/scene.glb): KHR_lights_punctual marked required is read, extras.matid of every object, the sun's shadows", async (t) => {
+  const ctx = await gpu(t);
+  if (!ctx) return;
+  const { readFileSync } = await import('node:fs');
+  const scene = new Uint8Array(readFileSync(`${REPO}examples/blender/scene.glb`));
+  const fx = await GBufferEffect.create(ctx, { scene, sceneName: 'scene.glb', outputs: FEAT });
+  const r = await render(ctx, fx, 0);
+  const ids = new Set<number>();
+  let shadowed = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      ids.add(byte(ch(r, x, y, 8)));
+      if (ch(r, x, y, 18) < 0.5) shadowed++;
+    }
+  }
+  // Frame 1 of the Blender render shows the ground (0) and all eight objects (1–8).
+  assert.deepEqual([...ids].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(shadowed > 0.02 * W * H && shadowed < 0.5 * W * H, `${shadowed} shadowed pixels of ${W * H}`);
+  fx.destroy();
+});

@@ -21,6 +21,7 @@ const BUNDLED: Record<string, string> = Object.fromEntries(
   Object.entries({
     ...import.meta.glob<string>('../../examples/demo/*.{wav,png,jpg,glb,gltf,bin,mp4,webm}', { query: '?url', import: 'default', eager: true }),
     ...import.meta.glob<string>('../../examples/photos/*.{png,jpg}', { query: '?url', import: 'default', eager: true }),
+    ...import.meta.glob<string>('../../examples/blender/*.{glb,bin}', { query: '?url', import: 'default', eager: true }),
   }).map(([k, v]) => [k.replace(/^(\.\.\/)+/, ''), v]),
 );
 

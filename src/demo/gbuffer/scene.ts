@@ -164,6 +164,9 @@ export function isGlb(bytes: Uint8Array): boolean {
   return bytes.length >= 12 && bytes[0] === 0x67 && bytes[1] === 0x6c && bytes[2] === 0x54 && bytes[3] === 0x46;
 }
 
+/** Extensions read from the file's JSON here rather than through gltf-transform. */
+const EXTENSIONS_READ_FROM_JSON = ['KHR_lights_punctual'];
+
 /** Reads .glb or .gltf bytes into a Document; every problem is a fileError naming `name`. */
 export async function readGltf(bytes: Uint8Array, name: string, resolveUri?: ResolveUri): Promise<{ doc: Document; json: JSONDocument['json'] }> {
   if (bytes.length === 0) throw fileError(name, 'empty file, not a glTF scene');
@@ -185,6 +188,10 @@ export async function readGltf(bytes: Uint8Array, name: string, resolveUri?: Res
   if (typeof version !== 'string' || !version.startsWith('2.')) {
     throw fileError(name, `not a glTF 2.0 scene (asset.version is ${JSON.stringify(version ?? null)})`);
   }
+  // Extensions this module reads from the raw JSON itself may be marked required (Blender's
+  // exporter marks KHR_lights_punctual so); gltf-transform would refuse them as unregistered.
+  const required = jsonDoc.json.extensionsRequired;
+  if (required) jsonDoc.json.extensionsRequired = required.filter((x) => !EXTENSIONS_READ_FROM_JSON.includes(x));
   try {
     return { doc: await io.readJSON(jsonDoc), json: jsonDoc.json };
   } catch (e) {
