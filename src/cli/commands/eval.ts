@@ -44,7 +44,8 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
     if (json) io.stdout(`${JSON.stringify(report, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
     else {
       io.stdout(`  ${'mean'.padEnd(36)} ${f(report.mean.psnr).padStart(7)} ${f(report.mean.ssim, 4).padStart(6)} ${f(report.mean.alpha_psnr).padStart(7)}   ${f(report.identity.psnr)} / ${f(report.identity.ssim, 4)}\n`);
-      io.stdout(`Device: ${report.device}. The network ${report.mean.psnr > report.identity.psnr ? 'beats' : 'does not beat'} the identity baseline by ${f(report.mean.psnr - report.identity.psnr)} dB PSNR.\n`);
+      const gain = report.mean.psnr - report.identity.psnr;
+      io.stdout(`Device: ${report.device}. The network ${gain > 0 ? `beats the identity baseline by ${f(gain)}` : `falls short of the identity baseline by ${f(-gain)}`} dB PSNR.\n`);
     }
     return 0;
   } finally {
