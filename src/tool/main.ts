@@ -7,8 +7,8 @@ import filmUrl from '../../examples/weights/cnn_v3_film_mlp.bin?url';
 import weightsUrl from '../../examples/weights/cnn_v3_weights.bin?url';
 import { FEATURE_NAMES } from '../dataset/features.js';
 import { SAMPLE_FILES, type SampleFileName } from '../dataset/layout.js';
-import { loadSample } from '../dataset/sample.js';
-import { isCnnV3Error } from '../errors.js';
+import { loadSample, type Sample } from '../dataset/sample.js';
+import { CnnV3Error, isCnnV3Error } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { describeConfig } from '../checkpoint/checkpoint.js';
 import { CNN_NODES, CNNv3Effect } from '../gpu/cnn-effect.js';
@@ -21,6 +21,9 @@ import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
 import { readExr } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
+import { packPhotoSample } from '../pack/photo.js';
+import type { Raster } from '../image/image.js';
+import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
 
 // The model of the loaded weights file: its extension trailer (e.g. the residual output) says
@@ -103,6 +106,11 @@ let planes: FeaturePlanes | undefined;
 let target: Uint8Array | undefined;
 let planesDirty = false;
 let video: HTMLVideoElement | undefined;
+// What the train panel trains on: the loaded input as a sample, else why it cannot be one. A
+// photo becomes a sample (as `cnnv3 pack-photo` makes it) once its target is picked.
+let trainable: Sample | undefined;
+let untrainable = 'train: load a photo with its target, a sample or an EXR first';
+let photo: { raster: Raster; name: string } | undefined;
 
 async function initGpu(): Promise<Gpu> {
   const ctx = await contextFromGpu(navigator.gpu, ' in this browser: use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)');
@@ -226,6 +234,8 @@ function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string):
   stopVideo();
   planes = p;
   target = tgt;
+  trainable = undefined;
+  photo = undefined;
   planesDirty = true;
   ui.inputNote.textContent = label;
   scheduleRender();
@@ -234,6 +244,26 @@ function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string):
 async function loadPhoto(file: File): Promise<void> {
   const raster = decodeImage(await bytesOf(file), file.name);
   setInput(planesFromPhoto(raster), undefined, `photo ${file.name}`);
+  photo = { raster, name: file.name };
+  untrainable = `train: the photo ${file.name} has no target: pick one with "target for the photo"`;
+}
+
+/** A target for the loaded photo: enables the target views, the PSNR and training on it. */
+async function loadTarget(file: File): Promise<void> {
+  const p = photo;
+  if (!p || video) throw new CnnV3Error(`${file.name}: a target goes with a photo: load the photo first`);
+  const raster = decodeImage(await bytesOf(file), file.name);
+  const files = packPhotoSample(p.raster, raster);
+  const sample = await loadSample({
+    name: p.name,
+    label: (f: SampleFileName) => (f === 'target.png' ? file.name : `${p.name} (${f})`),
+    read: async (f: SampleFileName) => files[f],
+  });
+  target = sample.target;
+  trainable = sample;
+  planesDirty = true;
+  ui.inputNote.textContent = `photo ${p.name} · target ${file.name}`;
+  scheduleRender();
 }
 
 async function loadSampleFiles(files: File[]): Promise<void> {
@@ -246,6 +276,7 @@ async function loadSampleFiles(files: File[]): Promise<void> {
     read: async (f: SampleFileName) => bytesOf(byName.get(f)!),
   });
   setInput(planesFromSample(sample), sample.target, `sample (${sample.kind} mode)`);
+  trainable = sample;
 }
 
 /** A Blender multilayer EXR: packed into a sample exactly as `cnnv3 pack-blender` does. */
@@ -254,6 +285,7 @@ async function loadExr(file: File): Promise<void> {
   const { files, warnings } = packBlenderSample(img, { name: file.name });
   const sample = await loadSample({ name: file.name, label: (f: SampleFileName) => `${file.name} (${f})`, read: async (f: SampleFileName) => files[f] });
   setInput(planesFromSample(sample), sample.target, `EXR ${file.name} (${sample.kind} mode)${warnings.length ? ` · ${warnings.join('; ')}` : ''}`);
+  trainable = sample;
 }
 
 function stopVideo(): void {
@@ -269,6 +301,9 @@ function playVideo(v: HTMLVideoElement, label: string): void {
   stopVideo();
   video = v;
   target = undefined;
+  trainable = undefined;
+  photo = undefined;
+  untrainable = `train: ${label} cannot be trained on: load a photo with its target, a sample or an EXR`;
   const grab = document.createElement('canvas');
   const g2d = grab.getContext('2d', { willReadFrequently: true })!;
   const frame = () => {
@@ -322,6 +357,8 @@ function onPick(id: string, handle: (files: File[]) => Promise<void>): void {
   const input = $<HTMLInputElement>(id);
   input.addEventListener('change', () => {
     const files = [...(input.files ?? [])];
+    // Cleared so that picking the same file again (after fixing it, or after an error) loads it again.
+    input.value = '';
     if (files.length === 0) return;
     setStatus('loading');
     handle(files).catch(showError);
@@ -338,6 +375,22 @@ onPick('film-input', async ([f]) => {
 });
 onPick('image-input', async ([f]) => loadFile(f!));
 onPick('sample-input', loadSampleFiles);
+onPick('target-input', async ([f]) => loadTarget(f!));
+
+setupTrainPanel({
+  currentSample: () => {
+    if (!trainable) throw new CnnV3Error(untrainable);
+    return trainable;
+  },
+  setStatus: (text) => setStatus(text),
+  showError,
+  useWeights: (weights, film, label) => {
+    if (!gpu) throw new CnnV3Error('the viewer has no WebGPU device');
+    setWeights(weights, label);
+    setFilm(film, label);
+    scheduleRender();
+  },
+});
 
 $('webcam').addEventListener('click', () => {
   navigator.mediaDevices
