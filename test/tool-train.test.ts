@@ -190,16 +190,54 @@ test('the train panel trains on the loaded photo and its target, exports both fi
   await page.close();
 });
 
-test('the train panel refuses bad options in the status line', async (t) => {
+test('the train panel: a set of several samples, stop between epochs, bad options, no WebGPU', async (t) => {
   if (skipReason) return t.skip(skipReason);
-  const page = await browser!.newPage();
+  const page = await browser!.newPage({ viewport: { width: 1200, height: 1400 } });
   await page.goto(server!.url);
   await waitStatus(page, 'ready');
   assert.equal(await acted(page, () => page.setInputFiles('[data-testid=image-input]', PHOTO)), 'ready');
+  await acted(page, () => page.click('[data-testid=train-add]'));
+  assert.match(await status(page), /^error: train: the photo photo\.png has no target/);
   assert.equal(await acted(page, () => page.setInputFiles('[data-testid=target-input]', TARGET)), 'ready');
+  await page.click('[data-testid=train-add]');
+  await page.click('[data-testid=train-add]');
+  assert.equal(await page.textContent('[data-testid=train-set]'), 'training set: photo.png 48×32, photo.png 48×32');
+  await train(page, { ...TINY, 'train-epochs': '1' });
+  assert.match(await status(page), /^trained 1 epoch on 2 samples/);
+  await page.click('[data-testid=train-clear]');
+  assert.equal(await page.textContent('[data-testid=train-set]'), 'trains on the loaded input (it needs a target)');
+
+  // Stop: the run ends after the epoch under way, and what it trained so far can be downloaded.
+  await page.fill('[data-testid=train-epochs]', '1000');
+  await page.click('[data-testid=train-start]');
+  await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid=train-curve]')?.dataset['points'] ?? 0) >= 1, undefined, { timeout: 60_000 });
+  await page.click('[data-testid=train-stop]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=train-state]')?.textContent === 'stopped', undefined, { timeout: 60_000 });
+  const epochs = Number(/^trained (\d+) epochs? on 1 sample/.exec(await status(page))?.[1]);
+  assert.ok(epochs >= 1 && epochs < 1000, `stopped after ${epochs} epochs`);
+  assert.equal(Number(await page.getAttribute('[data-testid=train-curve]', 'data-points')), epochs);
+  assert.equal((await download(page, 'download-weights')).bytes.length, 3928);
+
   await page.fill('[data-testid=train-epochs]', '0');
   await acted(page, () => page.click('[data-testid=train-start]'));
   assert.match(await status(page), /^error: train: epochs must be a whole number from 1 to 100000; got 0$/);
   assert.equal(await page.textContent('[data-testid=train-state]'), 'failed');
+  await page.fill('[data-testid=train-epochs]', '2');
+  await page.fill('[data-testid=train-lr]', '-1');
+  await acted(page, () => page.click('[data-testid=train-start]'));
+  assert.match(await status(page), /^error: train: learning rate must be in \(0, 1\); got -1$/);
   await page.close();
+
+  // A browser without WebGPU: the viewer says so, and so does the train panel.
+  const bare = await browser!.newPage();
+  // A string: a function would be serialised with the test transpiler's helpers in it.
+  await bare.addInitScript(`Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });`);
+  await bare.goto(server!.url);
+  assert.match(await waitStatus(bare, 'error:'), /WebGPU is not available in this browser/);
+  await bare.setInputFiles('[data-testid=image-input]', PHOTO);
+  await bare.setInputFiles('[data-testid=target-input]', TARGET);
+  await bare.waitForFunction(() => (document.querySelector('#input-note')?.textContent ?? '').includes('target target.png'), undefined, { timeout: 60_000 });
+  await bare.click('[data-testid=train-start]');
+  assert.match(await waitStatus(bare, 'error: train:'), /^error: train: WebGPU is not available in this browser/);
+  await bare.close();
 });
