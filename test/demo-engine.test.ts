@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { nodeAssets } from '../src/demo/assets-node.js';
 import { DemoEngine } from '../src/demo/engine.js';
 import { coverResize } from '../src/demo/effects.js';
@@ -11,25 +11,16 @@ import { beatAt } from '../src/demo/timeline.js';
 import { encodeWavPcm16 } from '../src/demo/wav.js';
 import { isCnnV3Error } from '../src/errors.js';
 import type { GpuContext } from '../src/gpu/context.js';
-import { nodeGpu, SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { readRgba16f, readRgba32u } from '../src/gpu/readback.js';
+import { destroyGpuContextAfter, testGpuContext } from './gpu-helpers.js';
 import { REPO, requireTool, tempDir } from './helpers.js';
 
 const PHOTO = join(REPO, 'examples/photos/cat.png');
 const W = 24;
 const H = 16;
 
-async function gpu(t: TestContext): Promise<GpuContext | undefined> {
-  if (!requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1')) return undefined;
-  if (!requireTool(t, SWIFTSHADER_ICD, 'chromium')) return undefined;
-  return nodeGpu();
-}
-
-after(async () => {
-  // Dawn keeps the process alive while a device lives.
-  const ctx = await nodeGpu().catch(() => undefined);
-  ctx?.device.destroy();
-});
+const gpu = testGpuContext;
+destroyGpuContextAfter();
 
 /** A .seq in a fresh directory beside a copy of the photo; returns its path. */
 function seqFile(t: TestContext, text: string, extra: Record<string, Uint8Array> = {}): string {

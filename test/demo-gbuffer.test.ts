@@ -2,7 +2,7 @@
 // CI), the packed gbuf_feat0/1 read back and checked pixel by pixel against the conventions of
 // src/demo/gbuffer/gbuffer-effect.ts; the built-in scene; prev_cnn feedback; bad scene files.
 import assert from 'node:assert/strict';
-import { after, test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { build } from 'esbuild';
 import { Document, Primitive, WebIO, type Node } from '@gltf-transform/core';
 import { computeFeatures, NUM_FEATURES } from '../src/dataset/features.js';
@@ -13,28 +13,20 @@ import { axisAngle, lookAtWorld, quatFromMatrix, type Quat } from '../src/demo/g
 import { isCnnV3Error } from '../src/errors.js';
 import { encodePng } from '../src/image/png.js';
 import type { GpuContext } from '../src/gpu/context.js';
-import { nodeGpu, SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
+import { nodeGpu } from '../src/gpu/device-node.js';
 import { TextureNodes } from '../src/gpu/nodes.js';
 import { readRgba32u, readTextureBytes } from '../src/gpu/readback.js';
 import { linearToSrgb8, octEncode } from '../src/pack/blender.js';
 import { toHalfBits, fromHalfBits } from '../src/util/half.js';
-import { REPO, requireTool } from './helpers.js';
+import { destroyGpuContextAfter, testGpuContext } from './gpu-helpers.js';
+import { REPO } from './helpers.js';
 
 const W = 64;
 const H = 48;
 const FEAT: [string, string] = ['gbuf_feat0', 'gbuf_feat1'];
 
-async function gpu(t: TestContext): Promise<GpuContext | undefined> {
-  if (!requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1')) return undefined;
-  if (!requireTool(t, SWIFTSHADER_ICD, 'chromium')) return undefined;
-  return nodeGpu();
-}
-
-after(async () => {
-  // Dawn keeps the process alive while a device lives.
-  const ctx = await nodeGpu().catch(() => undefined);
-  ctx?.device.destroy();
-});
+const gpu = testGpuContext;
+destroyGpuContextAfter();
 
 interface Rendered {
   /** The 20 channels as the network sees them (unpacked from feat0/feat1). */

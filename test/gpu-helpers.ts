@@ -2,9 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { build } from 'esbuild';
-import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
+import type { GpuContext } from '../src/gpu/context.js';
+import { nodeGpu, SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { chromiumRunner, CHROMIUM, dawnRunner, type GpuRunner } from '../src/gpu/runner-node.js';
 import { REPO, requireTool } from './helpers.js';
 
@@ -43,4 +44,19 @@ export async function closeRunners(): Promise<void> {
     s.cleanup();
   }
   shared.clear();
+}
+
+/** A Dawn device in this process (SwiftShader without a GPU), or undefined where the test skipped. */
+export async function testGpuContext(t: TestContext): Promise<GpuContext | undefined> {
+  if (!requireTool(t, '/usr/lib/x86_64-linux-gnu/libvulkan.so.1', 'libvulkan1')) return undefined;
+  if (!requireTool(t, SWIFTSHADER_ICD, 'chromium')) return undefined;
+  return nodeGpu();
+}
+
+/** Registers the hook that destroys the shared Dawn device when the file's tests end (a live device keeps the process alive). */
+export function destroyGpuContextAfter(): void {
+  after(async () => {
+    const ctx = await nodeGpu().catch(() => undefined);
+    ctx?.device.destroy();
+  });
 }

@@ -3,8 +3,9 @@ import { test } from 'node:test';
 import { buildParamTable, convHalfOffsets, describeModel } from '../src/model/params.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/init.js';
-import { forward, lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
+import { forward, tensor, type Tensor } from '../src/model/reference.js';
 import { Rng } from '../src/util/rng.js';
+import { checkGradients } from './grad-check.js';
 
 test('the default parameter table: 1964 conv + 776 MLP = 2740, playbook offsets and model line', () => {
   const t = buildParamTable(DEFAULT_MODEL_CONFIG);
@@ -67,29 +68,8 @@ test('reference gradients match central finite differences on tiny odd shapes', 
   const mlpBias = table.byName.get('film_mlp.2.bias')!;
   for (let i = 0; i < mlpBias.size; i++) params[mlpBias.offset + i] = rng.uniform(0.5, 1.5);
   const batch = randomBatch(rng, cfg, [[5, 3], [3, 6]]);
-  const grad = new Float64Array(table.total);
-  lossAndGrad(table, params, batch, grad);
-  const eps = 1e-6;
-  let worst = 0;
-  let worstName = '';
-  for (const p of table.params) {
-    for (let i = 0; i < p.size; i++) {
-      const k = p.offset + i;
-      const keep = params[k]!;
-      params[k] = keep + eps;
-      const up = lossAndGrad(table, params, batch);
-      params[k] = keep - eps;
-      const down = lossAndGrad(table, params, batch);
-      params[k] = keep;
-      const fd = (up - down) / (2 * eps);
-      const err = Math.abs(fd - grad[k]!) / (1e-7 + Math.abs(fd) + Math.abs(grad[k]!));
-      if (err > worst) {
-        worst = err;
-        worstName = `${p.name}[${i}] fd=${fd} analytic=${grad[k]}`;
-      }
-    }
-  }
-  assert.ok(worst < 1e-4, `worst relative error ${worst} at ${worstName}`);
+  const { worst, where } = checkGradients(table, params, batch);
+  assert.ok(worst < 1e-4, `worst relative error ${worst} at ${where}`);
 });
 
 test('forward: 1×1 and odd sizes keep the input size; zero conv weights give 0.5 gray', () => {
