@@ -3,7 +3,6 @@
 // src/demo/gbuffer/gbuffer-effect.ts; the built-in scene; prev_cnn feedback; bad scene files.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { build } from 'esbuild';
 import { Document, Primitive, WebIO, type Node } from '@gltf-transform/core';
 import { computeFeatures, NUM_FEATURES } from '../src/dataset/features.js';
 import { quantiseFeatures, unpackFeatures } from '../src/dataset/gpu-pack.js';
@@ -358,26 +357,6 @@ test('bad scene files: one line naming the file and the problem', async (t) => {
   await rejects(external, 'ext.gltf', /cannot read the external file "scene\.bin": gone/, async () => {
     throw new Error('gone');
   });
-});
-
-test('GBufferEffect bundles for the browser: no Node module, only gltf-transform\'s unused NodeIO names node:fs/node:path', async () => {
-  // @gltf-transform/core's NodeIO imports node:fs and node:path lazily (only when a NodeIO is
-  // made, which nothing here does); a browser bundler must leave them external (esbuild:
-  // `external: ['node:fs', 'node:path']`; Vite stubs Node built-ins by itself).
-  const result = await build({
-    entryPoints: [`${REPO}src/demo/gbuffer/gbuffer-effect.ts`],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    logLevel: 'silent',
-    metafile: true,
-    external: ['node:fs', 'node:path'],
-  });
-  const inputs = result.metafile.inputs;
-  assert.deepEqual(Object.keys(inputs).filter((f) => /-node\.ts$|\/cli\//.test(f)), [], 'Node-only modules in the bundle');
-  const externals = Object.entries(inputs).flatMap(([file, info]) => info.imports.filter((i) => i.external).map((i) => `${file} → ${i.path}`));
-  assert.deepEqual(externals.sort(), ['node_modules/@gltf-transform/core/dist/index.js → node:fs', 'node_modules/@gltf-transform/core/dist/index.js → node:path']);
 });
 
 const srgbDecode = (b: number): number => {
