@@ -66,11 +66,22 @@ function assertClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number
   return worst;
 }
 
-for (const output of ['sigmoid', 'residual'] as const) {
-  test(`GPU gradients of one batch match the float64 reference (${output} output; odd sizes, padding, dropout)`, async (t) => {
+/**
+ * The default network; the residual output with every weight-gradient workgroup covering a whole
+ * patch (several tiles per record); and widths that are not multiples of four (padding lanes, two
+ * channel groups everywhere, more (output, input, tap) combinations than one workgroup holds).
+ */
+const GRADIENT_CASES = [
+  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined },
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: 1 },
+  { output: 'sigmoid', encChannels: [6, 7], wgradGroups: undefined },
+] as const;
+
+for (const { output, encChannels, wgradGroups } of GRADIENT_CASES) {
+  test(`GPU gradients of one batch match the float64 reference (${output} output, --enc-channels ${encChannels.join(',')}${wgradGroups ? ', one weight-gradient record per patch' : ''}; odd sizes, padding, dropout)`, async (t) => {
     const ctx = await device(t);
     if (!ctx) return;
-    const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, ...(output === 'residual' ? { output } : {}) };
+    const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, encChannels: [...encChannels], ...(output === 'residual' ? { output } : {}) };
     const table = buildParamTable(config);
     const rng = new Rng(5);
     // Side 10: pooled sides 5 and 3 (partial blocks); image b is narrower than a patch (zero padded).
@@ -86,7 +97,7 @@ for (const output of ['sigmoid', 'residual'] as const) {
     // Move FiLM away from the identity so that γ and β matter.
     for (let i = table.byName.get('film_mlp.2.bias')!.offset; i < table.total; i++) params[i] = params[i]! + rng.uniform(-0.3, 0.3);
     const set = uploadTrainingSet(ctx.device, images, order.length);
-    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 4, channelDropoutP: 0.5, seed: 3, lossSlots: 4 }, set);
+    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 4, channelDropoutP: 0.5, seed: 3, lossSlots: 4, ...(wgradGroups ? { wgradGroups } : {}) }, set);
     t.after(() => {
       trainer.destroy();
       destroyTrainingSet(set);

@@ -10,6 +10,7 @@
  */
 import { gpuAwait } from '../gpu/context.js';
 import { openTrainGpu } from '../gpu/train/device-node.js';
+import { GpuTrainer } from '../gpu/train/gpu-trainer.js';
 import { GpuTrainingSession } from '../gpu/train/session.js';
 import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
 import { initParams } from '../model/init.js';
@@ -60,6 +61,30 @@ function syntheticSample(index: number, width: number, height: number): Sample {
 }
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+/** Per kernel, the median over `reps` single steps of its own pass's GPU time (ms), in kernel order. */
+async function kernelTimes(device: GPUDevice, trainer: GpuTrainer, reps: number, nextStep: () => number): Promise<number[]> {
+  const kernels = trainer.kernels;
+  const qs = device.createQuerySet({ label: 'bench train timestamps', type: 'timestamp', count: 2 * kernels.length });
+  const resolve = device.createBuffer({ label: 'bench train timestamps resolve', size: 16 * kernels.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ label: 'bench train timestamps read', size: 16 * kernels.length, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+  const per: number[][] = kernels.map(() => []);
+  for (let rep = 0; rep < reps; rep++) {
+    trainer.run([{ n: trainer.config.maxBatch, first: 0, step: nextStep(), lr: 1e-3, lossSlot: 0 }], qs);
+    const enc = device.createCommandEncoder({ label: 'bench train timestamps' });
+    enc.resolveQuerySet(qs, 0, 2 * kernels.length, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * kernels.length);
+    device.queue.submit([enc.finish()]);
+    await gpuAwait(read.mapAsync(GPUMapMode.READ));
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    kernels.forEach((_, i) => per[i]!.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
+  }
+  qs.destroy();
+  resolve.destroy();
+  read.destroy();
+  return per.map(median);
+}
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
@@ -113,30 +138,32 @@ async function main(): Promise<void> {
         `anchor ${ANCHOR[batch]} → ${(rate / ANCHOR[batch]).toFixed(2)}×; goal ${GOAL[batch]}: ${rate >= GOAL[batch] ? 'met' : 'missed'}  (set-up + upload ${uploadS.toFixed(2)} s; loss ${lastLoss.toFixed(4)})`,
     );
     if (ctx.timestamps) {
-      const kernels = session.trainer.kernels;
-      const qs = ctx.device.createQuerySet({ label: 'bench train timestamps', type: 'timestamp', count: 2 * kernels.length });
-      const resolve = ctx.device.createBuffer({ label: 'bench train timestamps resolve', size: 16 * kernels.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const read = ctx.device.createBuffer({ label: 'bench train timestamps read', size: 16 * kernels.length, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-      const per: number[][] = kernels.map(() => []);
-      for (let rep = 0; rep < (quick ? 2 : 20); rep++) {
-        session.trainer.run([{ n: session.trainer.config.maxBatch, first: 0, step: ++step, lr: 1e-3, lossSlot: 0 }], qs);
-        const enc = ctx.device.createCommandEncoder({ label: 'bench train timestamps' });
-        enc.resolveQuerySet(qs, 0, 2 * kernels.length, resolve, 0);
-        enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * kernels.length);
-        ctx.device.queue.submit([enc.finish()]);
-        await gpuAwait(read.mapAsync(GPUMapMode.READ));
-        const t = new BigUint64Array(read.getMappedRange().slice(0));
-        read.unmap();
-        kernels.forEach((_, i) => per[i]!.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
-      }
-      const ms = per.map(median);
+      const ms = await kernelTimes(ctx.device, session.trainer, quick ? 2 : 20, () => ++step);
       const total = ms.reduce((a, b) => a + b, 0);
-      console.log(`    per kernel (median of ${per[0]!.length} single-step runs, one pass each; sum ${total.toFixed(3)} ms/step = ${((batch / total) * 1000).toFixed(0)} patches/s of GPU time):`);
-      const rows = kernels.map((k, i) => ({ name: k.name, ms: ms[i]! })).sort((a, b) => b.ms - a.ms);
+      console.log(`    per kernel (median of ${quick ? 2 : 20} single-step runs, one pass each; sum ${total.toFixed(3)} ms/step = ${((batch / total) * 1000).toFixed(0)} patches/s of GPU time):`);
+      const rows = session.trainer.kernels.map((k, i) => ({ name: k.name, ms: ms[i]! })).sort((a, b) => b.ms - a.ms);
       console.log(`      ${rows.map((r) => `${r.name} ${r.ms.toFixed(3)} (${((100 * r.ms) / total).toFixed(0)}%)`).join(', ')}`);
-      qs.destroy();
-      resolve.destroy();
-      read.destroy();
+      // Other weight-gradient workgroup targets (CNNV3_BENCH_WGRAD_GROUPS=512,8192): the wgrad kernels and the reduce only.
+      for (const groups of (process.env['CNNV3_BENCH_WGRAD_GROUPS'] ?? '').split(',').filter(Boolean).map(Number)) {
+        const t = await GpuTrainer.create(ctx.device, { ...session.trainer.config, wgradGroups: groups }, session.set);
+        t.writeState(initParams(table, 1), new Float32Array(table.total), new Float32Array(table.total));
+        const v = await kernelTimes(ctx.device, t, quick ? 2 : 20, () => ++step);
+        const picked = t.kernels.map((k, i) => ({ name: k.name, ms: v[i]! })).filter((r) => /^wgrad|reduce|film/.test(r.name));
+        console.log(`    wgrad target ${groups} workgroups (tiles per record ${t.layout.tilesPerRecord.join('/')}): ${picked.map((r) => `${r.name} ${r.ms.toFixed(3)}`).join(', ')}; sum ${picked.reduce((a, r) => a + r.ms, 0).toFixed(3)}`);
+        t.destroy();
+      }
+    }
+    // GPU throughput without the epoch's order upload and read-backs: steps in chunks, one wait.
+    {
+      const n = Math.min(steps, quick ? 4 : 400);
+      const per = session.trainer.config.maxBatch;
+      const specs = Array.from({ length: n }, (_, i) => ({ n: per, first: 0, step: step + i + 1, lr: 1e-3, lossSlot: 0 }));
+      step += n;
+      const t0 = performance.now();
+      session.trainer.run(specs);
+      await session.trainer.done();
+      const s = (performance.now() - t0) / n;
+      console.log(`    steady state: ${n} steps submitted together, ${s.toFixed(3)} ms/step → ${((per / s) * 1000).toFixed(0)} patches/s`);
     }
     session.destroy();
   }

@@ -4,11 +4,18 @@
 //   state  f32: params[NP] | adam m[NP] | adam v[NP] | grad[NP] | loss per step[...]
 //          params in the parameter table's order (src/model/params.ts).
 //   data   vec4f: the training set, 6 vec4 per pixel: features 0–3, 4–7, 8–11, 12–15, 16–19, target RGBA.
-//   act    f32: per-patch info and every activation / activation gradient of the batch, NHWC.
-//   parts  f32: per-tile weight-gradient partials, per-workgroup loss partials, per-patch FiLM grads.
+//   act    vec4f: every activation / activation gradient of the batch, channels in groups of
+//          four (a vec4 per pixel and group; lanes past the layer's width hold 0), planar per
+//          (patch, group): index ((n · groups + g) · side + y) · side + x.
+//   parts  f32: per-patch info, weight-gradient partials, per-tile loss partials, per-patch FiLM grads.
 //   lookup vec4u: image table [base pixel, width, height, 0] then the epoch order [image, cx, cy, 0].
 //   st     the step's record (dynamic offset: one record per step of a submitted chunk).
 // Every gradient is a sum in a fixed order (no atomics), so a run is reproducible on one device.
+//
+// The pixel kernels run one workgroup per (8×8 tile, patch, channel group): a thread holds one
+// vec4 of accumulators, never an array indexed at run time (NVIDIA compilers put those in
+// local memory). The weights a workgroup needs are staged in workgroup memory as vec4 over the
+// four channels of its group, so each input value costs four vec4 multiply-adds.
 
 struct TrainStep {
   n: u32,          // patches in this step (≤ the batch size)
@@ -27,7 +34,7 @@ struct TrainStep {
 
 @group(0) @binding(0) var<storage, read_write> state: array<f32>;
 @group(0) @binding(1) var<storage, read> data: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> act: array<f32>;
+@group(0) @binding(2) var<storage, read_write> act: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> parts: array<f32>;
 @group(0) @binding(4) var<storage, read> lookup: array<vec4u>;
 @group(0) @binding(5) var<uniform> st: TrainStep;
@@ -42,6 +49,9 @@ override OUTPUT_MODE: u32 = 0u;
 override S1: u32 = (S + 1u) / 2u;
 override S2: u32 = (S1 + 1u) / 2u;
 override NP: u32 = 2740u;
+// Channel groups of four.
+override G0N: u32 = (C0 + 3u) / 4u;
+override G1N: u32 = (C1 + 3u) / 4u;
 
 // Parameter offsets (weights; a conv layer's bias follows its weights), from the table.
 override P_ENC0: u32 = 0u;
@@ -54,37 +64,46 @@ override P_M0B: u32 = 2044u;
 override P_M2W: u32 = 2060u;
 override P_M2B: u32 = 2828u;
 
-// Offsets in act.
-override A_PI: u32 = 0u;   // patch info, PI_STRIDE floats per patch
-override A_Z0: u32 = 0u;   // enc0 conv output (pre-FiLM), S²·C0 per patch
-override A_Z1: u32 = 0u;   // enc1 conv output, S1²·C1
-override A_B: u32 = 0u;    // bottleneck output (after relu), S2²·C1
-override A_Z2: u32 = 0u;   // dec1 conv output, S1²·C0
-override A_Z3: u32 = 0u;   // dec0 conv output, S²·4
-override A_G3: u32 = 0u;   // dL/d(dec0 FiLM output), S²·4
-override A_DC0: u32 = 0u;  // dL/d cat(up(d1), e0), S²·2C0
-override A_G2: u32 = 0u;   // dL/d(dec1 FiLM output), S1²·C0
-override A_DC1: u32 = 0u;  // dL/d cat(up(b), e1), S1²·2C1
-override A_GB: u32 = 0u;   // dL/d(bottleneck conv output), S2²·C1
-override A_G1: u32 = 0u;   // dL/d(enc1 FiLM output), S1²·C1
-override A_G0: u32 = 0u;   // dL/d(enc0 FiLM output), S²·C0
+// Offsets in act (vec4 units). z = conv output before FiLM, e = after FiLM and relu,
+// p = avgpool(e), g = dL/d(FiLM output) with relu' applied, ds = dL/d(the skip half of a cat).
+override A_Z0: u32 = 0u;   // full, G0N
+override A_E0: u32 = 0u;   // full, G0N
+override A_P0: u32 = 0u;   // ½, G0N
+override A_Z1: u32 = 0u;   // ½, G1N
+override A_E1: u32 = 0u;   // ½, G1N
+override A_P1: u32 = 0u;   // ¼, G1N
+override A_B: u32 = 0u;    // ¼, G1N: bottleneck output after relu
+override A_Z2: u32 = 0u;   // ½, G0N
+override A_E2: u32 = 0u;   // ½, G0N
+override A_Z3: u32 = 0u;   // full, 1
+override A_G3: u32 = 0u;   // full, 1: dL/d(dec0 FiLM output)
+override A_DS0: u32 = 0u;  // full, G0N: dL/d e0 through dec0's cat
+override A_G2: u32 = 0u;   // ½, G0N
+override A_DS1: u32 = 0u;  // ½, G1N: dL/d e1 through dec1's cat
+override A_GB: u32 = 0u;   // ¼, G1N: dL/d(bottleneck conv output)
+override A_G1: u32 = 0u;   // ½, G1N
+override A_G0: u32 = 0u;   // full, G0N
 
-// Offsets in parts: per layer, one record per (patch, 8×8 tile): the layer's weight and bias
-// gradients, then (FiLM layers) Σ g·z and Σ g per channel.
+// Offsets in parts: patch info (PI_STRIDE floats per patch); per layer, RN_* records per patch,
+// each over a strip of tiles: the layer's weight and bias gradients, then (FiLM layers) Σ g·z
+// and Σ g per channel.
+override R_PI: u32 = 0u;
 override R_ENC0: u32 = 0u;
 override R_ENC1: u32 = 0u;
 override R_BOTT: u32 = 0u;
 override R_DEC1: u32 = 0u;
 override R_DEC0: u32 = 0u;
-override R_LOSS: u32 = 0u;  // per (patch, forward workgroup of 64 pixels)
+override R_LOSS: u32 = 0u;  // per (patch, full-resolution tile)
 override R_FB: u32 = 0u;    // per patch: dL/dFiLM[FO] then dL/d(hidden pre-relu)[HID]
+override RN_ENC0: u32 = 1u;
+override RN_ENC1: u32 = 1u;
+override RN_BOTT: u32 = 1u;
+override RN_DEC1: u32 = 1u;
+override RN_DEC0: u32 = 1u;
 
 const HID: u32 = 16u;
 const IN0: u32 = 20u;
 const OUTC: u32 = 4u;
-// Largest channel count a thread keeps in registers (gpu-trainer.ts refuses wider networks).
-const MAXC: u32 = 16u;
-const MAXC2: u32 = 32u;
 
 override FO: u32 = 2u * (C0 + C1 + C0 + OUTC);
 // FiLM output layout (SPEC §4): γ0 β0 γ1 β1 γ2 β2 γ3 β3.
@@ -103,12 +122,10 @@ override PI_FILM: u32 = D + HID;
 override PI_META: u32 = D + HID + FO;
 override PI_STRIDE: u32 = D + HID + FO + 4u;
 
-// Tiles of 8×8 pixels per patch at each resolution (weight-gradient workgroups).
+// Tiles of 8×8 pixels per patch side at each resolution.
 override TW0: u32 = (S + 7u) / 8u;
 override TW1: u32 = (S1 + 7u) / 8u;
 override TW2: u32 = (S2 + 7u) / 8u;
-// Forward workgroups of 64 pixels per patch at full resolution (loss partials).
-override NWG0: u32 = (S * S + 63u) / 64u;
 
 // ---------------------------------------------------------------- counter-based PRNG
 
@@ -132,15 +149,26 @@ fn rand01(n: u32, k: u32) -> f32 {
 // ---------------------------------------------------------------- patch info
 
 fn pinfo(n: u32, k: u32) -> f32 {
-  return act[A_PI + n * PI_STRIDE + k];
+  return parts[R_PI + n * PI_STRIDE + k];
 }
 
 fn film(n: u32, k: u32) -> f32 {
-  return act[A_PI + n * PI_STRIDE + PI_FILM + k];
+  return parts[R_PI + n * PI_STRIDE + PI_FILM + k];
 }
 
 fn pmeta(n: u32, k: u32) -> u32 {
-  return bitcast<u32>(act[A_PI + n * PI_STRIDE + PI_META + k]);
+  return bitcast<u32>(parts[R_PI + n * PI_STRIDE + PI_META + k]);
+}
+
+// FiLM values k0 + 4g … k0 + 4g + 3 of patch n, 0 past `count` (padding lanes of a group).
+fn film4(n: u32, k0: u32, g: u32, count: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var c = 0u; c < 4u; c++) {
+    if (4u * g + c < count) {
+      v[c] = film(n, k0 + 4u * g + c);
+    }
+  }
+  return v;
 }
 
 // The dropout keep factors of vec4 j of a pixel's features (SPEC §5.4): geometric {3..7},
@@ -158,90 +186,50 @@ fn dropout_keep(mask: u32, j: u32) -> vec4f {
   }
 }
 
-// Index in data of the patch pixel (y, x), or −1 outside the patch or where the image is
-// smaller than the patch (zero padding).
-fn patch_pixel(n: u32, y: i32, x: i32) -> i32 {
-  if (y < 0 || x < 0 || y >= i32(S) || x >= i32(S)) {
-    return -1;
-  }
+// Where patch n lies in the training set, read once per thread.
+struct PatchRef {
+  base: u32,   // data pixel of the image's (0, 0)
+  width: u32,
+  w: i32,      // pixels of the patch that exist in the image (the rest is zero padding)
+  h: i32,
+  x0: u32,
+  y0: u32,
+  mask: u32,
+}
+
+fn patch_ref(n: u32) -> PatchRef {
   let im = lookup[pmeta(n, 2u)];
-  let ix = i32(pmeta(n, 0u)) + x;
-  let iy = i32(pmeta(n, 1u)) + y;
-  if (ix >= i32(im.y) || iy >= i32(im.z)) {
+  let x0 = pmeta(n, 0u);
+  let y0 = pmeta(n, 1u);
+  let w = min(i32(S), i32(im.y) - i32(x0));
+  let h = min(i32(S), i32(im.z) - i32(y0));
+  return PatchRef(im.x, im.y, w, h, x0, y0, pmeta(n, 3u));
+}
+
+// Index in data of the patch pixel (y, x), or −1 outside the patch or the image (zero padding).
+fn patch_pixel(pr: PatchRef, y: i32, x: i32) -> i32 {
+  if (y < 0 || x < 0 || y >= pr.h || x >= pr.w) {
     return -1;
   }
-  return i32(im.x + u32(iy) * im.y + u32(ix));
+  return i32(pr.base + (pr.y0 + u32(y)) * pr.width + pr.x0 + u32(x));
 }
 
-// Vec4 j of a patch pixel: features (j < 5, dropout applied) or the target (j = 5); zero outside.
-fn patch_vec(n: u32, j: u32, y: i32, x: i32) -> vec4f {
-  let q = patch_pixel(n, y, x);
-  if (q < 0) {
-    return vec4f(0.0);
-  }
-  return data[u32(q) * 6u + j] * dropout_keep(pmeta(n, 3u), j);
-}
-
-fn x_in(n: u32, i: u32, y: i32, x: i32) -> f32 {
-  return patch_vec(n, i / 4u, y, x)[i % 4u];
-}
-
-// ---------------------------------------------------------------- activations (FiLM + relu applied on read)
+// ---------------------------------------------------------------- layers
+// Layer ids: 0 enc0, 1 enc1, 2 bottleneck, 3 dec1, 4 dec0.
 
 fn inside_sq(y: i32, x: i32, side: u32) -> bool {
   return y >= 0 && x >= 0 && y < i32(side) && x < i32(side);
 }
 
-fn a0(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let z = act[A_Z0 + ((n * S + y) * S + x) * C0 + c];
-  return max(film(n, F_G0 + c) * z + film(n, F_B0 + c), 0.0);
-}
-
-fn a1(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let z = act[A_Z1 + ((n * S1 + y) * S1 + x) * C1 + c];
-  return max(film(n, F_G1 + c) * z + film(n, F_B1 + c), 0.0);
-}
-
-fn a2(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  let z = act[A_Z2 + ((n * S1 + y) * S1 + x) * C0 + c];
-  return max(film(n, F_G2 + c) * z + film(n, F_B2 + c), 0.0);
-}
-
-fn bval(n: u32, c: u32, y: u32, x: u32) -> f32 {
-  return act[A_B + ((n * S2 + y) * S2 + x) * C1 + c];
+// Index in act of group g of a tensor with `groups` groups at (y, x) of patch n.
+fn at(base: u32, n: u32, groups: u32, g: u32, side: u32, y: u32, x: u32) -> u32 {
+  return base + ((n * groups + g) * side + y) * side + x;
 }
 
 // Pixels of the 2×2 block of a pooled pixel that exist (ceil-size pooling, partial blocks).
 fn block_count(py: u32, px: u32, side: u32) -> f32 {
   return f32((min(2u * py + 2u, side) - 2u * py) * (min(2u * px + 2u, side) - 2u * px));
 }
-
-fn pool0(n: u32, c: u32, py: u32, px: u32) -> f32 {
-  var s = 0.0;
-  for (var dy = 0u; dy < 2u; dy++) {
-    for (var dx = 0u; dx < 2u; dx++) {
-      let y = 2u * py + dy;
-      let x = 2u * px + dx;
-      if (y < S && x < S) { s += a0(n, c, y, x); }
-    }
-  }
-  return s / block_count(py, px, S);
-}
-
-fn pool1(n: u32, c: u32, py: u32, px: u32) -> f32 {
-  var s = 0.0;
-  for (var dy = 0u; dy < 2u; dy++) {
-    for (var dx = 0u; dx < 2u; dx++) {
-      let y = 2u * py + dy;
-      let x = 2u * px + dx;
-      if (y < S1 && x < S1) { s += a1(n, c, y, x); }
-    }
-  }
-  return s / block_count(py, px, S1);
-}
-
-// ---------------------------------------------------------------- the five conv layers
-// Layer ids: 0 enc0, 1 enc1, 2 bottleneck, 3 dec1, 4 dec0.
 
 fn layer_in_ch(l: u32) -> u32 {
   switch l {
@@ -262,8 +250,27 @@ fn layer_out_ch(l: u32) -> u32 {
   }
 }
 
-fn layer_k(l: u32) -> u32 {
-  return select(3u, 1u, l == 2u);
+// Input groups: a cat input is two groups-of-four halves (the upsampled one first).
+fn layer_in_groups(l: u32) -> u32 {
+  switch l {
+    case 0u: { return 5u; }
+    case 1u: { return G0N; }
+    case 2u: { return G1N; }
+    case 3u: { return 2u * G1N; }
+    default: { return 2u * G0N; }
+  }
+}
+
+fn layer_out_groups(l: u32) -> u32 {
+  switch l {
+    case 0u, 3u: { return G0N; }
+    case 1u, 2u: { return G1N; }
+    default: { return 1u; }
+  }
+}
+
+fn layer_kk(l: u32) -> u32 {
+  return select(9u, 1u, l == 2u);
 }
 
 fn layer_side(l: u32) -> u32 {
@@ -271,6 +278,14 @@ fn layer_side(l: u32) -> u32 {
     case 0u, 4u: { return S; }
     case 1u, 3u: { return S1; }
     default: { return S2; }
+  }
+}
+
+fn layer_tiles_w(l: u32) -> u32 {
+  switch l {
+    case 0u, 4u: { return TW0; }
+    case 1u, 3u: { return TW1; }
+    default: { return TW2; }
   }
 }
 
@@ -284,85 +299,116 @@ fn layer_param(l: u32) -> u32 {
   }
 }
 
-// Input channel i of layer l at (y, x) of the layer's resolution, zero padded.
-fn layer_in(l: u32, n: u32, i: u32, y: i32, x: i32) -> f32 {
-  if (!inside_sq(y, x, layer_side(l))) {
+// The layer's input channel of lane c of input group ig, or −1 for a padding lane.
+fn in_channel(l: u32, ig: u32, c: u32) -> i32 {
+  var half = 0u;
+  var g = ig;
+  var width = layer_in_ch(l);
+  if (l == 3u || l == 4u) {
+    let hg = select(G0N, G1N, l == 3u);
+    width = width / 2u;
+    if (ig >= hg) {
+      half = width;
+      g = ig - hg;
+    }
+  }
+  let i = 4u * g + c;
+  return select(-1, i32(half + i), i < width);
+}
+
+// Weight W[o, in_channel(l, ig, c), tap], 0 for padding lanes / channels.
+fn weight(l: u32, o: u32, ig: u32, c: u32, tap: u32) -> f32 {
+  let i = in_channel(l, ig, c);
+  if (i < 0 || o >= layer_out_ch(l)) {
     return 0.0;
+  }
+  return state[layer_param(l) + (o * layer_in_ch(l) + u32(i)) * layer_kk(l) + tap];
+}
+
+// Bias of output group og (0 for padding lanes).
+fn bias4(l: u32, og: u32) -> vec4f {
+  let cout = layer_out_ch(l);
+  let at0 = layer_param(l) + cout * layer_in_ch(l) * layer_kk(l);
+  var v = vec4f(0.0);
+  for (var c = 0u; c < 4u; c++) {
+    if (4u * og + c < cout) {
+      v[c] = state[at0 + 4u * og + c];
+    }
+  }
+  return v;
+}
+
+// γ of output group og of a FiLM layer (1 for the bottleneck, which has none).
+fn gamma4(l: u32, n: u32, og: u32) -> vec4f {
+  switch l {
+    case 0u: { return film4(n, F_G0, og, C0); }
+    case 1u: { return film4(n, F_G1, og, C1); }
+    case 3u: { return film4(n, F_G2, og, C0); }
+    case 4u: { return film4(n, F_G3, og, OUTC); }
+    default: { return vec4f(1.0); }
+  }
+}
+
+fn beta4(l: u32, n: u32, og: u32) -> vec4f {
+  switch l {
+    case 0u: { return film4(n, F_B0, og, C0); }
+    case 1u: { return film4(n, F_B1, og, C1); }
+    case 3u: { return film4(n, F_B2, og, C0); }
+    default: { return film4(n, F_B3, og, OUTC); }
+  }
+}
+
+// Input group ig of layer l ≥ 1 at (y, x) of its resolution, zero padded.
+fn in_vec(l: u32, n: u32, ig: u32, y: i32, x: i32) -> vec4f {
+  if (!inside_sq(y, x, layer_side(l))) {
+    return vec4f(0.0);
   }
   let uy = u32(y);
   let ux = u32(x);
   switch l {
-    case 0u: { return x_in(n, i, y, x); }
-    case 1u: { return pool0(n, i, uy, ux); }
-    case 2u: { return pool1(n, i, uy, ux); }
+    case 1u: { return act[at(A_P0, n, G0N, ig, S1, uy, ux)]; }
+    case 2u: { return act[at(A_P1, n, G1N, ig, S2, uy, ux)]; }
     case 3u: {
-      if (i < C1) { return bval(n, i, uy >> 1u, ux >> 1u); }
-      return a1(n, i - C1, uy, ux);
+      if (ig < G1N) { return act[at(A_B, n, G1N, ig, S2, uy >> 1u, ux >> 1u)]; }
+      return act[at(A_E1, n, G1N, ig - G1N, S1, uy, ux)];
     }
     default: {
-      if (i < C0) { return a2(n, i, uy >> 1u, ux >> 1u); }
-      return a0(n, i - C0, uy, ux);
+      if (ig < G0N) { return act[at(A_E2, n, G0N, ig, S1, uy >> 1u, ux >> 1u)]; }
+      return act[at(A_E0, n, G0N, ig - G0N, S, uy, ux)];
     }
   }
 }
 
-// dL/d(conv output) of layer l (dec0, dec1, bottleneck, enc1), zero outside the layer.
-fn layer_dz(l: u32, n: u32, o: u32, y: i32, x: i32) -> f32 {
+// Features vec4 j (dropout applied) of data pixel q, zero for q < 0.
+fn feature_vec(q: i32, j: u32, mask: u32) -> vec4f {
+  if (q < 0) {
+    return vec4f(0.0);
+  }
+  return data[u32(q) * 6u + j] * dropout_keep(mask, j);
+}
+
+// g (dL/d FiLM output, relu' applied) of output group og of layer l at (y, x); zero outside.
+fn g_vec(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
   if (!inside_sq(y, x, layer_side(l))) {
-    return 0.0;
+    return vec4f(0.0);
   }
   let uy = u32(y);
   let ux = u32(x);
   switch l {
-    case 1u: { return film(n, F_G1 + o) * act[A_G1 + ((n * S1 + uy) * S1 + ux) * C1 + o]; }
-    case 2u: { return act[A_GB + ((n * S2 + uy) * S2 + ux) * C1 + o]; }
-    case 3u: { return film(n, F_G2 + o) * act[A_G2 + ((n * S1 + uy) * S1 + ux) * C0 + o]; }
-    case 4u: { return film(n, F_G3 + o) * act[A_G3 + ((n * S + uy) * S + ux) * OUTC + o]; }
-    default: { return film(n, F_G0 + o) * act[A_G0 + ((n * S + uy) * S + ux) * C0 + o]; }
+    case 0u: { return act[at(A_G0, n, G0N, og, S, uy, ux)]; }
+    case 1u: { return act[at(A_G1, n, G1N, og, S1, uy, ux)]; }
+    case 2u: { return act[at(A_GB, n, G1N, og, S2, uy, ux)]; }
+    case 3u: { return act[at(A_G2, n, G0N, og, S1, uy, ux)]; }
+    default: { return act[at(A_G3, n, 1u, 0u, S, uy, ux)]; }
   }
 }
 
-// The conv outputs of layer l at (y, x): bias + Σ W · input (SPEC §4: OIHW, zero padding).
-fn conv_forward(l: u32, n: u32, y: i32, x: i32) -> array<f32, MAXC> {
-  let cin = layer_in_ch(l);
-  let cout = layer_out_ch(l);
-  let k = layer_k(l);
-  let pw = layer_param(l);
-  let pad = i32(k / 2u);
-  var acc: array<f32, MAXC>;
-  for (var o = 0u; o < cout; o++) {
-    acc[o] = state[pw + cout * cin * k * k + o];
+// The conv output z of output group og of a FiLM layer at (y, x) inside the layer.
+fn z_vec(l: u32, n: u32, og: u32, y: u32, x: u32) -> vec4f {
+  switch l {
+    case 0u: { return act[at(A_Z0, n, G0N, og, S, y, x)]; }
+    case 1u: { return act[at(A_Z1, n, G1N, og, S1, y, x)]; }
+    case 3u: { return act[at(A_Z2, n, G0N, og, S1, y, x)]; }
+    default: { return act[at(A_Z3, n, 1u, 0u, S, y, x)]; }
   }
-  for (var i = 0u; i < cin; i++) {
-    for (var ky = 0u; ky < k; ky++) {
-      for (var kx = 0u; kx < k; kx++) {
-        let v = layer_in(l, n, i, y + i32(ky) - pad, x + i32(kx) - pad);
-        for (var o = 0u; o < cout; o++) {
-          acc[o] += state[pw + ((o * cin + i) * k + ky) * k + kx] * v;
-        }
-      }
-    }
-  }
-  return acc;
-}
-
-// dL/d(input) of layer l at (y, x) of its input: Σ_o Σ_k W[o, i, k] · dz[o, p − k + pad].
-fn conv_input_grad(l: u32, n: u32, y: i32, x: i32) -> array<f32, MAXC2> {
-  let cin = layer_in_ch(l);
-  let cout = layer_out_ch(l);
-  let k = layer_k(l);
-  let pw = layer_param(l);
-  let pad = i32(k / 2u);
-  var acc: array<f32, MAXC2>;
-  for (var o = 0u; o < cout; o++) {
-    for (var ky = 0u; ky < k; ky++) {
-      for (var kx = 0u; kx < k; kx++) {
-        let g = layer_dz(l, n, o, y - i32(ky) + pad, x - i32(kx) + pad);
-        for (var i = 0u; i < cin; i++) {
-          acc[i] += state[pw + ((o * cin + i) * k + ky) * k + kx] * g;
-        }
-      }
-    }
-  }
-  return acc;
 }

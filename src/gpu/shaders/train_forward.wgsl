@@ -1,8 +1,16 @@
 // Training forward pass (SPEC §4–5). Entry points, in dispatch order:
-//   patch_setup   one thread per patch: origin, condition, dropout draws, FiLM MLP → patch info
-//   conv_fwd      one thread per pixel of layer LAYER (0 enc0, 1 enc1, 2 bottleneck, 3 dec1)
-//   dec0_fwd      one thread per full-res pixel: output, loss, dL/d(FiLM output) and loss partials
+//   patch_setup  one thread per patch: origin, condition, dropout draws, FiLM MLP → patch info
+//   conv_fwd     one workgroup per (8×8 tile, patch, output group) of layer LAYER (0 enc0,
+//                1 enc1, 2 bottleneck, 3 dec1): z and e = relu(FiLM(z)) (the bottleneck: relu(z));
+//                enc0 and enc1 also write avgpool(e) of the tile, the next layer's input
+//   dec0_fwd     the same for dec0: output, loss, g = dL/d(FiLM output), the tile's loss partial
 override LAYER: u32 = 0u;
+// 4 · input groups · taps of the layer: its weights for one output group, vec4 over the group.
+override WSZ: u32 = 180u;
+
+var<workgroup> w_s: array<vec4f, WSZ>;
+var<workgroup> e_s: array<vec4f, 64>;
+var<workgroup> loss_s: array<f32, 64>;
 
 // Top-left of a `S` window centred on c, shifted inside [0, n) (patches.ts patchOrigin).
 fn patch_origin(c: u32, n: u32) -> u32 {
@@ -20,10 +28,10 @@ fn patch_setup(@builtin(global_invocation_id) gid: vec3u) {
   }
   let entry = lookup[st.first + n];
   let im = lookup[entry.x];
-  let base = A_PI + n * PI_STRIDE;
+  let base = R_PI + n * PI_STRIDE;
   // Draws 0..D−1: the condition, uniform in [0, 1) (SPEC §5.4); D..D+2: the three dropout groups.
   for (var d = 0u; d < D; d++) {
-    act[base + d] = rand01(n, d);
+    parts[base + d] = rand01(n, d);
   }
   var mask = 0u;
   if (rand01(n, D) < st.drop_p) { mask |= 1u; }
@@ -33,45 +41,67 @@ fn patch_setup(@builtin(global_invocation_id) gid: vec3u) {
   for (var h = 0u; h < HID; h++) {
     var s = state[P_M0B + h];
     for (var d = 0u; d < D; d++) {
-      s += state[P_M0W + h * D + d] * act[base + d];
+      s += state[P_M0W + h * D + d] * parts[base + d];
     }
-    act[base + PI_HID + h] = max(s, 0.0);
+    parts[base + PI_HID + h] = max(s, 0.0);
   }
   for (var o = 0u; o < FO; o++) {
     var s = state[P_M2B + o];
     for (var h = 0u; h < HID; h++) {
-      s += state[P_M2W + o * HID + h] * act[base + PI_HID + h];
+      s += state[P_M2W + o * HID + h] * parts[base + PI_HID + h];
     }
-    act[base + PI_FILM + o] = s;
+    parts[base + PI_FILM + o] = s;
   }
-  act[base + PI_META + 0u] = bitcast<f32>(patch_origin(entry.y, im.y));
-  act[base + PI_META + 1u] = bitcast<f32>(patch_origin(entry.z, im.z));
-  act[base + PI_META + 2u] = bitcast<f32>(entry.x);
-  act[base + PI_META + 3u] = bitcast<f32>(mask);
+  parts[base + PI_META + 0u] = bitcast<f32>(patch_origin(entry.y, im.y));
+  parts[base + PI_META + 1u] = bitcast<f32>(patch_origin(entry.z, im.z));
+  parts[base + PI_META + 2u] = bitcast<f32>(entry.x);
+  parts[base + PI_META + 3u] = bitcast<f32>(mask);
 }
 
-// enc0 reads each input pixel once as five vec4 (conv_forward would fetch it per channel).
-fn enc0_forward(n: u32, y: i32, x: i32) -> array<f32, MAXC> {
-  var acc: array<f32, MAXC>;
-  for (var o = 0u; o < C0; o++) {
-    acc[o] = state[P_ENC0 + C0 * IN0 * 9u + o];
+// w_s[(4·ig + c)·kk + tap] = W[4·og + lane, in_channel(ig, c), tap] over the lanes.
+fn stage_weights(l: u32, og: u32, li: u32) {
+  let kk = layer_kk(l);
+  let slots = 4u * layer_in_groups(l) * kk;
+  for (var e = li; e < slots; e += 64u) {
+    let s = e / kk;
+    let tap = e % kk;
+    var w = vec4f(0.0);
+    for (var lane = 0u; lane < 4u; lane++) {
+      w[lane] = weight(l, 4u * og + lane, s / 4u, s % 4u, tap);
+    }
+    w_s[e] = w;
   }
-  let mask = pmeta(n, 3u);
-  for (var ky = 0u; ky < 3u; ky++) {
-    for (var kx = 0u; kx < 3u; kx++) {
-      let q = patch_pixel(n, y + i32(ky) - 1, x + i32(kx) - 1);
+}
+
+// Output group og of layer l's conv (bias + Σ W · input, zero padding) at (y, x).
+fn conv_out(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
+  let kk = layer_kk(l);
+  var acc = bias4(l, og);
+  if (l == 0u) {
+    // The features: each tap's pixel read as five vec4, dropout applied.
+    let pr = patch_ref(n);
+    for (var tap = 0u; tap < 9u; tap++) {
+      let q = patch_pixel(pr, y + i32(tap / 3u) - 1, x + i32(tap % 3u) - 1);
       if (q < 0) {
         continue;
       }
       for (var j = 0u; j < 5u; j++) {
-        let v = data[u32(q) * 6u + j] * dropout_keep(mask, j);
-        for (var c = 0u; c < 4u; c++) {
-          let i = 4u * j + c;
-          for (var o = 0u; o < C0; o++) {
-            acc[o] += state[P_ENC0 + ((o * IN0 + i) * 3u + ky) * 3u + kx] * v[c];
-          }
-        }
+        let v = data[u32(q) * 6u + j] * dropout_keep(pr.mask, j);
+        let b = 36u * j + tap;
+        acc += w_s[b] * v.x + w_s[b + 9u] * v.y + w_s[b + 18u] * v.z + w_s[b + 27u] * v.w;
       }
+    }
+    return acc;
+  }
+  let pad = select(1, 0, kk == 1u);
+  let groups = layer_in_groups(l);
+  for (var tap = 0u; tap < kk; tap++) {
+    let yy = y + i32(tap / 3u) - pad;
+    let xx = x + i32(tap % 3u) - pad;
+    for (var ig = 0u; ig < groups; ig++) {
+      let v = in_vec(l, n, ig, yy, xx);
+      let b = 4u * ig * kk + tap;
+      acc += w_s[b] * v.x + w_s[b + kk] * v.y + w_s[b + 2u * kk] * v.z + w_s[b + 3u * kk] * v.w;
     }
   }
   return acc;
@@ -80,64 +110,109 @@ fn enc0_forward(n: u32, y: i32, x: i32) -> array<f32, MAXC> {
 @compute @workgroup_size(64)
 fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
-  let side = layer_side(LAYER);
-  let p = wg.x * 64u + li;
-  if (n >= st.n || p >= side * side) {
+  if (n >= st.n) {
     return;
   }
-  let y = p / side;
-  let x = p % side;
-  var z: array<f32, MAXC>;
-  if (LAYER == 0u) {
-    z = enc0_forward(n, i32(y), i32(x));
-  } else {
-    z = conv_forward(LAYER, n, i32(y), i32(x));
-  }
-  let cout = layer_out_ch(LAYER);
-  for (var o = 0u; o < cout; o++) {
+  let og = wg.z;
+  stage_weights(LAYER, og, li);
+  workgroupBarrier();
+  let side = layer_side(LAYER);
+  let tw = layer_tiles_w(LAYER);
+  let ty0 = (wg.x / tw) * 8u;
+  let tx0 = (wg.x % tw) * 8u;
+  let y = ty0 + li / 8u;
+  let x = tx0 + li % 8u;
+  var e = vec4f(0.0);
+  if (y < side && x < side) {
+    let z = conv_out(LAYER, n, og, i32(y), i32(x));
     switch LAYER {
-      case 0u: { act[A_Z0 + (n * S * S + p) * C0 + o] = z[o]; }
-      case 1u: { act[A_Z1 + (n * S1 * S1 + p) * C1 + o] = z[o]; }
-      case 2u: { act[A_B + (n * S2 * S2 + p) * C1 + o] = max(z[o], 0.0); }
-      default: { act[A_Z2 + (n * S1 * S1 + p) * C0 + o] = z[o]; }
+      case 0u: {
+        e = max(gamma4(0u, n, og) * z + beta4(0u, n, og), vec4f(0.0));
+        act[at(A_Z0, n, G0N, og, S, y, x)] = z;
+        act[at(A_E0, n, G0N, og, S, y, x)] = e;
+      }
+      case 1u: {
+        e = max(gamma4(1u, n, og) * z + beta4(1u, n, og), vec4f(0.0));
+        act[at(A_Z1, n, G1N, og, S1, y, x)] = z;
+        act[at(A_E1, n, G1N, og, S1, y, x)] = e;
+      }
+      case 2u: {
+        act[at(A_B, n, G1N, og, S2, y, x)] = max(z, vec4f(0.0));
+      }
+      default: {
+        e = max(gamma4(3u, n, og) * z + beta4(3u, n, og), vec4f(0.0));
+        act[at(A_Z2, n, G0N, og, S1, y, x)] = z;
+        act[at(A_E2, n, G0N, og, S1, y, x)] = e;
+      }
+    }
+  }
+  if (LAYER <= 1u) {
+    // Tiles start at even pixels, so the 4×4 pooled pixels of this tile have their blocks here.
+    e_s[li] = e;
+    workgroupBarrier();
+    let ps = (side + 1u) / 2u;
+    let py = ty0 / 2u + li / 4u;
+    let px = tx0 / 2u + li % 4u;
+    if (li < 16u && py < ps && px < ps) {
+      var s = vec4f(0.0);
+      for (var dy = 0u; dy < 2u; dy++) {
+        for (var dx = 0u; dx < 2u; dx++) {
+          let ly = 2u * (li / 4u) + dy;
+          let lx = 2u * (li % 4u) + dx;
+          if (ty0 + ly < side && tx0 + lx < side) { s += e_s[ly * 8u + lx]; }
+        }
+      }
+      let v = s / block_count(py, px, side);
+      if (LAYER == 0u) {
+        act[at(A_P0, n, G0N, og, S1, py, px)] = v;
+      } else {
+        act[at(A_P1, n, G1N, og, S2, py, px)] = v;
+      }
     }
   }
 }
 
-var<workgroup> loss_s: array<f32, 64>;
-
 @compute @workgroup_size(64)
 fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
-  let p = wg.x * 64u + li;
+  if (n >= st.n) {
+    return;
+  }
+  stage_weights(4u, 0u, li);
+  workgroupBarrier();
+  let y = (wg.x / TW0) * 8u + li / 8u;
+  let x = (wg.x % TW0) * 8u + li % 8u;
   var sse = 0.0;
-  if (n < st.n && p < S * S) {
-    let y = i32(p / S);
-    let x = i32(p % S);
-    let z = conv_forward(4u, n, y, x);
-    let t = patch_vec(n, 5u, y, x);
-    let alb = patch_vec(n, 0u, y, x);
-    let tr = patch_vec(n, 4u, y, x).w;
-    let base = vec4f(alb.xyz, 1.0 - tr);
-    for (var o = 0u; o < OUTC; o++) {
-      let f = film(n, F_G3 + o) * z[o] + film(n, F_B3 + o);
-      var out: f32;
-      var dout: f32; // d out / d f
-      if (OUTPUT_MODE == 1u) {
-        // tanh saturates in f32 long before 15; the clamp keeps exp() inside tanh finite.
-        let th = tanh(clamp(f, -15.0, 15.0));
-        let pre = base[o] + th;
-        out = clamp(pre, 0.0, 1.0);
-        dout = select(0.0, 1.0 - th * th, pre > 0.0 && pre < 1.0);
-      } else {
-        out = 1.0 / (1.0 + exp(-f));
-        dout = out * (1.0 - out);
-      }
-      let diff = out - t[o];
-      sse += diff * diff;
-      act[A_Z3 + (n * S * S + p) * OUTC + o] = z[o];
-      act[A_G3 + (n * S * S + p) * OUTC + o] = 2.0 * diff * st.inv_count * dout;
+  if (y < S && x < S) {
+    let z = conv_out(4u, n, 0u, i32(y), i32(x));
+    let pr = patch_ref(n);
+    let q = patch_pixel(pr, i32(y), i32(x));
+    var t = vec4f(0.0);
+    var base = vec4f(0.0, 0.0, 0.0, 1.0);
+    if (q >= 0) {
+      t = data[u32(q) * 6u + 5u];
+      let alb = data[u32(q) * 6u];
+      // transp (feature 19) is in the context dropout group.
+      let tr = data[u32(q) * 6u + 4u].w * dropout_keep(pr.mask, 4u).w;
+      base = vec4f(alb.xyz, 1.0 - tr);
     }
+    let f = gamma4(4u, n, 0u) * z + beta4(4u, n, 0u);
+    var out: vec4f;
+    var dout: vec4f; // d out / d f
+    if (OUTPUT_MODE == 1u) {
+      // tanh saturates in f32 long before 15; the clamp keeps exp() inside tanh finite.
+      let th = tanh(clamp(f, vec4f(-15.0), vec4f(15.0)));
+      let pre = base + th;
+      out = clamp(pre, vec4f(0.0), vec4f(1.0));
+      dout = select(vec4f(0.0), 1.0 - th * th, (pre > vec4f(0.0)) & (pre < vec4f(1.0)));
+    } else {
+      out = 1.0 / (1.0 + exp(-f));
+      dout = out * (1.0 - out);
+    }
+    let diff = out - t;
+    sse = dot(diff, diff);
+    act[at(A_Z3, n, 1u, 0u, S, y, x)] = z;
+    act[at(A_G3, n, 1u, 0u, S, y, x)] = 2.0 * st.inv_count * diff * dout;
   }
   loss_s[li] = sse;
   workgroupBarrier();
@@ -147,7 +222,7 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     }
     workgroupBarrier();
   }
-  if (li == 0u && n < st.n) {
-    parts[R_LOSS + n * NWG0 + wg.x] = loss_s[0];
+  if (li == 0u) {
+    parts[R_LOSS + n * TW0 * TW0 + wg.x] = loss_s[0];
   }
 }

@@ -1,15 +1,18 @@
 // The end of a step:
-//   film_back    one workgroup per patch: its FiLM gradients (Σ over the FiLM layers' tile
-//                records) and the MLP's hidden gradient → parts[R_FB]
+//   film_back    one workgroup per patch: its FiLM gradients (Σ over the FiLM layers' weight-
+//                gradient records) and the MLP's hidden gradient → parts[R_FB]
 //   reduce_adam  one workgroup of 64 per parameter: the batch sum of the gradient in a fixed
 //                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
 //                the gradient kept in state; the workgroup after the last parameter sums the loss.
 
-fn tiles_of(l: u32) -> u32 {
+// Weight-gradient records per patch of layer l.
+fn records_of(l: u32) -> u32 {
   switch l {
-    case 0u, 4u: { return TW0 * TW0; }
-    case 1u, 3u: { return TW1 * TW1; }
-    default: { return TW2 * TW2; }
+    case 0u: { return RN_ENC0; }
+    case 1u: { return RN_ENC1; }
+    case 2u: { return RN_BOTT; }
+    case 3u: { return RN_DEC1; }
+    default: { return RN_DEC0; }
   }
 }
 
@@ -25,8 +28,7 @@ fn parts_of(l: u32) -> u32 {
 
 fn rec_of(l: u32) -> u32 {
   let cout = layer_out_ch(l);
-  let k = layer_k(l);
-  return cout * layer_in_ch(l) * k * k + select(3u * cout, cout, l == 2u);
+  return cout * layer_in_ch(l) * layer_kk(l) + select(3u * cout, cout, l == 2u);
 }
 
 fn film_gamma_of(l: u32) -> u32 {
@@ -62,9 +64,8 @@ fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) 
       if (o >= film_gamma_of(film_layers[q])) { lay = film_layers[q]; }
     }
     let cout = layer_out_ch(lay);
-    let k = layer_k(lay);
-    let nw = cout * layer_in_ch(lay) * k * k;
-    let tiles = tiles_of(lay);
+    let nw = cout * layer_in_ch(lay) * layer_kk(lay);
+    let tiles = records_of(lay);
     let rec = rec_of(lay);
     let within = o - film_gamma_of(lay);
     // γ entries read Σ g·z (record field nw + cout + c), β entries Σ g (nw + 2·cout + c).
@@ -102,7 +103,7 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     let local_i = pi - layer_param(l);
     let rec = rec_of(l);
     let base = parts_of(l) + local_i;
-    let count = st.n * tiles_of(l);
+    let count = st.n * records_of(l);
     for (var f = li; f < count; f += 64u) {
       s += parts[base + f * rec];
     }
@@ -122,7 +123,7 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
       }
     }
   } else if (pi == NP) {
-    let count = st.n * NWG0;
+    let count = st.n * TW0 * TW0;
     for (var f = li; f < count; f += 64u) {
       s += parts[R_LOSS + f];
     }

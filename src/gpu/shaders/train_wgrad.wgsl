@@ -1,23 +1,23 @@
-// Weight gradients of conv layer LAYER: one workgroup per (patch, 8×8 tile of the layer's output).
-// The tile's dz and a chunk of input channels (with the 3×3 halo) are staged in workgroup
-// memory; thread j owns input channel / tap pairs and accumulates every output channel over the
-// 64 pixels. Each workgroup writes one record of partials (its own slot: no atomics):
-//   [dW (OIHW)] [db] and, for FiLM layers, [Σ g·z] [Σ g] per output channel.
+// Weight gradients of conv layer LAYER: one workgroup per (strip of TPW 8×8 tiles of the layer's
+// output, patch, slot of CPW (output group, input group, tap) combinations). Per tile, the input
+// halo (every input group) and dz = γ·g (every output group) are staged in workgroup memory;
+// thread (phase, combination) accumulates the 4×4 block dW[og lanes, ig lanes, tap] as four
+// vec4 over the pixels q ≡ phase (mod NPH), and the phases are summed at the end. Each workgroup
+// writes its own record of partials (no atomics):
+//   [dW (OIHW)] [db] and, for FiLM layers, [Σ g·z] [Σ g] per output channel
+// (the bias and FiLM sums by the slot-0 workgroup, from per-thread sums over its pixels).
 override LAYER: u32 = 0u;
-override CHUNK: u32 = 20u;   // input channels staged at once
-override WG_IN: u32 = 2000u; // CHUNK · (8 + K − 1)²
-override WG_DZ: u32 = 256u;  // output channels · 64
+override TPW: u32 = 1u;      // tiles per workgroup
+override CPW: u32 = 45u;     // combinations per workgroup (≤ 64)
+override NPH: u32 = 1u;      // ⌊64 / CPW⌋ threads share a combination
+override HW: u32 = 10u;      // halo side: 8 + K − 1
+override WG_IN: u32 = 500u;  // max(input groups · HW², 256) vec4
+override WG_DZ: u32 = 64u;   // output groups · 64 vec4
 
-var<workgroup> in_s: array<f32, WG_IN>;
-var<workgroup> dz_s: array<f32, WG_DZ>;
-
-fn layer_tiles_w(l: u32) -> u32 {
-  switch l {
-    case 0u, 4u: { return TW0; }
-    case 1u, 3u: { return TW1; }
-    default: { return TW2; }
-  }
-}
+var<workgroup> in_s: array<vec4f, WG_IN>;
+var<workgroup> dz_s: array<vec4f, WG_DZ>;
+var<workgroup> gz_s: array<vec4f, WG_DZ>;
+var<workgroup> gs_s: array<vec4f, WG_DZ>;
 
 fn layer_parts(l: u32) -> u32 {
   switch l {
@@ -29,24 +29,29 @@ fn layer_parts(l: u32) -> u32 {
   }
 }
 
-// (g, z) of output channel o at a pixel of a FiLM layer: the gradient at the FiLM output and the conv output.
-fn layer_gz(l: u32, n: u32, o: u32, y: u32, x: u32) -> vec2f {
+fn layer_records(l: u32) -> u32 {
   switch l {
-    case 0u: {
-      let i = ((n * S + y) * S + x) * C0 + o;
-      return vec2f(act[A_G0 + i], act[A_Z0 + i]);
-    }
-    case 1u: {
-      let i = ((n * S1 + y) * S1 + x) * C1 + o;
-      return vec2f(act[A_G1 + i], act[A_Z1 + i]);
-    }
-    case 3u: {
-      let i = ((n * S1 + y) * S1 + x) * C0 + o;
-      return vec2f(act[A_G2 + i], act[A_Z2 + i]);
-    }
-    default: {
-      let i = ((n * S + y) * S + x) * OUTC + o;
-      return vec2f(act[A_G3 + i], act[A_Z3 + i]);
+    case 0u: { return RN_ENC0; }
+    case 1u: { return RN_ENC1; }
+    case 2u: { return RN_BOTT; }
+    case 3u: { return RN_DEC1; }
+    default: { return RN_DEC0; }
+  }
+}
+
+// dW[o, in_channel(ig, c), tap] for the lanes o of output group og.
+fn store_dw(rec: u32, og: u32, ig: u32, c: u32, tap: u32, v: vec4f) {
+  let i = in_channel(LAYER, ig, c);
+  if (i < 0) {
+    return;
+  }
+  let cin = layer_in_ch(LAYER);
+  let cout = layer_out_ch(LAYER);
+  let kk = layer_kk(LAYER);
+  for (var lane = 0u; lane < 4u; lane++) {
+    let o = 4u * og + lane;
+    if (o < cout) {
+      parts[rec + (o * cin + u32(i)) * kk + tap] = v[lane];
     }
   }
 }
@@ -59,88 +64,127 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
   }
   let side = layer_side(LAYER);
   let tw = layer_tiles_w(LAYER);
-  let ty0 = (wg.x / tw) * 8u;
-  let tx0 = (wg.x % tw) * 8u;
   let cin = layer_in_ch(LAYER);
   let cout = layer_out_ch(LAYER);
-  let k = layer_k(LAYER);
-  let kk2 = k * k;
-  let pad = i32(k / 2u);
-  let hw = 8u + k - 1u;
-  let nw = cout * cin * kk2;
+  let kk = layer_kk(LAYER);
+  let igs = layer_in_groups(LAYER);
+  let ogs = layer_out_groups(LAYER);
+  let nw = cout * cin * kk;
   let film_layer = LAYER != 2u;
-  let rec_size = nw + select(cout, 3u * cout, film_layer);
-  let rec = layer_parts(LAYER) + (n * tw * tw + wg.x) * rec_size;
+  let rec = layer_parts(LAYER) + (n * layer_records(LAYER) + wg.x) * (nw + select(cout, 3u * cout, film_layer));
+  let pad = select(1, 0, kk == 1u);
+  let sums = wg.z == 0u;
 
-  for (var o = 0u; o < cout; o++) {
-    dz_s[o * 64u + li] = layer_dz(LAYER, n, o, i32(ty0 + li / 8u), i32(tx0 + li % 8u));
+  let phase = li / CPW;
+  let combo = wg.z * CPW + li % CPW;
+  let busy = phase < NPH && combo < ogs * igs * kk;
+  let og = combo / (igs * kk);
+  let ig = (combo / kk) % igs;
+  let tap = combo % kk;
+  let ky = tap / 3u;
+  let kx = tap % 3u;
+  var a0 = vec4f(0.0);
+  var a1 = vec4f(0.0);
+  var a2 = vec4f(0.0);
+  var a3 = vec4f(0.0);
+  for (var o = 0u; o < ogs; o++) {
+    gz_s[o * 64u + li] = vec4f(0.0);
+    gs_s[o * 64u + li] = vec4f(0.0);
   }
-  for (var c0 = 0u; c0 < cin; c0 += CHUNK) {
-    let cn = min(CHUNK, cin - c0);
+  let pr = patch_ref(n);
+  let halo = HW * HW;
+  let t_end = min((wg.x + 1u) * TPW, tw * tw);
+  for (var t = wg.x * TPW; t < t_end; t++) {
+    let ty0 = (t / tw) * 8u;
+    let tx0 = (t % tw) * 8u;
     workgroupBarrier();
-    if (LAYER == 0u && CHUNK == IN0) {
-      // The features: each halo pixel read once as five vec4 (dropout applied).
-      let mask = pmeta(n, 3u);
-      for (var r = li; r < hw * hw; r += 64u) {
-        let q = patch_pixel(n, i32(ty0 + r / hw) - pad, i32(tx0 + r % hw) - pad);
+    for (var r = li; r < halo; r += 64u) {
+      let yy = i32(ty0 + r / HW) - pad;
+      let xx = i32(tx0 + r % HW) - pad;
+      if (LAYER == 0u) {
+        let q = patch_pixel(pr, yy, xx);
         for (var j = 0u; j < 5u; j++) {
-          var v = vec4f(0.0);
-          if (q >= 0) {
-            v = data[u32(q) * 6u + j] * dropout_keep(mask, j);
-          }
-          for (var c = 0u; c < 4u; c++) {
-            in_s[(4u * j + c) * hw * hw + r] = v[c];
-          }
+          in_s[j * halo + r] = feature_vec(q, j, pr.mask);
+        }
+      } else {
+        for (var g = 0u; g < igs; g++) {
+          in_s[g * halo + r] = in_vec(LAYER, n, g, yy, xx);
         }
       }
-    } else {
-      for (var e = li; e < cn * hw * hw; e += 64u) {
-        let ci = e / (hw * hw);
-        let r = e % (hw * hw);
-        in_s[e] = layer_in(LAYER, n, c0 + ci, i32(ty0 + r / hw) - pad, i32(tx0 + r % hw) - pad);
+    }
+    let y = ty0 + li / 8u;
+    let x = tx0 + li % 8u;
+    for (var o = 0u; o < ogs; o++) {
+      let g = g_vec(LAYER, n, o, i32(y), i32(x));
+      dz_s[o * 64u + li] = gamma4(LAYER, n, o) * g;
+      if (sums && y < side && x < side) {
+        gs_s[o * 64u + li] += g;
+        if (film_layer) {
+          gz_s[o * 64u + li] += g * z_vec(LAYER, n, o, y, x);
+        }
       }
     }
     workgroupBarrier();
-    for (var j = li; j < cn * kk2; j += 64u) {
-      let ci = j / kk2;
-      let kk = j % kk2;
-      let ky = kk / k;
-      let kx = kk % k;
-      var acc: array<f32, MAXC>;
-      for (var o = 0u; o < cout; o++) {
-        acc[o] = 0.0;
-      }
-      for (var q = 0u; q < 64u; q++) {
-        let v = in_s[(ci * hw + q / 8u + ky) * hw + q % 8u + kx];
-        for (var o = 0u; o < cout; o++) {
-          acc[o] += dz_s[o * 64u + q] * v;
-        }
-      }
-      for (var o = 0u; o < cout; o++) {
-        parts[rec + (o * cin + c0 + ci) * kk2 + kk] = acc[o];
+    if (busy) {
+      let at_in = ig * halo + ky * HW + kx;
+      for (var q = phase; q < 64u; q += NPH) {
+        let d = dz_s[og * 64u + q];
+        let v = in_s[at_in + (q / 8u) * HW + q % 8u];
+        a0 += d * v.x;
+        a1 += d * v.y;
+        a2 += d * v.z;
+        a3 += d * v.w;
       }
     }
   }
-  if (li < cout) {
-    var db = 0.0;
-    for (var q = 0u; q < 64u; q++) {
-      db += dz_s[li * 64u + q];
+  if (NPH > 1u) {
+    // The phases' sums meet in in_s (free once the last tile is done).
+    workgroupBarrier();
+    if (busy && phase > 0u) {
+      let b = ((phase - 1u) * CPW + li % CPW) * 4u;
+      in_s[b] = a0;
+      in_s[b + 1u] = a1;
+      in_s[b + 2u] = a2;
+      in_s[b + 3u] = a3;
     }
-    parts[rec + nw + li] = db;
-    if (film_layer) {
-      var dg = 0.0;
-      var dbeta = 0.0;
+    workgroupBarrier();
+    if (busy && phase == 0u) {
+      for (var p = 1u; p < NPH; p++) {
+        let b = ((p - 1u) * CPW + li) * 4u;
+        a0 += in_s[b];
+        a1 += in_s[b + 1u];
+        a2 += in_s[b + 2u];
+        a3 += in_s[b + 3u];
+      }
+    }
+  }
+  if (busy && phase == 0u) {
+    store_dw(rec, og, ig, 0u, tap, a0);
+    store_dw(rec, og, ig, 1u, tap, a1);
+    store_dw(rec, og, ig, 2u, tap, a2);
+    store_dw(rec, og, ig, 3u, tap, a3);
+  }
+  if (sums) {
+    workgroupBarrier();
+    if (li < ogs) {
+      var sg = vec4f(0.0);
+      var sgz = vec4f(0.0);
       for (var q = 0u; q < 64u; q++) {
-        let y = ty0 + q / 8u;
-        let x = tx0 + q % 8u;
-        if (y < side && x < side) {
-          let gz = layer_gz(LAYER, n, li, y, x);
-          dg += gz.x * gz.y;
-          dbeta += gz.x;
+        sg += gs_s[li * 64u + q];
+        sgz += gz_s[li * 64u + q];
+      }
+      // db = Σ dz = γ · Σ g (γ is one value per patch and channel).
+      let db = gamma4(LAYER, n, li) * sg;
+      for (var lane = 0u; lane < 4u; lane++) {
+        let o = 4u * li + lane;
+        if (o < cout) {
+          parts[rec + nw + o] = db[lane];
+          if (film_layer) {
+            parts[rec + nw + cout + o] = sgz[lane];
+            parts[rec + nw + 2u * cout + o] = sg[lane];
+          }
         }
       }
-      parts[rec + nw + cout + li] = dg;
-      parts[rec + nw + 2u * cout + li] = dbeta;
     }
   }
 }

@@ -12,7 +12,7 @@ import { gpuAwait } from '../context.js';
 import { WGSL } from '../shaders.generated.js';
 import { UNIFORM_LAYOUTS } from '../uniforms.js';
 import { checkFits, type GpuTrainingSet } from './data.js';
-import { LAYER_IDS, layerShapes, PIXELS_PER_WORKGROUP, TILE, trainLayout, type TrainLayout } from './layout.js';
+import { LAYER_IDS, layerShapes, TILE, trainLayout, type TrainLayout } from './layout.js';
 
 export interface GpuTrainerConfig {
   table: ParamTable;
@@ -26,6 +26,8 @@ export interface GpuTrainerConfig {
   lossSlots: number;
   /** Steps per submit (default 256). */
   chunk?: number;
+  /** Weight-gradient workgroups to aim at per layer and step (layout.ts WGRAD_GROUPS by default). */
+  wgradGroups?: number;
 }
 
 /** One step: `n` patches from order entries [first, first + n), Adam step `step` (1-based). */
@@ -54,7 +56,7 @@ interface Kernel {
 }
 
 const STEP_STRIDE = 256;
-/** MAXC in train_common.wgsl: channels a thread keeps in registers. */
+/** The widest layer the kernels' workgroup memory is sized for. */
 export const MAX_CHANNELS = 16;
 const REDUCE_ROW = 4096;
 
@@ -79,19 +81,19 @@ export class GpuTrainer {
     if (widest > MAX_CHANNELS) {
       throw new CnnV3Error(`the GPU trainer handles --enc-channels up to ${MAX_CHANNELS}; got ${table.config.encChannels.join(',')}: use --device cpu`, 2);
     }
-    this.layout = trainLayout(table, side, maxBatch, config.lossSlots);
+    this.layout = trainLayout(table, side, maxBatch, config.lossSlots, config.wgradGroups);
     this.chunk = config.chunk ?? 256;
     const L = this.layout;
     const hint = 'use a smaller --batch-size or --patch-size, or --device cpu';
-    checkFits(device, `A batch of ${maxBatch} patches of ${side}×${side}`, L.actFloats * 4, hint);
+    checkFits(device, `A batch of ${maxBatch} patches of ${side}×${side}`, L.actVec4s * 16, hint);
     checkFits(device, `The gradient partials of a batch of ${maxBatch}`, L.partsFloats * 4, hint);
 
     const buffer = (label: string, floats: number, usage: number) =>
       device.createBuffer({ label, size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage });
     const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.stateBuf = buffer('cnnv3 train state (params, adam m, v, grad, losses)', L.stateFloats, RW);
-    this.actBuf = buffer('cnnv3 train activations', L.actFloats, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
-    this.partsBuf = buffer('cnnv3 train gradient partials', L.partsFloats, GPUBufferUsage.STORAGE);
+    this.actBuf = buffer('cnnv3 train activations', 4 * L.actVec4s, GPUBufferUsage.STORAGE);
+    this.partsBuf = buffer('cnnv3 train patch info and gradient partials', L.partsFloats, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     this.stepBuf = device.createBuffer({ label: 'cnnv3 train step records', size: this.chunk * STEP_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
     const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
@@ -132,32 +134,56 @@ export class GpuTrainer {
     const pipeline = (name: string, file: Parameters<typeof module>[0], entryPoint: string, extra: Record<string, number> = {}) =>
       device.createComputePipeline({ label: `cnnv3 train ${name}`, layout: pipelineLayout, compute: { module: module(file), entryPoint, constants: { ...base, ...extra } } });
 
-    const [s0, s1, s2] = L.sides;
-    const pix = (side_: number) => Math.ceil((side_ * side_) / PIXELS_PER_WORKGROUP);
+    const [t0, t1, t2] = L.tilesW as [number, number, number];
+    const [g0, g1] = L.groups;
+    const shapes = layerShapes(table, side);
+    const wgBytes = device.limits.maxComputeWorkgroupStorageSize;
+    const needMemory = (what: string, vec4s: number) => {
+      if (vec4s * 16 > wgBytes) {
+        throw new CnnV3Error(`--enc-channels ${table.config.encChannels.join(',')}: the ${what} kernel needs ${vec4s * 16} bytes of workgroup memory; this GPU has ${wgBytes}: use fewer channels or --device cpu`);
+      }
+    };
     const kernels: Kernel[] = [];
     kernels.push({ name: 'patch_setup', pipeline: pipeline('patch_setup', 'train_forward', 'patch_setup'), groups: (n) => [Math.ceil(n / 64), 1, 1] });
-    for (const [name, id, s] of [['enc0', 0, s0], ['enc1', 1, s1], ['bottleneck', 2, s2], ['dec1', 3, s1]] as const) {
-      kernels.push({ name: `fwd_${name}`, pipeline: pipeline(`fwd ${name}`, 'train_forward', 'conv_fwd', { LAYER: id }), groups: (n) => [pix(s), n, 1] });
+    const tiles = [t0 * t0, t1 * t1, t2 * t2, t1 * t1, t0 * t0];
+    for (const [name, id] of [['enc0', 0], ['enc1', 1], ['bottleneck', 2], ['dec1', 3], ['dec0', 4]] as const) {
+      const sh = shapes[id]!;
+      const wsz = 4 * sh.inGroups * sh.k * sh.k;
+      needMemory(`forward ${name}`, wsz + 64 + 16);
+      const entry = id === 4 ? 'dec0_fwd' : 'conv_fwd';
+      kernels.push({
+        name: id === 4 ? 'fwd_dec0_loss' : `fwd_${name}`,
+        pipeline: pipeline(`fwd ${name}`, 'train_forward', entry, { LAYER: id, WSZ: wsz }),
+        groups: (n) => [tiles[id]!, n, sh.outGroups],
+      });
     }
-    kernels.push({ name: 'fwd_dec0_loss', pipeline: pipeline('fwd dec0', 'train_forward', 'dec0_fwd'), groups: (n) => [pix(s0), n, 1] });
-    const stageSides = [s0, s1, s1, s2, s1, s0];
-    const stageNames = ['dcat0', 'g_dec1', 'dcat1', 'g_bott', 'g_enc1', 'g_enc0'];
-    stageSides.forEach((s, stage) => {
-      kernels.push({ name: `bwd_${stageNames[stage]}`, pipeline: pipeline(`bwd ${stage}`, 'train_backward', 'backward', { STAGE: stage }), groups: (n) => [pix(s), n, 1] });
+    // Backward stages: the layer whose transposed conv each applies, its tiles and channel groups.
+    const stages = [
+      { name: 'dcat0', layer: 4, tiles: t0 * t0, groups: 2 * g0 },
+      { name: 'dcat1', layer: 3, tiles: t1 * t1, groups: 2 * g1 },
+      { name: 'g_enc1', layer: 2, tiles: t1 * t1, groups: g1 },
+      { name: 'g_enc0', layer: 1, tiles: t0 * t0, groups: g0 },
+    ];
+    stages.forEach((st, stage) => {
+      const sh = shapes[st.layer]!;
+      const wtsz = 4 * sh.outGroups * sh.k * sh.k;
+      needMemory(`backward ${st.name}`, wtsz + 64);
+      kernels.push({ name: `bwd_${st.name}`, pipeline: pipeline(`bwd ${st.name}`, 'train_backward', 'backward', { STAGE: stage, WTSZ: wtsz }), groups: (n) => [st.tiles, n, st.groups] });
     });
-    const wgMem = device.limits.maxComputeWorkgroupStorageSize / 4;
-    layerShapes(table, side).forEach((shape, id) => {
-      const halo = (TILE + shape.k - 1) ** 2;
-      const dz = shape.cout * TILE * TILE;
-      const chunk = Math.min(shape.cin, 20, Math.floor((wgMem - dz) / halo));
-      if (chunk < 1) {
-        throw new CnnV3Error(`--enc-channels ${table.config.encChannels.join(',')} needs more workgroup memory than this GPU has (${wgMem * 4} bytes); use fewer channels or --device cpu`);
-      }
+    shapes.forEach((sh, id) => {
+      const combos = sh.outGroups * sh.inGroups * sh.k * sh.k;
+      const cpw = Math.min(64, combos);
+      const slots = Math.ceil(combos / cpw);
+      const hw = TILE + sh.k - 1;
+      const wgIn = Math.max(sh.inGroups * hw * hw, 256);
+      const wgDz = sh.outGroups * 64;
       const name = Object.keys(LAYER_IDS)[id]!;
+      needMemory(`weight-gradient ${name}`, wgIn + 3 * wgDz);
+      const records = L.records[id]!;
       kernels.push({
         name: `wgrad_${name}`,
-        pipeline: pipeline(`wgrad ${name}`, 'train_wgrad', 'wgrad', { LAYER: id, CHUNK: chunk, WG_IN: chunk * halo, WG_DZ: dz }),
-        groups: (n) => [L.tilesW[id]! ** 2, n, 1],
+        pipeline: pipeline(`wgrad ${name}`, 'train_wgrad', 'wgrad', { LAYER: id, TPW: L.tilesPerRecord[id]!, CPW: cpw, NPH: Math.floor(64 / cpw), HW: hw, WG_IN: wgIn, WG_DZ: wgDz }),
+        groups: (n) => [records, n, slots],
       });
     });
     kernels.push({ name: 'film_back', pipeline: pipeline('film back', 'train_reduce', 'film_back'), groups: (n) => [n, 1, 1] });
@@ -230,7 +256,7 @@ export class GpuTrainer {
   /** The per-patch info of the last step (condition, hidden, FiLM, origin, image, dropout bits), for tests. */
   async readPatchInfo(n: number): Promise<Float32Array> {
     const stride = this.layout.constants['PI_STRIDE']!;
-    return this.read(this.actBuf, this.layout.constants['A_PI']! * 4, n * stride * 4);
+    return this.read(this.partsBuf, this.layout.constants['R_PI']! * 4, n * stride * 4);
   }
 
   private writeSteps(steps: ReadonlyArray<StepSpec>): void {

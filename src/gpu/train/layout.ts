@@ -3,22 +3,23 @@
  * the parameter table, the patch side and the batch size. The offsets travel to WGSL as override
  * constants, so this file is the one definition of the layout.
  */
-import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS } from '../../model/config.js';
+import { FILM_HIDDEN, IN_CHANNELS } from '../../model/config.js';
 import type { ParamTable } from '../../model/params.js';
 
 /** Conv layer ids in the kernels: enc0, enc1, bottleneck, dec1, dec0 (the table's order). */
 export const LAYER_IDS = { enc0: 0, enc1: 1, bottleneck: 2, dec1: 3, dec0: 4 } as const;
 
-/** Pixels per side of the weight-gradient tiles (train_wgrad.wgsl) and threads per pixel workgroup. */
+/** Pixels per side of the tiles every pixel kernel works on (one workgroup of 64 threads per tile). */
 export const TILE = 8;
-export const PIXELS_PER_WORKGROUP = 64;
+/** Weight-gradient workgroups a step aims at per layer: enough to fill a large GPU, few enough records to reduce. */
+export const WGRAD_GROUPS = 2048;
 
 export interface TrainLayout {
   side: number;
   maxBatch: number;
-  /** Floats in each buffer. */
+  /** Floats in state and parts; vec4 in act. */
   stateFloats: number;
-  actFloats: number;
+  actVec4s: number;
   partsFloats: number;
   /** Loss slots after the four parameter-sized regions of state. */
   lossSlots: number;
@@ -26,22 +27,32 @@ export interface TrainLayout {
   sides: [number, number, number];
   /** Tiles per patch side for each conv layer, in layer-id order. */
   tilesW: number[];
+  /** Weight-gradient tiles per workgroup and records per patch, in layer-id order. */
+  tilesPerRecord: number[];
+  records: number[];
+  /** Channel groups of four of C0 and C1. */
+  groups: [number, number];
   /** Override constants shared by every training kernel. */
   constants: Record<string, number>;
 }
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-/** Per conv layer (layer-id order): channels in/out, kernel size and side. */
-export function layerShapes(table: ParamTable, side: number): Array<{ cin: number; cout: number; k: number; side: number; film: boolean }> {
+/** Per conv layer (layer-id order): channels in/out, input and output groups of four, kernel size and side. */
+export function layerShapes(table: ParamTable, side: number): Array<{ cin: number; cout: number; inGroups: number; outGroups: number; k: number; side: number; film: boolean }> {
   const s1 = ceilDiv(side, 2);
   const s2 = ceilDiv(s1, 2);
   const sides = [side, s1, s2, s1, side];
-  return table.convs.map((c, i) => ({ cin: c.in, cout: c.out, k: c.k, side: sides[i]!, film: c.name !== 'bottleneck' }));
+  const [g0, g1] = table.config.encChannels.map((c) => ceilDiv(c, 4)) as [number, number];
+  const inGroups = [5, g0, g1, 2 * g1, 2 * g0];
+  const outGroups = [g0, g1, g1, g0, 1];
+  return table.convs.map((c, i) => ({ cin: c.in, cout: c.out, inGroups: inGroups[i]!, outGroups: outGroups[i]!, k: c.k, side: sides[i]!, film: c.name !== 'bottleneck' }));
 }
 
-export function trainLayout(table: ParamTable, side: number, maxBatch: number, lossSlots: number): TrainLayout {
+export function trainLayout(table: ParamTable, side: number, maxBatch: number, lossSlots: number, wgradGroups = WGRAD_GROUPS): TrainLayout {
   const [c0, c1] = table.config.encChannels;
+  const g0 = ceilDiv(c0, 4);
+  const g1 = ceilDiv(c1, 4);
   const D = table.config.filmCondDim;
   const B = maxBatch;
   const s1 = ceilDiv(side, 2);
@@ -53,39 +64,51 @@ export function trainLayout(table: ParamTable, side: number, maxBatch: number, l
   const piStride = D + FILM_HIDDEN + fo + 4;
 
   let act = 0;
-  const take = (floats: number) => {
+  const take = (vec4s: number) => {
     const at = act;
-    act += floats;
+    act += vec4s;
     return at;
   };
   const A = {
-    A_PI: take(B * piStride),
-    A_Z0: take(B * p0 * c0),
-    A_Z1: take(B * p1 * c1),
-    A_B: take(B * p2 * c1),
-    A_Z2: take(B * p1 * c0),
-    A_Z3: take(B * p0 * OUT_CHANNELS),
-    A_G3: take(B * p0 * OUT_CHANNELS),
-    A_DC0: take(B * p0 * 2 * c0),
-    A_G2: take(B * p1 * c0),
-    A_DC1: take(B * p1 * 2 * c1),
-    A_GB: take(B * p2 * c1),
-    A_G1: take(B * p1 * c1),
-    A_G0: take(B * p0 * c0),
+    A_Z0: take(B * p0 * g0),
+    A_E0: take(B * p0 * g0),
+    A_P0: take(B * p1 * g0),
+    A_Z1: take(B * p1 * g1),
+    A_E1: take(B * p1 * g1),
+    A_P1: take(B * p2 * g1),
+    A_B: take(B * p2 * g1),
+    A_Z2: take(B * p1 * g0),
+    A_E2: take(B * p1 * g0),
+    A_Z3: take(B * p0),
+    A_G3: take(B * p0),
+    A_DS0: take(B * p0 * g0),
+    A_G2: take(B * p1 * g0),
+    A_DS1: take(B * p1 * g1),
+    A_GB: take(B * p2 * g1),
+    A_G1: take(B * p1 * g1),
+    A_G0: take(B * p0 * g0),
   };
 
   const shapes = layerShapes(table, side);
   const tilesW = shapes.map((s) => ceilDiv(s.side, TILE));
   let parts = 0;
-  const R: Record<string, number> = {};
+  const R: Record<string, number> = { R_PI: 0 };
+  parts += B * piStride;
+  const names = ['ENC0', 'ENC1', 'BOTT', 'DEC1', 'DEC0'];
+  const tilesPerRecord: number[] = [];
+  const records: number[] = [];
   shapes.forEach((s, i) => {
+    const tiles = tilesW[i]! ** 2;
+    const tpw = Math.max(1, Math.min(tiles, Math.floor((B * tiles) / wgradGroups)));
+    tilesPerRecord.push(tpw);
+    records.push(ceilDiv(tiles, tpw));
     const rec = s.cout * s.cin * s.k * s.k + (s.film ? 3 : 1) * s.cout;
-    R[['R_ENC0', 'R_ENC1', 'R_BOTT', 'R_DEC1', 'R_DEC0'][i]!] = parts;
-    parts += B * tilesW[i]! ** 2 * rec;
+    R[`R_${names[i]}`] = parts;
+    R[`RN_${names[i]}`] = records[i]!;
+    parts += B * records[i]! * rec;
   });
-  const nwg0 = ceilDiv(p0, PIXELS_PER_WORKGROUP);
   R['R_LOSS'] = parts;
-  parts += B * nwg0;
+  parts += B * tilesW[0]! ** 2;
   R['R_FB'] = parts;
   parts += B * (fo + FILM_HIDDEN);
 
@@ -125,18 +148,22 @@ export function trainLayout(table: ParamTable, side: number, maxBatch: number, l
     TW0: tilesW[0]!,
     TW1: tilesW[1]!,
     TW2: tilesW[2]!,
-    NWG0: nwg0,
+    G0N: g0,
+    G1N: g1,
   };
   if (shapes[0]!.cin !== IN_CHANNELS) throw new Error('enc0 must read the 20 feature channels');
   return {
     side,
     maxBatch,
     stateFloats: 4 * table.total + lossSlots,
-    actFloats: act,
+    actVec4s: act,
     partsFloats: parts,
     lossSlots,
     sides: [side, s1, s2],
     tilesW,
+    tilesPerRecord,
+    records,
+    groups: [g0, g1],
     constants,
   };
 }
