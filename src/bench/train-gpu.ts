@@ -62,7 +62,12 @@ function syntheticSample(index: number, width: number, height: number): Sample {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-/** Per kernel, the median over `reps` single steps of its own pass's GPU time (ms), in kernel order. */
+/**
+ * Per kernel, GPU ms per dispatch in kernel order: the median over `reps` single steps of its own
+ * pass of REPEAT back-to-back dispatches (each with the barrier Dawn puts between dispatches, as
+ * in a real step), divided by REPEAT: Dawn quantises timestamps to about 65 µs.
+ */
+const REPEAT = 50;
 async function kernelTimes(device: GPUDevice, trainer: GpuTrainer, reps: number, nextStep: () => number): Promise<number[]> {
   const kernels = trainer.kernels;
   const qs = device.createQuerySet({ label: 'bench train timestamps', type: 'timestamp', count: 2 * kernels.length });
@@ -70,7 +75,7 @@ async function kernelTimes(device: GPUDevice, trainer: GpuTrainer, reps: number,
   const read = device.createBuffer({ label: 'bench train timestamps read', size: 16 * kernels.length, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
   const per: number[][] = kernels.map(() => []);
   for (let rep = 0; rep < reps; rep++) {
-    trainer.run([{ n: trainer.config.maxBatch, first: 0, step: nextStep(), lr: 1e-3, lossSlot: 0 }], qs);
+    trainer.run([{ n: trainer.config.maxBatch, first: 0, step: nextStep(), lr: 1e-3, lossSlot: 0 }], qs, REPEAT);
     const enc = device.createCommandEncoder({ label: 'bench train timestamps' });
     enc.resolveQuerySet(qs, 0, 2 * kernels.length, resolve, 0);
     enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * kernels.length);
@@ -78,7 +83,7 @@ async function kernelTimes(device: GPUDevice, trainer: GpuTrainer, reps: number,
     await gpuAwait(read.mapAsync(GPUMapMode.READ));
     const t = new BigUint64Array(read.getMappedRange().slice(0));
     read.unmap();
-    kernels.forEach((_, i) => per[i]!.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
+    kernels.forEach((_, i) => per[i]!.push(Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 / REPEAT));
   }
   qs.destroy();
   resolve.destroy();
@@ -137,33 +142,35 @@ async function main(): Promise<void> {
       `  batch ${String(batch).padStart(3)}: epoch ${epochS.toFixed(3)} s (${steps} steps, ${((epochS / steps) * 1000).toFixed(3)} ms/step) → ${rate.toFixed(0)} patches/s; ` +
         `anchor ${ANCHOR[batch]} → ${(rate / ANCHOR[batch]).toFixed(2)}×; goal ${GOAL[batch]}: ${rate >= GOAL[batch] ? 'met' : 'missed'}  (set-up + upload ${uploadS.toFixed(2)} s; loss ${lastLoss.toFixed(4)})`,
     );
-    if (ctx.timestamps) {
-      const ms = await kernelTimes(ctx.device, session.trainer, quick ? 2 : 20, () => ++step);
-      const total = ms.reduce((a, b) => a + b, 0);
-      console.log(`    per kernel (median of ${quick ? 2 : 20} single-step runs, one pass each; sum ${total.toFixed(3)} ms/step = ${((batch / total) * 1000).toFixed(0)} patches/s of GPU time):`);
-      const rows = session.trainer.kernels.map((k, i) => ({ name: k.name, ms: ms[i]! })).sort((a, b) => b.ms - a.ms);
-      console.log(`      ${rows.map((r) => `${r.name} ${r.ms.toFixed(3)} (${((100 * r.ms) / total).toFixed(0)}%)`).join(', ')}`);
-      // Other weight-gradient workgroup targets (CNNV3_BENCH_WGRAD_GROUPS=512,8192): the wgrad kernels and the reduce only.
-      for (const groups of (process.env['CNNV3_BENCH_WGRAD_GROUPS'] ?? '').split(',').filter(Boolean).map(Number)) {
-        const t = await GpuTrainer.create(ctx.device, { ...session.trainer.config, wgradGroups: groups }, session.set);
-        t.writeState(initParams(table, 1), new Float32Array(table.total), new Float32Array(table.total));
-        const v = await kernelTimes(ctx.device, t, quick ? 2 : 20, () => ++step);
-        const picked = t.kernels.map((k, i) => ({ name: k.name, ms: v[i]! })).filter((r) => /^wgrad|reduce|film/.test(r.name));
-        console.log(`    wgrad target ${groups} workgroups (tiles per record ${t.layout.tilesPerRecord.join('/')}): ${picked.map((r) => `${r.name} ${r.ms.toFixed(3)}`).join(', ')}; sum ${picked.reduce((a, r) => a + r.ms, 0).toFixed(3)}`);
-        t.destroy();
-      }
-    }
     // GPU throughput without the epoch's order upload and read-backs: steps in chunks, one wait.
     {
       const n = Math.min(steps, quick ? 4 : 400);
       const per = session.trainer.config.maxBatch;
-      const specs = Array.from({ length: n }, (_, i) => ({ n: per, first: 0, step: step + i + 1, lr: 1e-3, lossSlot: 0 }));
+      // Distinct patches per step (the epoch's last order): repeating one batch would serve its data from cache.
+      const specs = Array.from({ length: n }, (_, i) => ({ n: per, first: (i * per) % (order.length - per + 1), step: step + i + 1, lr: 1e-3, lossSlot: 0 }));
       step += n;
       const t0 = performance.now();
       session.trainer.run(specs);
       await session.trainer.done();
       const s = (performance.now() - t0) / n;
       console.log(`    steady state: ${n} steps submitted together, ${s.toFixed(3)} ms/step → ${((per / s) * 1000).toFixed(0)} patches/s`);
+    }
+    if (ctx.timestamps) {
+      const ms = await kernelTimes(ctx.device, session.trainer, quick ? 2 : 20, () => ++step);
+      const total = ms.reduce((a, b) => a + b, 0);
+      console.log(`    per kernel (ms per dispatch: median of ${quick ? 2 : 20} runs of ${REPEAT} dispatches in one pass; sum ${total.toFixed(3)} ms/step = ${((batch / total) * 1000).toFixed(0)} patches/s of GPU time):`);
+      const rows = session.trainer.kernels.map((k, i) => ({ name: k.name, ms: ms[i]! })).sort((a, b) => b.ms - a.ms);
+      console.log(`      ${rows.map((r) => `${r.name} ${r.ms.toFixed(3)} (${((100 * r.ms) / total).toFixed(0)}%)`).join(', ')}`);
+      // Variants (CNNV3_BENCH_VARIANTS=2048/64,1024/256: weight-gradient workgroup target / reduce threads): wgrad kernels and the reduce.
+      for (const variant of (process.env['CNNV3_BENCH_VARIANTS'] ?? '').split(',').filter(Boolean)) {
+        const [groups, threads] = variant.split('/').map(Number) as [number, number];
+        const t = await GpuTrainer.create(ctx.device, { ...session.trainer.config, wgradGroups: groups, reduceThreads: threads }, session.set);
+        t.writeState(initParams(table, 1), new Float32Array(table.total), new Float32Array(table.total));
+        const v = await kernelTimes(ctx.device, t, quick ? 2 : 20, () => ++step);
+        const picked = t.kernels.map((k, i) => ({ name: k.name, ms: v[i]! })).filter((r) => /^wgrad|reduce|film/.test(r.name));
+        console.log(`    variant ${variant} (tiles per record ${t.layout.tilesPerRecord.join('/')}): ${picked.map((r) => `${r.name} ${r.ms.toFixed(3)}`).join(', ')}; sum ${picked.reduce((a, r) => a + r.ms, 0).toFixed(3)}`);
+        t.destroy();
+      }
     }
     session.destroy();
   }

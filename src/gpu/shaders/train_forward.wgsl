@@ -1,5 +1,5 @@
 // Training forward pass (SPEC §4–5). Entry points, in dispatch order:
-//   patch_setup  one thread per patch: origin, condition, dropout draws, FiLM MLP → patch info
+//   patch_setup  one workgroup per patch: origin, condition, dropout draws, FiLM MLP → patch info
 //   conv_fwd     one workgroup per (8×8 tile, patch, output group) of layer LAYER (0 enc0,
 //                1 enc1, 2 bottleneck, 3 dec1): z and e = relu(FiLM(z)) (the bottleneck: relu(z));
 //                enc0 and enc1 also write avgpool(e) of the tile, the next layer's input
@@ -20,42 +20,49 @@ fn patch_origin(c: u32, n: u32) -> u32 {
   return u32(min(i32(n - S), max(0, i32(c) - i32(S / 2u))));
 }
 
+var<workgroup> hid_s: array<f32, HID>;
+
+// One workgroup per patch: the draws, then the FiLM MLP with one thread per hidden unit and per output.
 @compute @workgroup_size(64)
-fn patch_setup(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x;
+fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let n = wg.x;
   if (n >= st.n) {
     return;
   }
-  let entry = lookup[st.first + n];
-  let im = lookup[entry.x];
   let base = R_PI + n * PI_STRIDE;
   // Draws 0..D−1: the condition, uniform in [0, 1) (SPEC §5.4); D..D+2: the three dropout groups.
-  for (var d = 0u; d < D; d++) {
-    parts[base + d] = rand01(n, d);
+  if (li < D) {
+    parts[base + li] = rand01(n, li);
   }
-  var mask = 0u;
-  if (rand01(n, D) < st.drop_p) { mask |= 1u; }
-  if (rand01(n, D + 1u) < st.drop_p * 0.67) { mask |= 2u; }
-  if (rand01(n, D + 2u) < 0.5) { mask |= 4u; }
-  // FiLM MLP: Linear(D→16) → relu → Linear(16→FO).
-  for (var h = 0u; h < HID; h++) {
-    var s = state[P_M0B + h];
+  // FiLM MLP: Linear(D→16) → relu → Linear(16→FO); each hidden thread draws the condition itself.
+  if (li < HID) {
+    var s = state[P_M0B + li];
     for (var d = 0u; d < D; d++) {
-      s += state[P_M0W + h * D + d] * parts[base + d];
+      s += state[P_M0W + li * D + d] * rand01(n, d);
     }
-    parts[base + PI_HID + h] = max(s, 0.0);
+    hid_s[li] = max(s, 0.0);
+    parts[base + PI_HID + li] = max(s, 0.0);
   }
-  for (var o = 0u; o < FO; o++) {
+  workgroupBarrier();
+  for (var o = li; o < FO; o += 64u) {
     var s = state[P_M2B + o];
     for (var h = 0u; h < HID; h++) {
-      s += state[P_M2W + o * HID + h] * parts[base + PI_HID + h];
+      s += state[P_M2W + o * HID + h] * hid_s[h];
     }
     parts[base + PI_FILM + o] = s;
   }
-  parts[base + PI_META + 0u] = bitcast<f32>(patch_origin(entry.y, im.y));
-  parts[base + PI_META + 1u] = bitcast<f32>(patch_origin(entry.z, im.z));
-  parts[base + PI_META + 2u] = bitcast<f32>(entry.x);
-  parts[base + PI_META + 3u] = bitcast<f32>(mask);
+  if (li == 0u) {
+    let entry = lookup[st.first + n];
+    let im = lookup[entry.x];
+    var mask = 0u;
+    if (rand01(n, D) < st.drop_p) { mask |= 1u; }
+    if (rand01(n, D + 1u) < st.drop_p * 0.67) { mask |= 2u; }
+    if (rand01(n, D + 2u) < 0.5) { mask |= 4u; }
+    parts[base + PI_META + 0u] = bitcast<f32>(patch_origin(entry.y, im.y));
+    parts[base + PI_META + 1u] = bitcast<f32>(patch_origin(entry.z, im.z));
+    parts[base + PI_META + 2u] = bitcast<f32>(entry.x);
+    parts[base + PI_META + 3u] = bitcast<f32>(mask);
+  }
 }
 
 // w_s[(4·ig + c)·kk + tap] = W[4·og + lane, in_channel(ig, c), tap] over the lanes.
@@ -74,6 +81,7 @@ fn stage_weights(l: u32, og: u32, li: u32) {
 }
 
 // Output group og of layer l's conv (bias + Σ W · input, zero padding) at (y, x).
+// (Staging enc0's feature halo in workgroup memory instead measured slower on an H100: 0.177 vs 0.148 ms at batch 256.)
 fn conv_out(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
   let kk = layer_kk(l);
   var acc = bias4(l, og);

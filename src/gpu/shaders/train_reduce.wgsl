@@ -1,7 +1,7 @@
 // The end of a step:
 //   film_back    one workgroup per patch: its FiLM gradients (Σ over the FiLM layers' weight-
 //                gradient records) and the MLP's hidden gradient → parts[R_FB]
-//   reduce_adam  one workgroup of 64 per parameter: the batch sum of the gradient in a fixed
+//   reduce_adam  one workgroup of RED_WG threads per parameter: the batch sum of the gradient in a fixed
 //                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
 //                the gradient kept in state; the workgroup after the last parameter sums the loss.
 
@@ -50,48 +50,62 @@ fn film_beta_of(l: u32) -> u32 {
 }
 
 var<workgroup> dfilm_s: array<f32, FO>;
+var<workgroup> fpart_s: array<f32, 256>;
 
-// One workgroup per patch: thread o sums FiLM output o's partials over the layer's tiles, then
-// 16 threads take the MLP's second layer back to its hidden units.
-@compute @workgroup_size(64)
+// One workgroup per patch: FiLM output o's partials are summed over the layer's records by
+// ⌊256 / FO⌋ threads (o, phase), the phases meet in workgroup memory, then 16 threads take the
+// MLP's second layer back to its hidden units.
+@compute @workgroup_size(256)
 fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.x;
   let fb = R_FB + n * (FO + HID);
   let film_layers = array<u32, 4>(0u, 1u, 3u, 4u);
-  for (var o = li; o < FO; o += 64u) {
+  let phases = 256u / FO;
+  let o = li % FO;
+  let phase = li / FO;
+  var sum = 0.0;
+  if (phase < phases) {
     var lay = 0u;
     for (var q = 0u; q < 4u; q++) {
       if (o >= film_gamma_of(film_layers[q])) { lay = film_layers[q]; }
     }
     let cout = layer_out_ch(lay);
     let nw = cout * layer_in_ch(lay) * layer_kk(lay);
-    let tiles = records_of(lay);
+    let records = records_of(lay);
     let rec = rec_of(lay);
-    let within = o - film_gamma_of(lay);
     // γ entries read Σ g·z (record field nw + cout + c), β entries Σ g (nw + 2·cout + c).
-    let field = nw + cout + within;
-    var sum = 0.0;
-    for (var t = 0u; t < tiles; t++) {
-      sum += parts[parts_of(lay) + (n * tiles + t) * rec + field];
+    let field = nw + cout + o - film_gamma_of(lay);
+    for (var t = phase; t < records; t += phases) {
+      sum += parts[parts_of(lay) + (n * records + t) * rec + field];
     }
-    dfilm_s[o] = sum;
-    parts[fb + o] = sum;
+  }
+  fpart_s[li] = sum;
+  workgroupBarrier();
+  if (li < FO) {
+    var s = 0.0;
+    for (var p = 0u; p < phases; p++) {
+      s += fpart_s[p * FO + li];
+    }
+    dfilm_s[li] = s;
+    parts[fb + li] = s;
   }
   workgroupBarrier();
   if (li < HID) {
     var s = 0.0;
-    for (var o = 0u; o < FO; o++) {
-      s += state[P_M2W + o * HID + li] * dfilm_s[o];
+    for (var k = 0u; k < FO; k++) {
+      s += state[P_M2W + k * HID + li] * dfilm_s[k];
     }
     parts[fb + FO + li] = select(0.0, s, pinfo(n, PI_HID + li) > 0.0);
   }
 }
 
-var<workgroup> red_s: array<f32, 64>;
+// Threads per reduce workgroup (a power of two): more threads, shorter chains of dependent loads.
+override RED_WG: u32 = 64u;
+var<workgroup> red_s: array<f32, RED_WG>;
 
 const REDUCE_ROW: u32 = 4096u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(RED_WG)
 fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let pi = wg.y * REDUCE_ROW + wg.x;
   var s = 0.0;
@@ -104,11 +118,11 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     let rec = rec_of(l);
     let base = parts_of(l) + local_i;
     let count = st.n * records_of(l);
-    for (var f = li; f < count; f += 64u) {
+    for (var f = li; f < count; f += RED_WG) {
       s += parts[base + f * rec];
     }
   } else if (pi < NP) {
-    for (var m = li; m < st.n; m += 64u) {
+    for (var m = li; m < st.n; m += RED_WG) {
       let fb = R_FB + m * (FO + HID);
       if (pi < P_M0B) {
         let q = pi - P_M0W;
@@ -124,13 +138,13 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     }
   } else if (pi == NP) {
     let count = st.n * TW0 * TW0;
-    for (var f = li; f < count; f += 64u) {
+    for (var f = li; f < count; f += RED_WG) {
       s += parts[R_LOSS + f];
     }
   }
   red_s[li] = s;
   workgroupBarrier();
-  for (var w = 32u; w > 0u; w >>= 1u) {
+  for (var w = RED_WG / 2u; w > 0u; w >>= 1u) {
     if (li < w) {
       red_s[li] += red_s[li + w];
     }

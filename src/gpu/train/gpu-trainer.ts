@@ -28,6 +28,8 @@ export interface GpuTrainerConfig {
   chunk?: number;
   /** Weight-gradient workgroups to aim at per layer and step (layout.ts WGRAD_GROUPS by default). */
   wgradGroups?: number;
+  /** Threads per reduce workgroup, a power of two from 64 to 256 (REDUCE_THREADS by default). */
+  reduceThreads?: number;
 }
 
 /** One step: `n` patches from order entries [first, first + n), Adam step `step` (1-based). */
@@ -59,6 +61,7 @@ const STEP_STRIDE = 256;
 /** The widest layer the kernels' workgroup memory is sized for. */
 export const MAX_CHANNELS = 16;
 const REDUCE_ROW = 4096;
+export const REDUCE_THREADS = 256;
 
 export class GpuTrainer {
   readonly layout: TrainLayout;
@@ -144,7 +147,7 @@ export class GpuTrainer {
       }
     };
     const kernels: Kernel[] = [];
-    kernels.push({ name: 'patch_setup', pipeline: pipeline('patch_setup', 'train_forward', 'patch_setup'), groups: (n) => [Math.ceil(n / 64), 1, 1] });
+    kernels.push({ name: 'patch_setup', pipeline: pipeline('patch_setup', 'train_forward', 'patch_setup'), groups: (n) => [n, 1, 1] });
     const tiles = [t0 * t0, t1 * t1, t2 * t2, t1 * t1, t0 * t0];
     for (const [name, id] of [['enc0', 0], ['enc1', 1], ['bottleneck', 2], ['dec1', 3], ['dec0', 4]] as const) {
       const sh = shapes[id]!;
@@ -190,7 +193,7 @@ export class GpuTrainer {
     const reduceGroups = table.total + 1;
     kernels.push({
       name: 'reduce_adam',
-      pipeline: pipeline('reduce adam', 'train_reduce', 'reduce_adam'),
+      pipeline: pipeline('reduce adam', 'train_reduce', 'reduce_adam', { RED_WG: config.reduceThreads ?? REDUCE_THREADS }),
       groups: () => [Math.min(reduceGroups, REDUCE_ROW), Math.ceil(reduceGroups / REDUCE_ROW), 1],
     });
     this.kernels = kernels;
@@ -247,6 +250,13 @@ export class GpuTrainer {
     return { params: s.slice(0, P), m: s.slice(P, 2 * P), v: s.slice(2 * P, 3 * P), grad: s.slice(3 * P, 4 * P) };
   }
 
+  /** The state and the losses of slots [0, count) in one read-back (they lie side by side). */
+  async readStateAndLosses(count: number): Promise<{ state: TrainState; losses: Float32Array }> {
+    const P = this.config.table.total;
+    const s = await this.read(this.stateBuf, 0, 16 * P + 4 * count);
+    return { state: { params: s.slice(0, P), m: s.slice(P, 2 * P), v: s.slice(2 * P, 3 * P), grad: s.slice(3 * P, 4 * P) }, losses: s.slice(4 * P, 4 * P + count) };
+  }
+
   /** Losses of slots [0, count). */
   async readLosses(count: number): Promise<Float32Array> {
     if (count === 0) return new Float32Array(0);
@@ -284,10 +294,11 @@ export class GpuTrainer {
 
   /**
    * Encodes and submits the steps (in chunks of `chunk` per submit). Returns once submitted;
-   * `done()` or a read waits for the GPU. With `timestamps`, every dispatch gets its own pass
-   * and the query set receives begin/end pairs in kernel order (one step only).
+   * `done()` or a read waits for the GPU. With `timestamps`, every kernel gets its own pass of
+   * `repeat` dispatches (timestamps are coarse: Dawn quantises them) and the query set receives
+   * begin/end pairs in kernel order (one step only).
    */
-  run(steps: ReadonlyArray<StepSpec>, timestamps?: GPUQuerySet): void {
+  run(steps: ReadonlyArray<StepSpec>, timestamps?: GPUQuerySet, repeat = 1): void {
     for (let c = 0; c < steps.length; c += this.chunk) {
       const part = steps.slice(c, c + this.chunk);
       this.writeSteps(part);
@@ -298,7 +309,7 @@ export class GpuTrainer {
           const pass = enc.beginComputePass({ label: `cnnv3 train ${k.name}`, timestampWrites: { querySet: timestamps, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
           pass.setBindGroup(0, this.bindGroup, [0]);
           pass.setPipeline(k.pipeline);
-          pass.dispatchWorkgroups(...k.groups(part[0]!.n));
+          for (let r = 0; r < repeat; r++) pass.dispatchWorkgroups(...k.groups(part[0]!.n));
           pass.end();
         });
       } else {

@@ -1,7 +1,7 @@
 /**
  * A training run's GPU side: the training set uploaded once, the trainer, and one epoch at a
- * time: the epoch's shuffled order goes up (a few KB), its steps are submitted in chunks with
- * one chunk in flight while the next is encoded, and the per-step losses and the new state come
+ * time: the epoch's shuffled order goes up (a few KB), its steps are submitted in growing chunks
+ * with one chunk in flight while the next is encoded, and the per-step losses and the new state come
  * back once at the end of the epoch. Browser-safe.
  */
 import { CnnV3Error } from '../../errors.js';
@@ -9,6 +9,8 @@ import type { ParamTable } from '../../model/params.js';
 import type { GpuContext } from '../context.js';
 import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource, type GpuTrainingSet } from './data.js';
 import { GpuTrainer, type StepSpec, type TrainState } from './gpu-trainer.js';
+
+const FIRST_CHUNK = 4;
 
 export interface SessionOptions {
   batchSize: number;
@@ -110,8 +112,11 @@ export class GpuTrainingSession {
       steps.push({ n: Math.min(B, order.length - s * B), first: s * B, step: firstStep + s + 1, lr, lossSlot: s });
     }
     let inFlight: { done: Promise<void>; count: number } | undefined;
-    for (let c = 0; c < steps.length; c += this.chunk) {
-      const part = steps.slice(c, c + this.chunk);
+    // Chunks grow from FIRST_CHUNK steps, doubling up to `chunk`: the GPU starts after a few
+    // steps are encoded, and each later chunk is encoded while the one before it runs.
+    let size = Math.min(FIRST_CHUNK, this.chunk);
+    for (let c = 0; c < steps.length; c += size, size = Math.min(2 * size, this.chunk)) {
+      const part = steps.slice(c, c + size);
       this.trainer.run(part);
       const done = this.trainer.done();
       if (inFlight) {
@@ -125,9 +130,7 @@ export class GpuTrainingSession {
       await this.guard(inFlight.done);
       progress(inFlight.count);
     }
-    const losses = await this.guard(this.trainer.readLosses(steps.length));
-    const state = await this.guard(this.trainer.readState());
-    return { losses, state };
+    return this.guard(this.trainer.readStateAndLosses(steps.length));
   }
 
   destroy(): void {
