@@ -101,6 +101,27 @@ override RN_BOTT: u32 = 1u;
 override RN_DEC1: u32 = 1u;
 override RN_DEC0: u32 = 1u;
 
+// Where layer l's weight-gradient records start in the partials buffer, and how many a patch has.
+fn layer_parts(l: u32) -> u32 {
+  switch l {
+    case 0u: { return R_ENC0; }
+    case 1u: { return R_ENC1; }
+    case 2u: { return R_BOTT; }
+    case 3u: { return R_DEC1; }
+    default: { return R_DEC0; }
+  }
+}
+
+fn layer_records(l: u32) -> u32 {
+  switch l {
+    case 0u: { return RN_ENC0; }
+    case 1u: { return RN_ENC1; }
+    case 2u: { return RN_BOTT; }
+    case 3u: { return RN_DEC1; }
+    default: { return RN_DEC0; }
+  }
+}
+
 const HID: u32 = 16u;
 const IN0: u32 = 20u;
 const OUTC: u32 = 4u;

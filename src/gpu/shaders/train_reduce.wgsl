@@ -5,27 +5,6 @@
 //                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
 //                the gradient kept in state; the workgroup after the last parameter sums the loss.
 
-// Weight-gradient records per patch of layer l.
-fn records_of(l: u32) -> u32 {
-  switch l {
-    case 0u: { return RN_ENC0; }
-    case 1u: { return RN_ENC1; }
-    case 2u: { return RN_BOTT; }
-    case 3u: { return RN_DEC1; }
-    default: { return RN_DEC0; }
-  }
-}
-
-fn parts_of(l: u32) -> u32 {
-  switch l {
-    case 0u: { return R_ENC0; }
-    case 1u: { return R_ENC1; }
-    case 2u: { return R_BOTT; }
-    case 3u: { return R_DEC1; }
-    default: { return R_DEC0; }
-  }
-}
-
 fn rec_of(l: u32) -> u32 {
   let cout = layer_out_ch(l);
   return cout * layer_in_ch(l) * layer_kk(l) + select(3u * cout, cout, l == 2u);
@@ -71,12 +50,12 @@ fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) 
     }
     let cout = layer_out_ch(lay);
     let nw = cout * layer_in_ch(lay) * layer_kk(lay);
-    let records = records_of(lay);
+    let records = layer_records(lay);
     let rec = rec_of(lay);
     // γ entries read Σ g·z (record field nw + cout + c), β entries Σ g (nw + 2·cout + c).
     let field = nw + cout + o - film_gamma_of(lay);
     for (var t = phase; t < records; t += phases) {
-      sum += parts[parts_of(lay) + (n * records + t) * rec + field];
+      sum += parts[layer_parts(lay) + (n * records + t) * rec + field];
     }
   }
   fpart_s[li] = sum;
@@ -116,8 +95,8 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     }
     let local_i = pi - layer_param(l);
     let rec = rec_of(l);
-    let base = parts_of(l) + local_i;
-    let count = st.n * records_of(l);
+    let base = layer_parts(l) + local_i;
+    let count = st.n * layer_records(l);
     for (var f = li; f < count; f += RED_WG) {
       s += parts[base + f * rec];
     }

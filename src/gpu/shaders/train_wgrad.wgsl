@@ -19,26 +19,6 @@ var<workgroup> dz_s: array<vec4f, WG_DZ>;
 var<workgroup> gz_s: array<vec4f, WG_DZ>;
 var<workgroup> gs_s: array<vec4f, WG_DZ>;
 
-fn layer_parts(l: u32) -> u32 {
-  switch l {
-    case 0u: { return R_ENC0; }
-    case 1u: { return R_ENC1; }
-    case 2u: { return R_BOTT; }
-    case 3u: { return R_DEC1; }
-    default: { return R_DEC0; }
-  }
-}
-
-fn layer_records(l: u32) -> u32 {
-  switch l {
-    case 0u: { return RN_ENC0; }
-    case 1u: { return RN_ENC1; }
-    case 2u: { return RN_BOTT; }
-    case 3u: { return RN_DEC1; }
-    default: { return RN_DEC0; }
-  }
-}
-
 // dW[o, in_channel(ig, c), tap] for the lanes o of output group og.
 fn store_dw(rec: u32, og: u32, ig: u32, c: u32, tap: u32, v: vec4f) {
   let i = in_channel(LAYER, ig, c);
