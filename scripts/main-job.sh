@@ -28,5 +28,5 @@ cnnv3 infer --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v
 echo "== 6. check the GPU against the CPU reference on that photo"
 cnnv3 parity --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin" \
   --photo examples/photos/cat.png --cond 0,0,0,0.5,0.5
-echo "== 7. render two seconds of the example demo (.seq: the built-in G-buffer scene, then a photo) → $out/demo"
+echo "== 7. render two seconds of the example demo (.seq: the Blender model on its scene, then the built-in scene) → $out/demo"
 cnnv3 demo examples/demo/example.seq --out "$out/demo" --width 128 --height 72 --fps 12 --from 3 --to 5 --stability
