@@ -22,6 +22,7 @@ import { Rng } from '../util/rng.js';
 import { Adam } from './adam.js';
 import { prepareImage, type TrainImage } from './data.js';
 import { DeviceLostError, GpuTrainingSession } from '../gpu/train/session.js';
+import type { GpuContext } from '../gpu/context.js';
 import { openTrainGpu } from '../gpu/train/device-node.js';
 import { createEngine, defaultThreads } from './engine-node.js';
 import { learningRate, type TrainOptions } from './options.js';
@@ -121,7 +122,13 @@ async function readLog(path: string): Promise<EpochRecord[]> {
   return out;
 }
 
-export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult> {
+/** Observers of a run's resources, for callers that embed the trainer (and for its tests). */
+export interface TrainHooks {
+  /** The WebGPU context the run trains on, once it is open. */
+  onGpu?: (ctx: GpuContext) => void;
+}
+
+export async function train(opts: TrainOptions, io: CliIO, hooks: TrainHooks = {}): Promise<TrainResult> {
   const config: ModelConfig = { encChannels: opts.encChannels, filmCondDim: opts.filmCondDim };
   if (opts.outputMode !== 'sigmoid') config.output = opts.outputMode;
   const table = buildParamTable(config);
@@ -161,6 +168,7 @@ export async function train(opts: TrainOptions, io: CliIO): Promise<TrainResult>
   const threads = opts.threads ?? defaultThreads();
   // GPU: the training set goes up once, refused before training when it cannot fit.
   const gpu = opts.device === 'cpu' ? undefined : await openTrainGpu(opts.device);
+  if (gpu) hooks.onGpu?.(gpu);
   const session = gpu
     ? await GpuTrainingSession.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }).catch((e: unknown) => {
         gpu.device.destroy();
