@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -134,4 +134,22 @@ test('stability: per-second means of frame-to-frame change, chains broken by fra
   assert.match(text, /^ +1 +1 +0\.30000 +0\.20000 +1\.500$/m);
   assert.match(text, /ratio = output Δ \/ albedo Δ: 1\.250/);
   assert.match(formatStability(new StabilityMeter().table()), /nothing to compare/);
+});
+
+test('Ctrl-C during a render: exit 130, no output directory and no staging folder left', async (t) => {
+  if (!gpuOk(t)) return;
+  const dir = tempDir(t);
+  const out = join(dir, 'render');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/bin.ts'), 'demo', EXAMPLE, '--out', out, '--width', '64', '--height', '36', '--fps', '24'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  const code = await new Promise<number | null>((done) => {
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+      // Interrupt once frames are being written into the staging folder.
+      if (stdout.includes('Rendering ') && readdirSync(dir).some((f) => f.includes('.tmp-'))) child.kill('SIGINT');
+    });
+    child.on('exit', (c) => done(c));
+  });
+  assert.equal(code, 130, stdout);
+  assert.deepEqual(readdirSync(dir), [], 'nothing left beside --out');
 });

@@ -8,6 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { nodeAssets, onPath } from '../../demo/assets-node.js';
 import { DemoEngine, seqDuration, type FrameInfo } from '../../demo/engine.js';
@@ -179,6 +180,13 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const ctx = await createNodeGpu({ adapter: 'auto' });
   const staging = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Math.floor(Math.random() * 0xffffffff).toString(16)}`);
   let engine: DemoEngine | undefined;
+  // Ctrl-C (or a kill) mid-render skips `finally`: the staging folder must go all the same.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(staging, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps });
     await mkdir(staging, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
@@ -221,6 +229,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
     return 0;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     engine?.destroy();
     await rm(staging, { recursive: true, force: true });
     ctx.device.destroy();
