@@ -46,17 +46,17 @@ interface PassSpec {
   reads: (effect: CNNv3Effect) => string[];
   writes: (effect: CNNv3Effect) => string;
   scale: number;
-  /** Output pixels per workgroup along each axis (the shader's workgroup size × pixels per thread). */
-  tile: number;
+  /** Output pixels per workgroup along x and y (the shader's workgroup size × pixels per thread). */
+  tile: [number, number];
 }
 
 const PASSES: PassSpec[] = [
-  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: 8 },
-  { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: 16 },
-  { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: 8 },
-  { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: 8 },
+  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: [16, 16] },
+  { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: [16, 16] },
+  { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: [8, 8] },
+  { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: [8, 8] },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: 8 },
+  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 16] },
 ];
 
 interface PassState {
@@ -215,7 +215,7 @@ export class CNNv3Effect {
       });
       cp.setPipeline(pass.pipeline);
       cp.setBindGroup(0, pass.bindGroup);
-      cp.dispatchWorkgroups(Math.ceil(w / pass.spec.tile), Math.ceil(h / pass.spec.tile));
+      cp.dispatchWorkgroups(Math.ceil(w / pass.spec.tile[0]), Math.ceil(h / pass.spec.tile[1]));
       cp.end();
     });
     if (this.querySet && this.queryBuffer) encoder.resolveQuerySet(this.querySet, 0, 2 * PASSES.length, this.queryBuffer, 0);
