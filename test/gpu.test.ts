@@ -235,8 +235,8 @@ test('cnnv3 infer on a real photo writes the PNG and the raw float32 output', as
 test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each resolution, small configs', async (t) => {
   const runner = await testRunner(t, 'dawn');
   if (!runner) return;
-  // enc1 works in 16×16 output tiles with an 18×18 halo of pooled e0, enc0 and dec0 in 16×16
-  // tiles of two-pixel threads (odd widths leave a thread's second pixel outside), the other passes
+  // enc1 works in 16×16 output tiles with an 18×18 halo of pooled e0, enc0 and dec0 in 16×32
+  // tiles of threads of 2×2 pixels (odd sizes leave part of a thread's block outside), the other passes
   // in 8×8 workgroups: these sizes put a tile edge, a one-pixel partial tile or an exact fit at every level.
   const cases: ParityCase[] = [
     [DEFAULT_MODEL_CONFIG, 33, 65, 31],

@@ -51,12 +51,12 @@ interface PassSpec {
 }
 
 const PASSES: PassSpec[] = [
-  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: [16, 16] },
+  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: [16, 32] },
   { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: [16, 16] },
   { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: [8, 8] },
   { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: [8, 8] },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 16] },
+  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
 ];
 
 interface PassState {
