@@ -32,6 +32,21 @@ fn get_w(base: u32, idx: u32) -> f32 {
   return select(pair.x, pair.y, (i & 1u) == 1u);
 }
 
+// The weights (co, ci, tap) for co < n ≤ 4 of a 3×3 layer with n outputs and IN inputs, as one
+// vec4 over co (OIHW order, SPEC §6).
+fn conv3_weights4(base: u32, n: u32, IN: u32, ci: u32, tap: u32) -> vec4f {
+  var v = vec4f(0.0);
+  for (var co = 0u; co < n; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
+  return v;
+}
+
+// The n ≤ 4 biases of that layer, after its weights.
+fn conv3_bias4(base: u32, n: u32, IN: u32) -> vec4f {
+  var b = vec4f(0.0);
+  for (var co = 0u; co < n; co++) { b[co] = get_w(base, n * IN * 9u + co); }
+  return b;
+}
+
 fn inside(p: vec2i, size: vec2i) -> bool {
   return all(p >= vec2i(0)) && all(p < size);
 }

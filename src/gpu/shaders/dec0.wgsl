@@ -73,14 +73,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var k = li; k < 9u * IN; k += THREADS) {
     let tap = k / IN;
     let ci = k % IN;
-    var v = vec4f(0.0);
-    for (var co = 0u; co < OUT; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
-    w[tap * 8u + ci] = v;
+    w[tap * 8u + ci] = conv3_weights4(base, OUT, IN, ci, tap);
   }
   if (li == 0u) {
-    var b = vec4f(0.0);
-    for (var co = 0u; co < OUT; co++) { b[co] = get_w(base, OUT * IN * 9u + co); }
-    bias = b;
+    bias = conv3_bias4(base, OUT, IN);
   }
   workgroupBarrier();
 

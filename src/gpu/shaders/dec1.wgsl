@@ -19,14 +19,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
   for (var k = lid; k < 9u * IN; k += 64u) {
     let tap = k / IN;
     let ci = k % IN;
-    var v = vec4f(0.0);
-    for (var co = 0u; co < C0; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
-    w[tap * 16u + ci] = v;
+    w[tap * 16u + ci] = conv3_weights4(base, C0, IN, ci, tap);
   }
   if (lid == 0u) {
-    var b = vec4f(0.0);
-    for (var co = 0u; co < C0; co++) { b[co] = get_w(base, C0 * IN * 9u + co); }
-    bias = b;
+    bias = conv3_bias4(base, C0, IN);
   }
   workgroupBarrier();
 

@@ -81,14 +81,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   for (var k = li; k < 180u; k += THREADS) {
     let tap = k / IN;
     let ci = k % IN;
-    var v = vec4f(0.0);
-    for (var co = 0u; co < C0; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
-    w[k] = v;
+    w[k] = conv3_weights4(base, C0, IN, ci, tap);
   }
   if (li == 0u) {
-    var b = vec4f(0.0);
-    for (var co = 0u; co < C0; co++) { b[co] = get_w(base, C0 * IN * 9u + co); }
-    bias = b;
+    bias = conv3_bias4(base, C0, IN);
   }
   workgroupBarrier();
 
