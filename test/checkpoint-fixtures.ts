@@ -24,3 +24,14 @@ export function makeCheckpoint(config: ModelConfig = DEFAULT_MODEL_CONFIG, withO
 
 /** Bit patterns, so NaN and −0 compare exactly. */
 export const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+/** A safetensors file from a header (object or raw JSON text), data bytes, and optionally a forged header length. */
+export function craftSafetensors(header: unknown, data: Uint8Array | number = 0, headerLen?: bigint): Uint8Array {
+  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
+  const body = typeof data === 'number' ? new Uint8Array(data) : data;
+  const out = new Uint8Array(8 + json.length + body.length);
+  new DataView(out.buffer).setBigUint64(0, headerLen ?? BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(body, 8 + json.length);
+  return out;
+}

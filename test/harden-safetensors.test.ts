@@ -10,21 +10,12 @@ import { CnnV3Error } from '../src/errors.js';
 import { exportWeights, expectedFilmBytes, expectedWeightBytes } from '../src/export/export.js';
 import { readFilmMlpBin, readWeightsBin } from '../src/export/read.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
-import { makeCheckpoint } from './checkpoint-fixtures.js';
+import { craftSafetensors, makeCheckpoint } from './checkpoint-fixtures.js';
 import { REPO, runCli, tempDir } from './helpers.js';
 import { sampleFiles, writeSample } from './sample-fixtures.js';
 
 const FILE = 'model.safetensors';
 
-function craft(header: string, data: Uint8Array | number = 0, headerLen?: bigint): Uint8Array {
-  const json = new TextEncoder().encode(header);
-  const body = typeof data === 'number' ? new Uint8Array(data) : data;
-  const out = new Uint8Array(8 + json.length + body.length);
-  new DataView(out.buffer).setBigUint64(0, headerLen ?? BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(body, 8 + json.length);
-  return out;
-}
 
 function refuses(run: () => unknown, file: string, pattern: RegExp): void {
   assert.throws(run, (e: unknown) => {
@@ -38,23 +29,23 @@ function refuses(run: () => unknown, file: string, pattern: RegExp): void {
 const refusesST = (bytes: Uint8Array, pattern: RegExp) => refuses(() => decodeSafetensors(bytes, FILE), FILE, pattern);
 
 test('header length: 2^64 − 1, just over 100 MB, past the end, 0 — all refused before allocating', () => {
-  refusesST(craft('{}', 0, 2n ** 64n - 1n), /header length 18446744073709551615 is over the 100000000-byte limit/);
-  refusesST(craft('{}', 0, 100_000_001n), /header length 100000001 is over the 100000000-byte limit/);
-  refusesST(craft('{}', 0, 100_000_000n), /truncated safetensors file: the header declares 100000000 bytes but only 2 follow/);
-  refusesST(craft('{}', 0, 3n), /truncated safetensors file: the header declares 3 bytes but only 2 follow/);
-  refusesST(craft('', 0, 0n), /header length is 0/);
+  refusesST(craftSafetensors('{}', 0, 2n ** 64n - 1n), /header length 18446744073709551615 is over the 100000000-byte limit/);
+  refusesST(craftSafetensors('{}', 0, 100_000_001n), /header length 100000001 is over the 100000000-byte limit/);
+  refusesST(craftSafetensors('{}', 0, 100_000_000n), /truncated safetensors file: the header declares 100000000 bytes but only 2 follow/);
+  refusesST(craftSafetensors('{}', 0, 3n), /truncated safetensors file: the header declares 3 bytes but only 2 follow/);
+  refusesST(craftSafetensors('', 0, 0n), /header length is 0/);
 });
 
 test('duplicate JSON keys are refused (JSON.parse would keep the last one silently)', () => {
   const t = (b: number, e: number) => `{"dtype":"F32","shape":[1],"data_offsets":[${b},${e}]}`;
-  refusesST(craft(`{"a":${t(0, 4)},"a":${t(0, 4)}}`, 4), /header has the key "a" twice$/);
+  refusesST(craftSafetensors(`{"a":${t(0, 4)},"a":${t(0, 4)}}`, 4), /header has the key "a" twice$/);
   // Written differently, the same key: escapes are decoded before comparing.
-  refusesST(craft(`{"ab":${t(0, 4)},"a\\u0062":${t(4, 8)}}`, 8), /header has the key "ab" twice$/);
-  refusesST(craft(`{"__metadata__":{"k":"1","k":"2"}}`), /header has the key "k" twice inside "__metadata__"$/);
-  refusesST(craft(`{"x":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}`, 4), /the key "dtype" twice inside "x"$/);
-  refusesST(craft(`{"__metadata__":{},"__metadata__":{}}`), /the key "__metadata__" twice$/);
+  refusesST(craftSafetensors(`{"ab":${t(0, 4)},"a\\u0062":${t(4, 8)}}`, 8), /header has the key "ab" twice$/);
+  refusesST(craftSafetensors(`{"__metadata__":{"k":"1","k":"2"}}`), /header has the key "k" twice inside "__metadata__"$/);
+  refusesST(craftSafetensors(`{"x":{"dtype":"F32","dtype":"F16","shape":[1],"data_offsets":[0,4]}}`, 4), /the key "dtype" twice inside "x"$/);
+  refusesST(craftSafetensors(`{"__metadata__":{},"__metadata__":{}}`), /the key "__metadata__" twice$/);
   // Equal keys in different objects, keys that look alike, strings in arrays, are all fine.
-  const ok = craft(`{"__metadata__":{"a":"\\"a\\":","b":"a"},"a":${t(0, 4)},"a ":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}`, 8);
+  const ok = craftSafetensors(`{"__metadata__":{"a":"\\"a\\":","b":"a"},"a":${t(0, 4)},"a ":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}`, 8);
   assert.deepEqual([...decodeSafetensors(ok, FILE).tensors.keys()], ['a', 'a ']);
   assert.equal(findDuplicateKey('{"a":[{"a":1},{"a":2}],"b":["a","a"]}'), undefined);
   assert.deepEqual(findDuplicateKey('{"a":[{"b":1,"c":{"d":[]},"b":2}]}'), { key: 'b', within: 'a' });
@@ -66,27 +57,27 @@ test('duplicate JSON keys are refused (JSON.parse would keep the last one silent
 test('offsets: overlapping, gapped, out of range, trailing bytes; zero-size tensors', () => {
   const e = (shape: number[], b: number, en: number, dtype = 'F32') => ({ dtype, shape, data_offsets: [b, en] });
   const j = (o: unknown) => JSON.stringify(o);
-  refusesST(craft(j({ a: e([4], 0, 16), z: e([0], 8, 8) }), 16), /tensors a and z overlap/);
-  refusesST(craft(j({ a: e([2], 0, 8), b: e([2], 0, 8) }), 8), /tensors a and b overlap/);
-  refusesST(craft(j({ a: e([1], 0, 4), b: e([1], 6, 10) }), 10), /2 unused bytes before tensor b/);
-  refusesST(craft(j({ a: e([1], 2 ** 53 - 4, 2 ** 53) }), 4), /data_offsets must be|unused bytes/);
-  refusesST(craft(j({ a: e([1], 2 ** 53, 2 ** 53 + 4) }), 4), /data_offsets must be \[begin, end\]/);
+  refusesST(craftSafetensors(j({ a: e([4], 0, 16), z: e([0], 8, 8) }), 16), /tensors a and z overlap/);
+  refusesST(craftSafetensors(j({ a: e([2], 0, 8), b: e([2], 0, 8) }), 8), /tensors a and b overlap/);
+  refusesST(craftSafetensors(j({ a: e([1], 0, 4), b: e([1], 6, 10) }), 10), /2 unused bytes before tensor b/);
+  refusesST(craftSafetensors(j({ a: e([1], 2 ** 53 - 4, 2 ** 53) }), 4), /data_offsets must be|unused bytes/);
+  refusesST(craftSafetensors(j({ a: e([1], 2 ** 53, 2 ** 53 + 4) }), 4), /data_offsets must be \[begin, end\]/);
   // A huge tensor whose offsets agree with its shape but not with the file: no allocation.
-  refusesST(craft(j({ a: e([2 ** 40], 0, 2 ** 42) }), 4), /truncated safetensors file: the header describes 4398046511104 bytes of tensor data but only 4 follow/);
-  refusesST(craft(j({ a: e([1], 0, 4) }), 5), /1 trailing bytes after the tensor data/);
-  const zero = decodeSafetensors(craft(j({ z: e([0, 3], 0, 0), a: e([1], 0, 4), y: e([5, 0], 4, 4) }), 4), FILE);
+  refusesST(craftSafetensors(j({ a: e([2 ** 40], 0, 2 ** 42) }), 4), /truncated safetensors file: the header describes 4398046511104 bytes of tensor data but only 4 follow/);
+  refusesST(craftSafetensors(j({ a: e([1], 0, 4) }), 5), /1 trailing bytes after the tensor data/);
+  const zero = decodeSafetensors(craftSafetensors(j({ z: e([0, 3], 0, 0), a: e([1], 0, 4), y: e([5, 0], 4, 4) }), 4), FILE);
   assert.deepEqual([...zero.tensors.values()].map((t) => t.data.length), [0, 1, 0]);
 });
 
 test('unknown dtype, and shape products that overflow', () => {
-  refusesST(craft('{"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', 16), /tensor x has unknown dtype "F128"/);
-  refusesST(craft('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1), /tensor x has unsupported dtype "U8"/);
-  refusesST(craft('{"x":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}', 4), /unknown dtype "f32"/);
-  refusesST(craft('{"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}', 8), /shape \[4294967296, 4294967296\] is too large/);
-  refusesST(craft('{"x":{"dtype":"F32","shape":[1e300],"data_offsets":[0,4]}}', 4), /shape must be an array of non-negative integers/);
-  refusesST(craft('{"x":{"dtype":"F32","shape":[0,1e300],"data_offsets":[0,0]}}', 0), /shape must be an array of non-negative integers/);
+  refusesST(craftSafetensors('{"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', 16), /tensor x has unknown dtype "F128"/);
+  refusesST(craftSafetensors('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', 1), /tensor x has unsupported dtype "U8"/);
+  refusesST(craftSafetensors('{"x":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}}', 4), /unknown dtype "f32"/);
+  refusesST(craftSafetensors('{"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}', 8), /shape \[4294967296, 4294967296\] is too large/);
+  refusesST(craftSafetensors('{"x":{"dtype":"F32","shape":[1e300],"data_offsets":[0,4]}}', 4), /shape must be an array of non-negative integers/);
+  refusesST(craftSafetensors('{"x":{"dtype":"F32","shape":[0,1e300],"data_offsets":[0,0]}}', 0), /shape must be an array of non-negative integers/);
   // 2^26·2^26 = 2^52 elements ·4 bytes overflows 2^53.
-  refusesST(craft('{"x":{"dtype":"F32","shape":[67108864,67108864],"data_offsets":[0,4]}}', 4), /is too large/);
+  refusesST(craftSafetensors('{"x":{"dtype":"F32","shape":[67108864,67108864],"data_offsets":[0,4]}}', 4), /is too large/);
 });
 
 test('NaN / ±Inf: the container keeps them, a checkpoint refuses them in model tensors', () => {

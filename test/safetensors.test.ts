@@ -6,6 +6,7 @@ import { decodeSafetensors, encodeSafetensors, type SafetensorsTensorIn } from '
 import { CnnV3Error } from '../src/errors.js';
 import { requireTool, SYSTEM_PYTHON, tempDir } from './helpers.js';
 import { f32hex, pythonReadSafetensors, pythonWriteSafetensors } from './safetensors-oracle.js';
+import { craftSafetensors } from './checkpoint-fixtures.js';
 
 const FILE = 'model.safetensors';
 
@@ -115,16 +116,6 @@ test('reads a file another writer made: F16, BF16, F64, no padding, data out of 
 
 // ---- malformed files ---------------------------------------------------------------------
 
-/** A file from a header (object or raw text), data bytes, and optionally a forged length. */
-function craft(header: unknown, data: Uint8Array | number = 0, headerLen?: bigint): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
-  const body = typeof data === 'number' ? new Uint8Array(data) : data;
-  const out = new Uint8Array(8 + json.length + body.length);
-  new DataView(out.buffer).setBigUint64(0, headerLen ?? BigInt(json.length), true);
-  out.set(json, 8);
-  out.set(body, 8 + json.length);
-  return out;
-}
 
 const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
 
@@ -144,59 +135,59 @@ function refuses(bytes: Uint8Array, pattern: RegExp, limits?: { maxHeaderBytes: 
 test('too short, empty, zero or huge header length', () => {
   refuses(new Uint8Array(0), /^model\.safetensors: not a safetensors file: too short \(the file is empty\)$/);
   refuses(new Uint8Array(5), /not a safetensors file: too short \(5 bytes; truncated\?\)$/);
-  refuses(craft('', 0, 0n), /not a safetensors file: header length is 0$/);
+  refuses(craftSafetensors('', 0, 0n), /not a safetensors file: header length is 0$/);
   // A u64 beyond 2^53 must not wrap or lose precision.
-  refuses(craft('{}', 0, 2n ** 63n + 5n), /header length 9223372036854775813 is over the 100000000-byte limit/);
-  refuses(craft('{}', 0, 100_000_001n), /header length 100000001 is over the 100000000-byte limit/);
+  refuses(craftSafetensors('{}', 0, 2n ** 63n + 5n), /header length 9223372036854775813 is over the 100000000-byte limit/);
+  refuses(craftSafetensors('{}', 0, 100_000_001n), /header length 100000001 is over the 100000000-byte limit/);
   // The limit can be lowered by the caller.
-  refuses(craft('{"__metadata__":{"a":"bbbbbbbbbbbbbb"}}'), /is over the 16-byte limit/, { maxHeaderBytes: 16 });
+  refuses(craftSafetensors('{"__metadata__":{"a":"bbbbbbbbbbbbbb"}}'), /is over the 16-byte limit/, { maxHeaderBytes: 16 });
 });
 
 test('a header length past the end of the file: truncated', () => {
-  refuses(craft('{}', 0, 100n), /^model\.safetensors: truncated safetensors file: the header declares 100 bytes but only 2 follow$/);
+  refuses(craftSafetensors('{}', 0, 100n), /^model\.safetensors: truncated safetensors file: the header declares 100 bytes but only 2 follow$/);
 });
 
 test('header that is not JSON, not UTF-8, or not an object', () => {
-  refuses(craft('{nope'), /^model\.safetensors: not a safetensors file: header is not JSON$/);
-  const bad = craft('{"a"}');
+  refuses(craftSafetensors('{nope'), /^model\.safetensors: not a safetensors file: header is not JSON$/);
+  const bad = craftSafetensors('{"a"}');
   bad[9] = 0xff; // invalid UTF-8 inside the header
   refuses(bad, /header is not JSON$/);
-  refuses(craft('[1, 2]'), /not a safetensors file: header is not JSON \(expected an object, got an array\)$/);
-  refuses(craft('null'), /header is not JSON \(expected an object, got null\)$/);
-  refuses(craft('42'), /header is not JSON \(expected an object, got number\)$/);
+  refuses(craftSafetensors('[1, 2]'), /not a safetensors file: header is not JSON \(expected an object, got an array\)$/);
+  refuses(craftSafetensors('null'), /header is not JSON \(expected an object, got null\)$/);
+  refuses(craftSafetensors('42'), /header is not JSON \(expected an object, got number\)$/);
 });
 
 test('bad dtype, shape or data_offsets', () => {
-  refuses(craft({ x: { dtype: 'Q9', shape: [1], data_offsets: [0, 4] } }, 4), /tensor x has unknown dtype "Q9" \(expected F32, F16, BF16 or F64\)$/);
-  refuses(craft({ x: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8), /tensor x has unsupported dtype "I64"/);
-  refuses(craft({ x: { shape: [1], data_offsets: [0, 4] } }, 4), /tensor x: missing dtype$/);
-  refuses(craft({ x: 5 }, 0), /tensor x: header entry is not an object$/);
+  refuses(craftSafetensors({ x: { dtype: 'Q9', shape: [1], data_offsets: [0, 4] } }, 4), /tensor x has unknown dtype "Q9" \(expected F32, F16, BF16 or F64\)$/);
+  refuses(craftSafetensors({ x: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, 8), /tensor x has unsupported dtype "I64"/);
+  refuses(craftSafetensors({ x: { shape: [1], data_offsets: [0, 4] } }, 4), /tensor x: missing dtype$/);
+  refuses(craftSafetensors({ x: 5 }, 0), /tensor x: header entry is not an object$/);
   for (const shape of [[-1], [1.5], ['2'], 3, null, [2 ** 60]]) {
-    refuses(craft({ x: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4), /tensor x: shape must be an array of non-negative integers, got /);
+    refuses(craftSafetensors({ x: { dtype: 'F32', shape, data_offsets: [0, 4] } }, 4), /tensor x: shape must be an array of non-negative integers, got /);
   }
-  refuses(craft({ x: { dtype: 'F32', data_offsets: [0, 4] } }, 4), /shape must be an array of non-negative integers, got nothing$/);
+  refuses(craftSafetensors({ x: { dtype: 'F32', data_offsets: [0, 4] } }, 4), /shape must be an array of non-negative integers, got nothing$/);
   // Each dimension fits, the product does not.
-  refuses(craft({ x: f32([2 ** 30, 2 ** 30, 2 ** 30], 0, 4) }, 4), /tensor x: shape \[1073741824, 1073741824, 1073741824\] is too large$/);
-  refuses(craft({ x: f32([2, 3], 0, 20) }, 20), /tensor x: shape \[2, 3\] of F32 needs 24 bytes but data_offsets \[0, 20\] span 20$/);
+  refuses(craftSafetensors({ x: f32([2 ** 30, 2 ** 30, 2 ** 30], 0, 4) }, 4), /tensor x: shape \[1073741824, 1073741824, 1073741824\] is too large$/);
+  refuses(craftSafetensors({ x: f32([2, 3], 0, 20) }, 20), /tensor x: shape \[2, 3\] of F32 needs 24 bytes but data_offsets \[0, 20\] span 20$/);
   for (const offsets of [[8, 4], [0], 'x', [-1, 3], [0, 1.5], null]) {
-    refuses(craft({ x: { dtype: 'F32', shape: [1], data_offsets: offsets } }, 4), /tensor x: data_offsets must be \[begin, end\] with 0 ≤ begin ≤ end/);
+    refuses(craftSafetensors({ x: { dtype: 'F32', shape: [1], data_offsets: offsets } }, 4), /tensor x: data_offsets must be \[begin, end\] with 0 ≤ begin ≤ end/);
   }
 });
 
 test('overlapping, gapped, out-of-range offsets, trailing bytes', () => {
-  refuses(craft({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12), /tensors a and b overlap \(data_offsets \[0, 8\] and \[4, 12\]\)$/);
-  refuses(craft({ a: f32([1], 0, 4), b: f32([1], 8, 12) }, 12), /4 unused bytes before tensor b/);
-  refuses(craft({ a: f32([1], 4, 8) }, 8), /4 unused bytes before tensor a \(data_offsets start at 4/);
-  refuses(craft({ a: f32([1], 0, 4), b: f32([1], 4, 8) }, 6), /truncated safetensors file: the header describes 8 bytes of tensor data but only 6 follow$/);
-  refuses(craft({ a: f32([1], 0, 4) }, 7), /3 trailing bytes after the tensor data \(the header describes 4 bytes\)$/);
-  refuses(craft({}, 1), /1 trailing bytes after the tensor data/);
+  refuses(craftSafetensors({ a: f32([2], 0, 8), b: f32([2], 4, 12) }, 12), /tensors a and b overlap \(data_offsets \[0, 8\] and \[4, 12\]\)$/);
+  refuses(craftSafetensors({ a: f32([1], 0, 4), b: f32([1], 8, 12) }, 12), /4 unused bytes before tensor b/);
+  refuses(craftSafetensors({ a: f32([1], 4, 8) }, 8), /4 unused bytes before tensor a \(data_offsets start at 4/);
+  refuses(craftSafetensors({ a: f32([1], 0, 4), b: f32([1], 4, 8) }, 6), /truncated safetensors file: the header describes 8 bytes of tensor data but only 6 follow$/);
+  refuses(craftSafetensors({ a: f32([1], 0, 4) }, 7), /3 trailing bytes after the tensor data \(the header describes 4 bytes\)$/);
+  refuses(craftSafetensors({}, 1), /1 trailing bytes after the tensor data/);
 });
 
 test('metadata values must be strings', () => {
-  refuses(craft({ __metadata__: { epoch: 3 } }), /__metadata__ value of "epoch" is not a string \(got 3\)$/);
-  refuses(craft({ __metadata__: ['a'] }), /__metadata__ is not an object of strings$/);
+  refuses(craftSafetensors({ __metadata__: { epoch: 3 } }), /__metadata__ value of "epoch" is not a string \(got 3\)$/);
+  refuses(craftSafetensors({ __metadata__: ['a'] }), /__metadata__ is not an object of strings$/);
   // "__proto__" is an ordinary key, not a prototype.
-  const back = decodeSafetensors(craft('{"__metadata__":{"__proto__":"x"}}'), FILE);
+  const back = decodeSafetensors(craftSafetensors('{"__metadata__":{"__proto__":"x"}}'), FILE);
   assert.equal(Object.getOwnPropertyDescriptor(back.metadata, '__proto__')?.value, 'x');
   assert.equal(Object.getPrototypeOf(back.metadata), Object.prototype);
 });

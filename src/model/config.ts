@@ -21,6 +21,11 @@ export function outputMode(cfg: ModelConfig): OutputMode {
   return cfg.output ?? 'sigmoid';
 }
 
+/** Whether two configs describe the same network (widths, condition size, output mode). */
+export function sameModelConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim && outputMode(a) === outputMode(b);
+}
+
 /** Input channels the residual output adds to: albedo r, g, b, and transp (alpha base = 1 − transp). */
 export const RESIDUAL_BASE_CHANNELS = [0, 1, 2, 19] as const;
 

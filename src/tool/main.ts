@@ -10,7 +10,6 @@ import { SAMPLE_FILES, type SampleFileName } from '../dataset/layout.js';
 import { loadSample, type Sample } from '../dataset/sample.js';
 import { CnnV3Error, isCnnV3Error } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
-import { describeConfig } from '../checkpoint/checkpoint.js';
 import { CNN_NODES, CNNv3Effect } from '../gpu/cnn-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../gpu/feature-pass.js';
@@ -24,7 +23,7 @@ import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import type { Raster } from '../image/image.js';
 import { setupTrainPanel } from './train-panel.js';
-import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, sameModelConfig, type ModelConfig } from '../model/config.js';
 
 // The model of the loaded weights file: its extension trailer (e.g. the residual output) says
 // when it is not the playbook's default; loading such a file rebuilds the effect.
@@ -213,7 +212,7 @@ function setWeights(bytes: Uint8Array, label: string): void {
   const fileConfig = weightsFileConfig(bytes, label, DEFAULT_MODEL_CONFIG);
   readWeightsBin(fileConfig, bytes, label); // size check with the file's name
   const g = gpu!;
-  if (describeConfig(fileConfig) !== describeConfig(config)) {
+  if (!sameModelConfig(fileConfig, config)) {
     // A different network (the FiLM MLP of the old one no longer fits it: load the new one's).
     g.effect.destroy();
     g.effect = new CNNv3Effect(g.ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, fileConfig);

@@ -13,7 +13,7 @@ import { ProgressBar } from '../cli/progress.js';
 import { NUM_FEATURES } from '../dataset/features.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
-import { OUT_CHANNELS, outputMode, type ModelConfig } from '../model/config.js';
+import { OUT_CHANNELS, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { FastModel } from '../model/fast.js';
 import { buildParamTable, describeModel } from '../model/params.js';
@@ -50,8 +50,6 @@ export interface TrainResult {
 
 export const checkpointPath = (dir: string, epoch: number) => join(dir, `checkpoint_epoch_${epoch}.safetensors`);
 
-const sameConfig = (a: ModelConfig, b: ModelConfig) =>
-  a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim && outputMode(a) === outputMode(b);
 
 /** The training images and the held-out ones (--val-split of the samples, or --val DIR). */
 async function loadImages(opts: TrainOptions, seed: number, io: CliIO): Promise<{ train: TrainImage[]; val: TrainImage[] }> {
@@ -137,7 +135,7 @@ export async function train(opts: TrainOptions, io: CliIO, hooks: TrainHooks = {
   let resumed: Checkpoint | undefined;
   if (opts.resume !== undefined) {
     resumed = await loadCheckpoint(opts.resume);
-    if (!sameConfig(resumed.config, config)) {
+    if (!sameModelConfig(resumed.config, config)) {
       throw fileError(
         opts.resume,
         `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass matching --enc-channels / --film-cond-dim / --output-mode`,
