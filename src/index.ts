@@ -61,12 +61,12 @@ export { buildParamTable, describeModel, convHalfOffsets, type ParamTable, type 
 export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from './model/config.js';
 export { initParams } from './model/init.js';
 export { forward as referenceForward, lossAndGrad as referenceLossAndGrad } from './model/reference.js';
-export { CNNv3Effect, CNN_NODES, type FilmParams } from './gpu/cnn-effect.js';
-export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './gpu/feature-pass.js';
-export { TextureNodes } from './gpu/nodes.js';
-export { ViewPass } from './gpu/view-pass.js';
+export { CNNv3Effect, CNN_NODES, type FilmParams } from './effect/cnn-effect.js';
+export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './effect/feature-pass.js';
+export { TextureNodes } from './effect/nodes.js';
+export { ViewPass } from './effect/view-pass.js';
 export { contextFromGpu, contextFromAdapter, type GpuContext } from './gpu/context.js';
-export { runParity, referenceOutput, formatParityReport, type ParityReport } from './gpu/parity.js';
+export { runParity, referenceOutput, formatParityReport, type ParityReport } from './verify/parity.js';
 export { psnr, ssim } from './eval/metrics.js';
 export { parseSeq, type SeqFile, type SeqEffect, type SeqSequence } from './demo/seq.js';
 export { resolveFrame, boundaries, beatAt, type ActiveEffect } from './demo/timeline.js';

@@ -13,7 +13,7 @@ import { isCnnV3Error } from '../src/errors.js';
 import { encodePng } from '../src/image/png.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { nodeGpu } from '../src/gpu/device-node.js';
-import { TextureNodes } from '../src/gpu/nodes.js';
+import { TextureNodes } from '../src/effect/nodes.js';
 import { readRgba32u, readTextureBytes } from '../src/gpu/readback.js';
 import { linearToSrgb8, octEncode } from '../src/pack/blender.js';
 import { toHalfBits, fromHalfBits } from '../src/util/half.js';

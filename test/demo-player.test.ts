@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { bufferIO } from '../src/cli/io.js';
 import { startTool, toolRoot } from '../src/cli/commands/tool.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../src/gpu/runner-node.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../src/jobs/runner-node.js';
 import { decodePng } from '../src/image/png.js';
 import type { RunningServer } from '../src/serve/static-node.js';
 import { IN_CI, REPO, tempDir } from './helpers.js';

@@ -6,7 +6,7 @@ import { after, type TestContext } from 'node:test';
 import { build } from 'esbuild';
 import type { GpuContext } from '../src/gpu/context.js';
 import { nodeGpu, SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
-import { chromiumRunner, CHROMIUM, dawnRunner, type GpuRunner } from '../src/gpu/runner-node.js';
+import { chromiumRunner, CHROMIUM, dawnRunner, type GpuRunner } from '../src/jobs/runner-node.js';
 import { REPO, requireTool } from './helpers.js';
 
 export type RunnerKind = 'dawn' | 'chromium';
@@ -14,7 +14,7 @@ export type RunnerKind = 'dawn' | 'chromium';
 export async function bundleSources(): Promise<{ path: string; cleanup: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'cnnv3-bundle-'));
   const path = join(dir, 'page-bundle.js');
-  await build({ entryPoints: [join(REPO, 'src/gpu/page-entry.ts')], bundle: true, format: 'esm', platform: 'browser', outfile: path, logLevel: 'silent' });
+  await build({ entryPoints: [join(REPO, 'src/jobs/page-entry.ts')], bundle: true, format: 'esm', platform: 'browser', outfile: path, logLevel: 'silent' });
   return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

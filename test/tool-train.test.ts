@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startTool, toolRoot } from '../src/cli/commands/tool.js';
 import { bufferIO } from '../src/cli/io.js';
 import { exportWeights } from '../src/export/export.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../src/gpu/runner-node.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../src/jobs/runner-node.js';
 import { decodePng, encodePng } from '../src/image/png.js';
 import { DEFAULT_MODEL_CONFIG } from '../src/model/config.js';
 import { initParams } from '../src/model/init.js';

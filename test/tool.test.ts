@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from '../src/gpu/runner-node.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../src/jobs/runner-node.js';
 import { decodePng } from '../src/image/png.js';
 import { startStaticServer, type RunningServer } from '../src/serve/static-node.js';
 import { bufferIO } from '../src/cli/io.js';

@@ -8,9 +8,9 @@
  * 1920×1080 frame on an H100 (fp32 eager 1.66 ms); goal ≤ 0.30 ms.
  */
 import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
-import { encodePlanes } from '../gpu/jobs.js';
-import { randomPlanes, randomWeights } from '../gpu/random-input.js';
-import { openGpuRunner, type RunnerChoice } from '../gpu/runner-node.js';
+import { encodePlanes } from '../jobs/jobs.js';
+import { randomPlanes, randomWeights } from '../verify/random-input.js';
+import { openGpuRunner, type RunnerChoice } from '../jobs/runner-node.js';
 import { toBase64 } from '../util/base64.js';
 
 const ANCHOR_MS = 1.2;

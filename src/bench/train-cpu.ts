@@ -17,7 +17,7 @@ import { buildParamTable } from '../model/params.js';
 import { packPhotoSample } from '../pack/photo.js';
 import { Adam } from '../train/adam.js';
 import { prepareImage, type TrainImage } from '../train/data.js';
-import { createEngine, defaultThreads } from '../train/engine-node.js';
+import { createEngine, defaultThreads } from '../train/cpu/engine-node.js';
 import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from '../train/patches.js';
 import { Rng } from '../util/rng.js';
 

@@ -9,9 +9,9 @@
  * 46,483 at batch 256. Goals: ≥ 20,000 and ≥ 200,000 patches/s, ≤ 0.5 s for the epoch.
  */
 import { gpuAwait } from '../gpu/context.js';
-import { openTrainGpu } from '../gpu/train/device-node.js';
-import { GpuTrainer } from '../gpu/train/gpu-trainer.js';
-import { GpuTrainingSession } from '../gpu/train/session.js';
+import { openTrainGpu } from '../train/gpu/device-node.js';
+import { GpuTrainer } from '../train/gpu/gpu-trainer.js';
+import { GpuTrainingSession } from '../train/gpu/session.js';
 import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { buildParamTable } from '../model/params.js';

@@ -1,6 +1,6 @@
 /** Draws the demo's sink onto a canvas texture (the browser player's present pass). */
 import type { GpuContext } from '../gpu/context.js';
-import { WGSL } from '../gpu/shaders.generated.js';
+import { WGSL } from './shaders.generated.js';
 
 export class SinkBlit {
   private readonly pipeline: GPURenderPipeline;

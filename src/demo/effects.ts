@@ -16,10 +16,10 @@
  */
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import { readWeightsBin, weightsFileConfig } from '../export/read.js';
-import { CNNv3Effect } from '../gpu/cnn-effect.js';
+import { CNNv3Effect } from '../effect/cnn-effect.js';
 import type { GpuContext } from '../gpu/context.js';
-import { FeaturePass, planesFromPhoto } from '../gpu/feature-pass.js';
-import { TextureNodes } from '../gpu/nodes.js';
+import { FeaturePass, planesFromPhoto } from '../effect/feature-pass.js';
+import { TextureNodes } from '../effect/nodes.js';
 import { decodeImage } from '../image/decode.js';
 import { toRgba8, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';

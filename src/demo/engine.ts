@@ -15,7 +15,7 @@
  */
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { TextureNodes } from '../gpu/nodes.js';
+import { TextureNodes } from '../effect/nodes.js';
 import { createEffect, type DemoAssets, type DemoEffect, type DemoFrame } from './effects.js';
 import { checkAllFrames, planAt, PREV_CNN, SINK, type FramePlan } from './graph.js';
 import type { SeqFile } from './seq.js';

@@ -8,8 +8,8 @@
 import { CnnV3Error } from '../errors.js';
 import type { Sample } from '../dataset/sample.js';
 import { exportWeights, type ExportedWeights } from '../export/export.js';
-import { trainContext } from '../gpu/train/context.js';
-import { GpuTrainingSession } from '../gpu/train/session.js';
+import { trainContext } from '../train/gpu/context.js';
+import { GpuTrainingSession } from '../train/gpu/session.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig, type OutputMode } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { buildParamTable } from '../model/params.js';

@@ -21,10 +21,10 @@ import { appendWhole, fsReason, makeDirs, writeFileAtomic } from '../util/atomic
 import { Rng } from '../util/rng.js';
 import { Adam } from './adam.js';
 import { prepareImage, type TrainImage } from './data.js';
-import { DeviceLostError, GpuTrainingSession } from '../gpu/train/session.js';
+import { DeviceLostError, GpuTrainingSession } from './gpu/session.js';
 import type { GpuContext } from '../gpu/context.js';
-import { openTrainGpu } from '../gpu/train/device-node.js';
-import { createEngine, defaultThreads } from './engine-node.js';
+import { openTrainGpu } from './gpu/device-node.js';
+import { createEngine, defaultThreads } from './cpu/engine-node.js';
 import { learningRate, type TrainOptions } from './options.js';
 import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from './patches.js';
 import { lossCurvePng } from './plot.js';

@@ -1,6 +1,6 @@
 import { CnnV3Error } from '../../errors.js';
 import { evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
-import { openGpuRunner, type GpuRunner } from '../../gpu/runner-node.js';
+import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { parseFlags, stringFlag } from '../args.js';
 import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readWeightFiles } from '../gpu-inputs.js';

@@ -1,6 +1,6 @@
 import { CnnV3Error } from '../../errors.js';
-import { decodeRgba, encodePlanes } from '../../gpu/jobs.js';
-import { openGpuRunner } from '../../gpu/runner-node.js';
+import { decodeRgba, encodePlanes } from '../../jobs/jobs.js';
+import { openGpuRunner } from '../../jobs/runner-node.js';
 import { encodePng } from '../../image/png.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
 import { toBase64 } from '../../util/base64.js';

@@ -1,8 +1,8 @@
 import { CnnV3Error } from '../../errors.js';
-import { encodePlanes } from '../../gpu/jobs.js';
-import { formatParityReport } from '../../gpu/parity.js';
-import { randomPlanes, randomWeights } from '../../gpu/random-input.js';
-import { openGpuRunner } from '../../gpu/runner-node.js';
+import { encodePlanes } from '../../jobs/jobs.js';
+import { formatParityReport } from '../../verify/parity.js';
+import { randomPlanes, randomWeights } from '../../verify/random-input.js';
+import { openGpuRunner } from '../../jobs/runner-node.js';
 import { toBase64 } from '../../util/base64.js';
 import { intFlag, parseFlags, stringFlag } from '../args.js';
 import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
@@ -13,7 +13,7 @@ export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--samp
 
 Runs the WebGPU effect and the float64 CPU reference on the same input and reports, for the
 packed features, every intermediate node and the output, the max absolute error and PSNR.
-Exits 1 when any node is above its tolerance (derived in src/gpu/parity.ts). Without --weights,
+Exits 1 when any node is above its tolerance (derived in src/verify/parity.ts). Without --weights,
 seeded random weights (and a random FiLM MLP) are used; without an input, random planes.
 `;
 

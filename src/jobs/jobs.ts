@@ -5,12 +5,12 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import { fromBase64, toBase64, bytesOf } from '../util/base64.js';
-import { CNNv3Effect } from './cnn-effect.js';
-import { gpuAwait, type GpuContext } from './context.js';
-import { FEATURE_NODES, FeaturePass, type FeaturePlanes } from './feature-pass.js';
-import { TextureNodes } from './nodes.js';
-import { runParity, type ParityReport } from './parity.js';
-import { readRgba16f } from './readback.js';
+import { CNNv3Effect } from '../effect/cnn-effect.js';
+import { gpuAwait, type GpuContext } from '../gpu/context.js';
+import { FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
+import { TextureNodes } from '../effect/nodes.js';
+import { runParity, type ParityReport } from '../verify/parity.js';
+import { readRgba16f } from '../gpu/readback.js';
 
 export interface WirePlanes {
   width: number;

@@ -1,8 +1,8 @@
 /** A training worker thread: computes the gradients of its share of each batch (engine.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ModelConfig } from '../model/config.js';
-import { FastModel } from '../model/fast.js';
-import { buildParamTable } from '../model/params.js';
+import type { ModelConfig } from '../../model/config.js';
+import { FastModel } from '../../model/fast.js';
+import { buildParamTable } from '../../model/params.js';
 import { runImages, type BatchBuffers } from './engine.js';
 
 interface Init {

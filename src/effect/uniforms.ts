@@ -9,7 +9,7 @@ export const UNIFORM_LAYOUTS = {
   CnnV3ParamsBottleneck: { size: 32, offsets: { weight_offset: 0 } },
   /** The display pass (view.wgsl), written by ViewPass. */
   View: { size: 32, offsets: { mode: 0, channel: 4, arrangement: 8, signed_: 12, split: 16, gain: 20 } },
-  /** One training step's record (train_common.wgsl), written by src/gpu/train/gpu-trainer.ts. */
+  /** One training step's record (train_common.wgsl), written by src/train/gpu/gpu-trainer.ts. */
   TrainStep: {
     size: 48,
     offsets: { n: 0, step: 4, first: 8, loss_slot: 12, lr: 16, bc1: 20, bc2: 24, inv_count: 28, seed: 32, drop_p: 36 },

@@ -8,9 +8,9 @@
 import { CnnV3Error } from '../../errors.js';
 import { outputMode } from '../../model/config.js';
 import type { ParamTable } from '../../model/params.js';
-import { gpuAwait } from '../context.js';
-import { WGSL } from '../shaders.generated.js';
-import { UNIFORM_LAYOUTS } from '../uniforms.js';
+import { gpuAwait } from '../../gpu/context.js';
+import { WGSL } from './shaders.generated.js';
+import { UNIFORM_LAYOUTS } from '../../effect/uniforms.js';
 import { checkFits, type GpuTrainingSet } from './data.js';
 import { LAYER_IDS, layerShapes, TILE, trainLayout, type TrainLayout } from './layout.js';
 

@@ -26,11 +26,11 @@ import type { ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor, type StoredNode, type Tensor } from '../model/reference.js';
 import { fromHalfBits, roundToHalf } from '../util/half.js';
-import { CNN_NODES, CNNv3Effect, scaledSize } from './cnn-effect.js';
-import type { GpuContext } from './context.js';
-import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from './feature-pass.js';
-import { TextureNodes } from './nodes.js';
-import { readRgba16f, readRgba32u } from './readback.js';
+import { CNN_NODES, CNNv3Effect, scaledSize } from '../effect/cnn-effect.js';
+import type { GpuContext } from '../gpu/context.js';
+import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
+import { TextureNodes } from '../effect/nodes.js';
+import { readRgba16f, readRgba32u } from '../gpu/readback.js';
 
 export const PARITY_TOLERANCES = {
   featureHalf: { atol: 2 ** -24, rtol: 2 ** -10 },
@@ -203,7 +203,7 @@ export function formatParityReport(r: ParityReport): string {
     lines.push(`  ${n.node.padEnd(26)} ${n.maxAbsError.toExponential(2).padStart(11)} ${psnr.padStart(9)}  ${n.pass ? 'ok' : 'FAIL'}`);
     for (const m of n.mismatches) lines.push(`      ${m}`);
   }
-  lines.push(r.pass ? 'PASS' : 'FAIL: above tolerance (see SPEC §9 and src/gpu/parity.ts for the reasoning)');
+  lines.push(r.pass ? 'PASS' : 'FAIL: above tolerance (see SPEC §9 and src/verify/parity.ts for the reasoning)');
   return `${lines.join('\n')}\n`;
 }
 

@@ -4,7 +4,7 @@ import type { ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { buildParamTable } from '../model/params.js';
 import { Rng } from '../util/rng.js';
-import type { FeaturePlanes } from './feature-pass.js';
+import type { FeaturePlanes } from '../effect/feature-pass.js';
 
 export function randomPlanes(width: number, height: number, seed: number): FeaturePlanes {
   const rng = new Rng(seed);

@@ -1,4 +1,4 @@
-// Shared by every training kernel (prepended by the pipeline builder in src/gpu/train/).
+// Shared by every training kernel (prepended by the pipeline builder in src/train/gpu/).
 //
 // Buffers (one bind group layout for all kernels):
 //   state  f32: params[NP] | adam m[NP] | adam v[NP] | grad[NP] | loss per step[...]

@@ -3,7 +3,7 @@
  * the target, or the difference) into a canvas texture. Used by the HTML tool and the player.
  */
 import { CNN_NODES } from './cnn-effect.js';
-import type { GpuContext } from './context.js';
+import type { GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS } from './uniforms.js';

@@ -5,10 +5,10 @@
  * Buffer layout: image i of a batch of S×S patches at inputs[i·S·S·20], targets[i·S·S·4],
  * conds[i·D]; gradient slot i at grads[i·P] (P = parameter count).
  */
-import { NUM_FEATURES } from '../dataset/features.js';
-import { OUT_CHANNELS } from '../model/config.js';
-import { FastModel } from '../model/fast.js';
-import type { ParamTable } from '../model/params.js';
+import { NUM_FEATURES } from '../../dataset/features.js';
+import { OUT_CHANNELS } from '../../model/config.js';
+import { FastModel } from '../../model/fast.js';
+import type { ParamTable } from '../../model/params.js';
 
 export interface BatchBuffers {
   params: Float32Array;

@@ -6,7 +6,7 @@
  */
 import { CnnV3Error } from '../../errors.js';
 import type { ParamTable } from '../../model/params.js';
-import type { GpuContext } from '../context.js';
+import type { GpuContext } from '../../gpu/context.js';
 import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource, type GpuTrainingSet } from './data.js';
 import { GpuTrainer, type StepSpec, type TrainState } from './gpu-trainer.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Sample } from '../dataset/sample.js';
 import { hasAlpha, toRgba8, type Raster } from '../image/image.js';
-import type { GpuContext } from './context.js';
+import type { GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
 

@@ -3,7 +3,7 @@
  * the GPU jobs on `window.cnnv3Jobs` using the page's own navigator.gpu.
  */
 import { isCnnV3Error } from '../errors.js';
-import { contextFromGpu, type GpuContext } from './context.js';
+import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { runInferJob, runParityJob, type InferJob } from './jobs.js';
 
 let ctx: Promise<GpuContext> | undefined;

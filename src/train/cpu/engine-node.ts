@@ -1,8 +1,8 @@
 /** The multi-threaded gradient engine: worker threads over shared memory (Node). */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OUT_CHANNELS } from '../model/config.js';
-import type { ParamTable } from '../model/params.js';
+import { OUT_CHANNELS } from '../../model/config.js';
+import type { ParamTable } from '../../model/params.js';
 import { allocBatchBuffers, localEngine, reduceSlots, type GradientEngine } from './engine.js';
 import type { WorkerJob } from './worker.js';
 

@@ -4,8 +4,8 @@
  * clear message.
  */
 import { CnnV3Error } from '../../errors.js';
-import type { GpuContext } from '../context.js';
-import { requestAnyAdapter, requestHardwareAdapter, SWIFTSHADER_ICD } from '../device-node.js';
+import type { GpuContext } from '../../gpu/context.js';
+import { requestAnyAdapter, requestHardwareAdapter, SWIFTSHADER_ICD } from '../../gpu/device-node.js';
 import { trainContext } from './context.js';
 
 export const NO_ADAPTER_MESSAGE =

@@ -9,7 +9,7 @@ import { expectedWeightBytes } from '../export/export.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin, type FilmMlp } from '../export/read.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, outputMode, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ParamTable } from '../model/params.js';
-import { gpuAwait, type GpuContext } from './context.js';
+import { gpuAwait, type GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL, type ShaderName } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from './uniforms.js';

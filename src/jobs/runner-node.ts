@@ -8,10 +8,10 @@ import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { CnnV3Error } from '../errors.js';
-import { createNodeGpu } from './device-node.js';
+import { createNodeGpu } from '../gpu/device-node.js';
 import { runInferJob, runParityJob, type InferJob, type InferResult } from './jobs.js';
 import type { Outcome, PageJobs } from './page-entry.js';
-import type { ParityReport } from './parity.js';
+import type { ParityReport } from '../verify/parity.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -54,13 +54,13 @@ export async function dawnRunner(adapter: 'auto' | 'hardware' | 'software'): Pro
 }
 
 /**
- * The page bundle, built beside this file (dist/gpu/page-bundle.js) by `npm run build`; from the
+ * The page bundle, built beside this file (dist/jobs/page-bundle.js) by `npm run build`; from the
  * sources (tsx) the built one; CNNV3_PAGE_BUNDLE overrides both (the tests bundle the sources).
  */
 export function defaultPageBundle(): string {
   const env = process.env['CNNV3_PAGE_BUNDLE'];
   if (env) return env;
-  const rel = import.meta.url.endsWith('.ts') ? '../../dist/gpu/page-bundle.js' : './page-bundle.js';
+  const rel = import.meta.url.endsWith('.ts') ? '../../dist/jobs/page-bundle.js' : './page-bundle.js';
   return new URL(rel, import.meta.url).pathname;
 }
 

@@ -3,7 +3,7 @@
  * 128 MB per storage binding and 16 KB per workgroup, would cap the batch far below what a
  * GPU holds) and timestamp queries where the adapter has them. Browser-safe.
  */
-import { describeAdapter, type GpuContext } from '../context.js';
+import { describeAdapter, type GpuContext } from '../../gpu/context.js';
 
 export async function trainContext(adapter: GPUAdapter): Promise<GpuContext> {
   const timestamps = adapter.features.has('timestamp-query');
