@@ -145,9 +145,9 @@ test('malformed config or counters are refused', () => {
   const with_ = (meta: Record<string, string>) => encodeSafetensors(tensors, meta);
   refuses(with_({ config: '{enc_channels' }), /config metadata is not JSON/);
   refuses(with_({ config: '[4, 8]' }), /config metadata is not a JSON object/);
-  refuses(with_({ config: '{"enc_channels":[4]}' }), /enc_channels must be two integers in 1\.\.1024, got \[4\]$/);
-  refuses(with_({ config: '{"enc_channels":[4,0]}' }), /enc_channels must be two integers in 1\.\.1024/);
-  refuses(with_({ config: '{"film_cond_dim":2.5}' }), /film_cond_dim must be an integer in 1\.\.1024, got 2\.5$/);
+  refuses(with_({ config: '{"enc_channels":[4]}' }), /enc_channels must be two integers in 1\.\.64, got \[4\]$/);
+  refuses(with_({ config: '{"enc_channels":[4,0]}' }), /enc_channels must be two integers in 1\.\.64/);
+  refuses(with_({ config: '{"film_cond_dim":2.5}' }), /film_cond_dim must be an integer in 1\.\.64, got 2\.5$/);
   refuses(with_({ config: '{"input_mode":"rgb"}' }), /input_mode must be simple or full, got "rgb"$/);
   refuses(with_({ epoch: 'ten' }), /epoch metadata must be a non-negative integer, got "ten"$/);
   refuses(with_({ step: '-1' }), /step metadata must be a non-negative integer/);

@@ -131,7 +131,7 @@ test('files: checkpoint config records output=residual (default JSON unchanged);
 
   // A default file is read as the default; flags that disagree with a trailer are refused.
   assert.deepEqual(weightsFileConfig(exportWeights(DEFAULT_MODEL_CONFIG, params).weights, 'd.bin', DEFAULT_MODEL_CONFIG), DEFAULT_MODEL_CONFIG);
-  assert.throws(() => weightsFileConfig(weights, 'w.bin', { encChannels: [3, 5], filmCondDim: 5 }, true), /w\.bin: holds a model with enc_channels=\[4, 8\] film_cond_dim=5 output=residual, but enc_channels=\[3, 5\]/);
+  assert.throws(() => weightsFileConfig(weights, 'w.bin', { encChannels: [3, 5], filmCondDim: 5 }), /w\.bin: holds a model with enc_channels=\[4, 8\] film_cond_dim=5 output=residual, but enc_channels=\[3, 5\]/);
   const unknown = weights.slice();
   unknown[3928 + 4] = 3;
   assert.throws(() => weightsFileConfig(unknown, 'u.bin', DEFAULT_MODEL_CONFIG), /u\.bin: unknown extension trailer/);

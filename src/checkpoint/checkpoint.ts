@@ -14,7 +14,9 @@
  */
 import { fileError } from '../errors.js';
 import { INPUT_MODES, type InputMode } from '../dataset/layout.js';
-import { DEFAULT_MODEL_CONFIG, OUTPUT_MODES, type ModelConfig, type OutputMode } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, configFromJson, configToJson, describeConfig, type ModelConfig } from '../model/config.js';
+
+export { describeConfig };
 import { buildParamTable, type ParamTable } from '../model/params.js';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensorIn } from './safetensors.js';
 
@@ -49,20 +51,9 @@ const RESERVED_METADATA = ['epoch', 'loss', 'step', 'config'] as const;
 
 export const optimTensorNames = (param: string) => ({ expAvg: `optim.${param}.exp_avg`, expAvgSq: `optim.${param}.exp_avg_sq` });
 
-/** `enc_channels=[4, 8] film_cond_dim=5`, as the export report and error messages write it. */
-export function describeConfig(config: ModelConfig): string {
-  return `enc_channels=[${config.encChannels.join(', ')}] film_cond_dim=${config.filmCondDim}${config.output === 'residual' ? ' output=residual' : ''}`;
-}
-
-/** The `config` metadata value: snake_case keys, as the playbook's PyTorch checkpoint has them. */
+/** The `config` metadata value: the model's keys (config.ts) and the input mode. */
 export function configJson(config: ModelConfig, inputMode: InputMode): string {
-  // `output` only when it is not the playbook's sigmoid, so default checkpoints stay byte-identical.
-  return JSON.stringify({
-    enc_channels: [...config.encChannels],
-    film_cond_dim: config.filmCondDim,
-    input_mode: inputMode,
-    ...(config.output && config.output !== 'sigmoid' ? { output: config.output } : {}),
-  });
+  return JSON.stringify(configToJson(config, { input_mode: inputMode }));
 }
 
 export function encodeCheckpoint(ckpt: Omit<Checkpoint, 'hadConfig'>): Uint8Array {
@@ -103,10 +94,7 @@ export function encodeCheckpoint(ckpt: Omit<Checkpoint, 'hadConfig'>): Uint8Arra
 
 type Fail = (problem: string) => Error;
 
-/** The largest channel count or condition size a checkpoint may declare (the effect takes ≤ 8). */
-export const MAX_CONFIG_WIDTH = 1024;
-
-function parseConfig(raw: string, fail: Fail): { config: ModelConfig; inputMode: InputMode } {
+function parseConfig(raw: string, name: string, fail: Fail): { config: ModelConfig; inputMode: InputMode } {
   let v: unknown;
   try {
     v = JSON.parse(raw);
@@ -115,26 +103,11 @@ function parseConfig(raw: string, fail: Fail): { config: ModelConfig; inputMode:
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(`config metadata is not a JSON object: ${JSON.stringify(raw.slice(0, 80))}`);
   const o = v as Record<string, unknown>;
-  // A missing key takes its default (like `cfg.get(key, default)` in the playbook's script);
-  // a present but malformed one is an error.
-  const enc = o['enc_channels'] ?? [...DEFAULT_MODEL_CONFIG.encChannels];
-  // Bounded before any table is built from them: the parameter count grows with their squares.
-  const posInt = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x <= MAX_CONFIG_WIDTH;
-  if (!Array.isArray(enc) || enc.length !== 2 || !enc.every(posInt)) {
-    throw fail(`config metadata: enc_channels must be two integers in 1..${MAX_CONFIG_WIDTH}, got ${JSON.stringify(enc)}`);
-  }
-  const film = o['film_cond_dim'] ?? DEFAULT_MODEL_CONFIG.filmCondDim;
-  if (!posInt(film)) throw fail(`config metadata: film_cond_dim must be an integer in 1..${MAX_CONFIG_WIDTH}, got ${JSON.stringify(film)}`);
+  const config = configFromJson(o, name);
   const mode = o['input_mode'] ?? CHECKPOINT_DEFAULT_INPUT_MODE;
   if (!(INPUT_MODES as readonly unknown[]).includes(mode)) {
     throw fail(`config metadata: input_mode must be ${INPUT_MODES.join(' or ')}, got ${JSON.stringify(mode)}`);
   }
-  const output = o['output'] ?? 'sigmoid';
-  if (!(OUTPUT_MODES as readonly unknown[]).includes(output)) {
-    throw fail(`config metadata: output must be ${OUTPUT_MODES.join(' or ')}, got ${JSON.stringify(output)}`);
-  }
-  const config: ModelConfig = { encChannels: [enc[0] as number, enc[1] as number], filmCondDim: film as number };
-  if (output !== 'sigmoid') config.output = output as OutputMode;
   return { config, inputMode: mode as InputMode };
 }
 
@@ -169,7 +142,7 @@ export function decodeCheckpoint(bytes: Uint8Array, name: string): Checkpoint {
 
   const hadConfig = metadata['config'] !== undefined;
   const { config, inputMode } = hadConfig
-    ? parseConfig(metadata['config']!, fail)
+    ? parseConfig(metadata['config']!, name, fail)
     : { config: { encChannels: [...DEFAULT_MODEL_CONFIG.encChannels] as [number, number], filmCondDim: DEFAULT_MODEL_CONFIG.filmCondDim }, inputMode: CHECKPOINT_DEFAULT_INPUT_MODE };
   const table = buildParamTable(config);
   const forConfig = `for ${describeConfig(config)}${hadConfig ? '' : ' (the defaults: the checkpoint has no config metadata)'}`;

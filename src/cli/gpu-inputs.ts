@@ -8,7 +8,7 @@ import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/rea
 import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
 import type { RunnerChoice } from '../jobs/runner-node.js';
 import { decodeImage } from '../image/decode.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
 import { stringFlag, type OptionSpec } from './args.js';
 
 export const GPU_INPUT_FLAGS = {
@@ -34,44 +34,36 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
   }
 }
 
-export function modelConfig(command: string, values: Record<string, unknown>): ModelConfig {
+/**
+ * The model the user's --enc-channels / --film-cond-dim describe, when given: the weights file
+ * carries its config, so these only check that it holds the model the user expects.
+ */
+export function modelConfig(command: string, values: Record<string, unknown>): ModelConfig | undefined {
   const enc = stringFlag(values, 'enc-channels');
   const dim = stringFlag(values, 'film-cond-dim');
-  let encChannels = DEFAULT_MODEL_CONFIG.encChannels;
-  if (enc !== undefined) {
-    const n = enc.split(',').map(Number);
-    if (n.length !== 2 || !n.every((v) => Number.isInteger(v) && v >= 1)) {
-      throw new CnnV3Error(`cnnv3 ${command}: --enc-channels must be two integers like 4,8, got ${JSON.stringify(enc)}`, 2);
-    }
-    encChannels = [n[0]!, n[1]!];
-  }
-  const filmCondDim = dim === undefined ? DEFAULT_MODEL_CONFIG.filmCondDim : Number(dim);
-  if (!Number.isInteger(filmCondDim) || filmCondDim < 1) throw new CnnV3Error(`cnnv3 ${command}: --film-cond-dim must be a positive integer`, 2);
-  return { encChannels, filmCondDim };
+  if (enc === undefined && dim === undefined) return undefined;
+  return makeModelConfig(
+    enc === undefined ? DEFAULT_MODEL_CONFIG.encChannels : parseEncChannels(command, enc),
+    dim === undefined ? DEFAULT_MODEL_CONFIG.filmCondDim : parseFilmCondDim(command, dim),
+  );
 }
 
 /**
  * The weight files, size-checked here so the message names the file before any GPU starts, and
- * the model they hold: the weights file's extension trailer when it has one, else `flagConfig`.
+ * the model they hold (the weights file's own config; `asked`, from flags, must agree).
  */
 export async function readWeightFiles(
-  flagConfig: ModelConfig,
+  asked: ModelConfig | undefined,
   weightsPath: string,
   filmPath?: string,
-  flagsGiven = false,
 ): Promise<{ weights: Uint8Array; film?: Uint8Array; config: ModelConfig }> {
   const weights = await readInputFile(weightsPath, 'weights file');
-  const config = weightsFileConfig(weights, weightsPath, flagConfig, flagsGiven);
+  const config = weightsFileConfig(weights, weightsPath, asked);
   readWeightsBin(config, weights, weightsPath);
   if (filmPath === undefined) return { weights, config };
   const film = await readInputFile(filmPath, 'FiLM MLP file');
   readFilmMlpBin(config, film, filmPath);
   return { weights, film, config };
-}
-
-/** Whether the user set the model's shape by flags (then a weights file must agree). */
-export function modelFlagsGiven(values: Record<string, unknown>): boolean {
-  return values['enc-channels'] !== undefined || values['film-cond-dim'] !== undefined;
 }
 
 export function parseCond(command: string, raw: string | undefined, dim: number): number[] {

@@ -177,7 +177,7 @@ export class CNNv3EffectAdapter implements DemoEffect {
     const film = filmPath !== undefined ? await assets.read(filmPath, 'FiLM MLP file') : bundled?.film;
     const weightsName = weightsPath ?? 'bundled cnn_v3_weights.bin';
     // The model's widths and output mode come from the file's trailer when it has one.
-    const config = weightsFileConfig(weights, weightsName, DEFAULT_MODEL_CONFIG);
+    const config = weightsFileConfig(weights, weightsName);
     readWeightsBin(config, weights, weightsName);
     const effect = new CNNv3Effect(ctx, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!], e.start, e.end, config);
     try {

@@ -9,17 +9,14 @@
  * `cnn_v3_film_mlp.bin`: the FiLM MLP (L0 weight, L0 bias, L1 weight, L1 bias; row-major
  * `[out][in]`) as float32 little-endian.
  *
- * Extension trailer: a model trained with an opt-in extension the playbook's network lacks (today
- * the residual output, `ModelConfig.output`) gets 16 more bytes after the halves, so every
- * consumer builds the right network from the file alone: ASCII `CNX1`, u32 flags (bit 0 =
- * residual output), u16 C0, u16 C1, u16 D, u16 0 — little-endian. Default models have no trailer:
- * their file is exactly the playbook's, byte for byte.
+ * Extension trailer: a model other than the playbook's (another width, condition size or output)
+ * gets 16 more bytes after the halves, so every consumer builds the right network from the file
+ * alone (layout: config.ts, `encodeTrailer`). The playbook's model has none.
  *
  * The parameter table already orders the flat vector this way (conv layers first, then the
  * MLP), so both files are straight conversions of two slices of it.
  */
-import { describeConfig } from '../checkpoint/checkpoint.js';
-import { outputMode, type ModelConfig } from '../model/config.js';
+import { TRAILER_BYTES, describeConfig, encodeTrailer, hasTrailer, type ModelConfig } from '../model/config.js';
 import { buildParamTable, type ParamTable } from '../model/params.js';
 import { toHalfBits } from '../util/half.js';
 
@@ -35,15 +32,6 @@ export interface ExportedWeights {
   halfOverflow: number;
 }
 
-export const TRAILER_BYTES = 16;
-export const TRAILER_MAGIC = 'CNX1';
-export const TRAILER_FLAG_RESIDUAL = 1;
-
-/** Whether a model's weights file carries the extension trailer. */
-export function hasTrailer(config: ModelConfig): boolean {
-  return outputMode(config) !== 'sigmoid';
-}
-
 /** Bytes of the packed halves: the conv values rounded up to whole u32s (what the GPU reads). */
 export function weightHalvesBytes(config: ModelConfig): number {
   return Math.ceil(buildParamTable(config).convCount / 2) * 4;
@@ -52,17 +40,6 @@ export function weightHalvesBytes(config: ModelConfig): number {
 /** Size of cnn_v3_weights.bin: the packed halves, plus the trailer for an extended model. */
 export function expectedWeightBytes(config: ModelConfig): number {
   return weightHalvesBytes(config) + (hasTrailer(config) ? TRAILER_BYTES : 0);
-}
-
-export function encodeTrailer(config: ModelConfig): Uint8Array {
-  const t = new Uint8Array(TRAILER_BYTES);
-  const dv = new DataView(t.buffer);
-  for (let i = 0; i < 4; i++) t[i] = TRAILER_MAGIC.charCodeAt(i);
-  dv.setUint32(4, outputMode(config) === 'residual' ? TRAILER_FLAG_RESIDUAL : 0, true);
-  dv.setUint16(8, config.encChannels[0], true);
-  dv.setUint16(10, config.encChannels[1], true);
-  dv.setUint16(12, config.filmCondDim, true);
-  return t;
 }
 
 /** Size of cnn_v3_film_mlp.bin: the FiLM MLP values as f32. */

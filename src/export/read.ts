@@ -3,40 +3,32 @@
  * CPU reference and the tools load them through here, with their size checks.
  */
 import { fileError } from '../errors.js';
-import type { ModelConfig } from '../model/config.js';
-import { FILM_HIDDEN } from '../model/config.js';
-import { MAX_CONFIG_WIDTH, describeConfig } from '../checkpoint/checkpoint.js';
+import { DEFAULT_MODEL_CONFIG, FILM_HIDDEN, TRAILER_BYTES, decodeTrailer, describeConfig, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { fromHalfBits } from '../util/half.js';
-import { TRAILER_BYTES, TRAILER_FLAG_RESIDUAL, TRAILER_MAGIC, expectedFilmBytes, expectedWeightBytes } from './export.js';
+import { expectedFilmBytes, expectedWeightBytes } from './export.js';
 
 function bytesOf(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**
- * The model a weights file was exported from: the config its extension trailer records (see
- * export.ts), else `fallback` (the defaults, or what the user's flags say). A file with a trailer
- * whose widths disagree with an explicit `fallback` is refused, naming both.
+ * The model a weights file was exported from: the config its extension trailer records (config.ts),
+ * else the playbook's network. With `asked` (what the user's flags say), a file that holds
+ * another model is refused, naming both.
  */
-export function weightsFileConfig(data: ArrayBuffer | ArrayBufferView, name: string, fallback: ModelConfig, explicit = false): ModelConfig {
+export function weightsFileConfig(data: ArrayBuffer | ArrayBufferView, name: string, asked?: ModelConfig): ModelConfig {
   const bytes = bytesOf(data);
   const n = bytes.byteLength;
-  if (n < TRAILER_BYTES) return fallback;
-  const t = bytes.subarray(n - TRAILER_BYTES);
-  if (String.fromCharCode(t[0]!, t[1]!, t[2]!, t[3]!) !== TRAILER_MAGIC) return fallback;
-  const dv = new DataView(t.buffer, t.byteOffset, TRAILER_BYTES);
-  const flags = dv.getUint32(4, true);
-  const c0 = dv.getUint16(8, true), c1 = dv.getUint16(10, true), d = dv.getUint16(12, true);
-  const width = (v: number) => v >= 1 && v <= MAX_CONFIG_WIDTH;
-  if ((flags & ~TRAILER_FLAG_RESIDUAL) !== 0 || dv.getUint16(14, true) !== 0 || !width(c0) || !width(c1) || !width(d)) {
-    throw fileError(name, `unknown extension trailer (flags ${flags}, widths ${c0},${c1},${d}): written by a newer cnnv3?`);
+  let config = DEFAULT_MODEL_CONFIG;
+  if (n >= TRAILER_BYTES) {
+    const found = decodeTrailer(bytes.subarray(n - TRAILER_BYTES), name);
+    // Halves that happen to spell the magic are no trailer: the size says which it is.
+    if (found && n === expectedWeightBytes(found)) config = found;
   }
-  const config: ModelConfig = { encChannels: [c0, c1], filmCondDim: d };
-  if (flags & TRAILER_FLAG_RESIDUAL) config.output = 'residual';
-  if (n !== expectedWeightBytes(config)) return fallback; // halves that happen to spell the magic
-  const same = fallback.encChannels[0] === c0 && fallback.encChannels[1] === c1 && fallback.filmCondDim === d;
-  if (explicit && !same) throw fileError(name, `holds a model with ${describeConfig(config)}, but ${describeConfig(fallback)} was asked for`);
+  if (asked && !sameModelConfig({ ...asked, output: outputMode(config) }, config)) {
+    throw fileError(name, `holds a model with ${describeConfig(config)}, but ${describeConfig(asked)} was asked for`);
+  }
   return config;
 }
 

@@ -209,7 +209,7 @@ async function bytesOf(file: File): Promise<Uint8Array> {
 }
 
 function setWeights(bytes: Uint8Array, label: string): void {
-  const fileConfig = weightsFileConfig(bytes, label, DEFAULT_MODEL_CONFIG);
+  const fileConfig = weightsFileConfig(bytes, label);
   readWeightsBin(fileConfig, bytes, label); // size check with the file's name
   const g = gpu!;
   if (!sameModelConfig(fileConfig, config)) {

@@ -3,7 +3,7 @@ import { evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readWeightFiles } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const EVAL_HELP = `Usage: cnnv3 eval --weights W [--film F] --input DATASET [--input-mode simple|full]
@@ -30,7 +30,7 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (modeRaw !== undefined && !(INPUT_MODES as readonly string[]).includes(modeRaw)) throw new CnnV3Error('cnnv3 eval: --input-mode must be simple or full', 2);
   const device = stringFlag(values, 'device') ?? 'cpu';
   if (device !== 'cpu' && device !== 'gpu') throw new CnnV3Error('cnnv3 eval: --device must be cpu or gpu', 2);
-  const files = await readWeightFiles(modelConfig('eval', values), weightsPath, stringFlag(values, 'film'), modelFlagsGiven(values));
+  const files = await readWeightFiles(modelConfig('eval', values), weightsPath, stringFlag(values, 'film'));
   const config = files.config;
   const cond = parseCond('eval', stringFlag(values, 'cond'), config.filmCondDim);
   const json = values['json'] === true;

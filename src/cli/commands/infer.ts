@@ -5,7 +5,7 @@ import { encodePng } from '../../image/png.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
 import { toBase64 } from '../../util/base64.js';
 import { parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const INFER_HELP = `Usage: cnnv3 infer --weights W [--film F] (--photo P | --sample DIR) [--cond b,n,a,s0,s1]
@@ -33,7 +33,7 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
   const output = stringFlag(values, 'output');
   if (weightsPath === undefined) throw new CnnV3Error('cnnv3 infer: --weights cnn_v3_weights.bin is required', 2);
   if (output === undefined) throw new CnnV3Error('cnnv3 infer: --output OUT.png is required', 2);
-  const files = await readWeightFiles(modelConfig('infer', values), weightsPath, stringFlag(values, 'film'), modelFlagsGiven(values));
+  const files = await readWeightFiles(modelConfig('infer', values), weightsPath, stringFlag(values, 'film'));
   const config = files.config;
   const cond = parseCond('infer', stringFlag(values, 'cond'), config.filmCondDim);
   const input = await readInputPlanes('infer', values);

@@ -1,11 +1,12 @@
 import { CnnV3Error } from '../../errors.js';
+import { DEFAULT_MODEL_CONFIG } from '../../model/config.js';
 import { encodePlanes } from '../../jobs/jobs.js';
 import { formatParityReport } from '../../verify/parity.js';
 import { randomPlanes, randomWeights } from '../../verify/random-input.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
 import { toBase64 } from '../../util/base64.js';
 import { intFlag, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, modelFlagsGiven, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
@@ -34,8 +35,8 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
   const weightsPath = stringFlag(values, 'weights');
   const files =
     weightsPath !== undefined
-      ? await readWeightFiles(flagConfig, weightsPath, stringFlag(values, 'film'), modelFlagsGiven(values))
-      : { ...randomWeights(flagConfig, seed), config: flagConfig };
+      ? await readWeightFiles(flagConfig, weightsPath, stringFlag(values, 'film'))
+      : { ...randomWeights(flagConfig ?? DEFAULT_MODEL_CONFIG, seed), config: flagConfig ?? DEFAULT_MODEL_CONFIG };
   const config = files.config;
   const cond = parseCond('parity', stringFlag(values, 'cond'), config.filmCondDim);
   let input = await readInputPlanes('parity', values);

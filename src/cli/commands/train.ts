@@ -1,7 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { DETECTORS, type Detector } from '../../train/keypoints.js';
-import { OUTPUT_MODES, type OutputMode } from '../../model/config.js';
+import { parseEncChannels, parseFilmCondDim, parseOutputMode } from '../../model/config.js';
 import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
@@ -78,15 +78,8 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
   const enc = stringFlag(values, 'enc-channels');
-  let encChannels = D.encChannels;
-  if (enc !== undefined) {
-    const parts = enc.split(',').map((p) => p.trim());
-    const nums = parts.map(Number);
-    if (parts.length !== 2 || !nums.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) {
-      throw new CnnV3Error(`cnnv3 train: --enc-channels must be two integers 1..64 like 4,8, got ${JSON.stringify(enc)}`, 2);
-    }
-    encChannels = [nums[0]!, nums[1]!];
-  }
+  const dim = stringFlag(values, 'film-cond-dim');
+  const mode = stringFlag(values, 'output-mode');
   if (values['val'] !== undefined && values['val-split'] !== undefined) {
     throw new CnnV3Error('cnnv3 train: give --val-split or --val, not both', 2);
   }
@@ -105,9 +98,9 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     channelDropoutP: numberFlag('train', values, 'channel-dropout-p', D.channelDropoutP, 0, 1),
     fullImage: values['full-image'] === true,
     imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
-    encChannels,
-    filmCondDim: intFlag('train', values, 'film-cond-dim', D.filmCondDim, 1, 64),
-    outputMode: choice<OutputMode>(values, 'output-mode', OUTPUT_MODES, D.outputMode),
+    encChannels: enc === undefined ? D.encChannels : parseEncChannels('train', enc),
+    filmCondDim: dim === undefined ? D.filmCondDim : parseFilmCondDim('train', dim),
+    outputMode: mode === undefined ? D.outputMode : parseOutputMode('train', mode),
     checkpointDir: stringFlag(values, 'checkpoint-dir') ?? D.checkpointDir,
     checkpointEvery: intFlag('train', values, 'checkpoint-every', D.checkpointEvery, 0),
     device: choice<Device>(values, 'device', ['auto', 'cpu', 'gpu'], D.device),
