@@ -23,7 +23,6 @@ import { TextureNodes } from '../effect/nodes.js';
 import { decodeImage } from '../image/decode.js';
 import { toRgba8, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';
-import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
 import { GBufferEffect, type GBufferOptions } from './gbuffer/gbuffer-effect.js';
 import { PREV_CNN, SINK } from './graph.js';
 import type { SeqEffect, SeqFile } from './seq.js';
