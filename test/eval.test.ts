@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { psnr, ssim } from '../src/eval/metrics.js';
+import { psnr, ssim } from '../src/image/metrics.js';
 import { Rng } from '../src/util/rng.js';
 import { closeRunners, testRunner } from './gpu-helpers.js';
 import { REPO, requireTool, runCli, SKIMAGE_DATA, SYSTEM_PYTHON, tempDir } from './helpers.js';

@@ -15,7 +15,13 @@ export class ProgressBar {
   ) {}
 
   tick(detail = ''): void {
-    this.done = Math.min(this.total, this.done + 1);
+    this.advance(this.done + 1, detail);
+  }
+
+  /** Moves the bar to `done` of the total (progress reported in chunks). */
+  advance(done: number, detail = ''): void {
+    if (done <= this.done) return;
+    this.done = Math.min(this.total, done);
     const frac = this.total === 0 ? 1 : this.done / this.total;
     const filled = Math.round(frac * this.width);
     const bar = `${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}`;

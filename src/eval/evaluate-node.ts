@@ -15,7 +15,7 @@ import type { ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
 import { toBase64 } from '../util/base64.js';
-import { psnr, ssim } from './metrics.js';
+import { psnr, ssim } from '../image/metrics.js';
 
 export interface SampleScore {
   name: string;

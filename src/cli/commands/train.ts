@@ -6,6 +6,7 @@ import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from 
 import { train } from '../../train/trainer-node.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
+import { ProgressBar } from '../progress.js';
 
 const D = TRAIN_DEFAULTS;
 
@@ -118,6 +119,15 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(TRAIN_HELP);
     return 0;
   }
-  await train(opts, io);
+  let bar: ProgressBar | undefined;
+  await train(opts, io, {
+    onEvent: (e) => {
+      if (e.type === 'load') {
+        if (e.done === 1) bar = new ProgressBar(io, 'load', e.total);
+        bar?.tick(e.name);
+      } else if (e.type === 'epoch-start') bar = new ProgressBar(io, `epoch ${e.epoch}/${e.epochs}`, e.steps);
+      else if (e.type === 'progress') bar?.advance(e.done);
+    },
+  });
   return 0;
 }

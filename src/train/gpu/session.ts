@@ -5,6 +5,7 @@
  * back once at the end of the epoch. Browser-safe.
  */
 import { CnnV3Error } from '../../errors.js';
+import { EngineLostError } from '../engine.js';
 import type { ParamTable } from '../../model/params.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource, type GpuTrainingSet } from './data.js';
@@ -28,11 +29,7 @@ export interface EpochResult {
 }
 
 /** The device went away (driver reset, GPU removed, out of memory); `reason` says what Dawn said. */
-export class DeviceLostError extends Error {
-  constructor(readonly reason: string) {
-    super(`the GPU device was lost: ${reason}`);
-  }
-}
+export class DeviceLostError extends EngineLostError {}
 
 export class GpuTrainingSession {
   /** Set once the device is lost; every later call fails with it. */

@@ -1,0 +1,82 @@
+/**
+ * The CPU TrainEngine: each step cuts the batch's patches from the images in memory, applies the
+ * channel dropout and draws the conditions from the run's random stream (SPEC §5.4), gets the
+ * batch gradient from a GradientEngine (worker threads in Node, see engine-node.ts) and applies
+ * Adam. Browser-safe: the thread pool is handed in.
+ */
+import { NUM_FEATURES } from '../../dataset/features.js';
+import { OUT_CHANNELS } from '../../model/config.js';
+import type { ParamTable } from '../../model/params.js';
+import { Adam } from '../adam.js';
+import type { TrainImage } from '../data.js';
+import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
+import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from '../patches.js';
+import type { GradientEngine } from './engine.js';
+
+export interface CpuEngineOptions {
+  batchSize: number;
+  /** Patch side (or the full-image side). */
+  side: number;
+  channelDropoutP: number;
+}
+
+export class CpuTrainEngine implements TrainEngine {
+  readonly description: string;
+  private readonly params: Float32Array;
+  private readonly adam: Adam;
+  private readonly grad: Float64Array;
+
+  constructor(
+    readonly table: ParamTable,
+    readonly images: ReadonlyArray<TrainImage>,
+    readonly gradients: GradientEngine,
+    readonly opts: CpuEngineOptions,
+  ) {
+    this.description = `cpu (${gradients.threads} thread${gradients.threads === 1 ? '' : 's'})`;
+    this.params = new Float32Array(table.total);
+    this.adam = new Adam(table.total);
+    this.grad = new Float64Array(table.total);
+  }
+
+  setState(s: TrainState): void {
+    this.params.set(s.params);
+    this.adam.expAvg.set(s.m);
+    this.adam.expAvgSq.set(s.v);
+    this.adam.step = s.step;
+  }
+
+  async epoch({ order, lr, rng }: EpochPlan, progress: (steps: number) => void): Promise<EpochOutcome> {
+    const { batchSize: B, side, channelDropoutP } = this.opts;
+    const buf = this.gradients.buffers;
+    const D = this.table.config.filmCondDim;
+    const px = side * side;
+    const steps = stepsOf(order.length, B);
+    const losses = new Float64Array(steps);
+    for (let s = 0; s < steps; s++) {
+      const items = order.slice(s * B, (s + 1) * B);
+      items.forEach(([i, k], j) => {
+        const im = this.images[i]!;
+        const c = im.centres[k]!;
+        const x0 = patchOrigin(c.x, side, im.width);
+        const y0 = patchOrigin(c.y, side, im.height);
+        const input = buf.inputs.subarray(j * px * NUM_FEATURES, (j + 1) * px * NUM_FEATURES);
+        cropHwc(im.features, im.width, im.height, NUM_FEATURES, x0, y0, side, input);
+        cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, buf.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS));
+        applyChannelDropout(input, px, channelDropoutP, rng);
+        randomCondition(D, rng, buf.conds.subarray(j * D, (j + 1) * D));
+      });
+      buf.params.set(this.params);
+      const sse = await this.gradients.compute(items.length, side, this.grad);
+      const loss = sse / (items.length * px * OUT_CHANNELS);
+      if (!Number.isFinite(loss) || !this.grad.every(Number.isFinite)) return { losses: losses.subarray(0, s), state: undefined, divergedAt: s };
+      losses[s] = loss;
+      this.adam.update(this.params, this.grad, lr);
+      progress(1);
+    }
+    return { losses, state: { params: this.params.slice(), m: this.adam.expAvg.slice(), v: this.adam.expAvgSq.slice(), step: this.adam.step } };
+  }
+
+  close(): Promise<void> {
+    return this.gradients.close();
+  }
+}
