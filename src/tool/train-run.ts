@@ -1,21 +1,21 @@
 /**
  * A short training run in the page: the samples loaded in the tool go through the same steps
- * as `cnnv3 train --device gpu` (prepareImage's features and keypoints, initParams, the
- * seeded shuffle, GpuTrainingSession's kernels), so a run here with a seed matches the CLI's
- * run with that seed on the same sample. One epoch is awaited at a time, so the page stays
- * responsive and can stop between epochs.
+ * as `cnnv3 train --device gpu`: prepareImage's features and keypoints, initParams, and the one
+ * training loop (train/loop.ts) on the WebGPU engine, so a run here with a seed matches the
+ * CLI's run with that seed on the same sample. One epoch is awaited at a time, so the page
+ * stays responsive and can stop between epochs.
  */
 import { CnnV3Error } from '../errors.js';
 import type { Sample } from '../dataset/sample.js';
 import { exportWeights, type ExportedWeights } from '../export/export.js';
 import { trainContext } from '../train/gpu/context.js';
-import { GpuTrainingSession } from '../train/gpu/session.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig, type OutputMode } from '../model/config.js';
+import { GpuTrainEngine } from '../train/gpu/gpu-engine.js';
+import { DEFAULT_MODEL_CONFIG, makeModelConfig, type ModelConfig, type OutputMode } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { buildParamTable } from '../model/params.js';
 import { prepareImage } from '../train/data.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
-import { Rng } from '../util/rng.js';
+import { runTrainingLoop } from '../train/loop.js';
 
 export interface PageTrainOptions {
   epochs: number;
@@ -76,52 +76,33 @@ export async function trainInPage(gpu: GPU | undefined, samples: ReadonlyArray<S
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new CnnV3Error('train: no WebGPU adapter found in this browser');
   const ctx = await trainContext(adapter);
-  const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, ...(o.outputMode === 'sigmoid' ? {} : { output: o.outputMode }) };
+  const config = makeModelConfig(DEFAULT_MODEL_CONFIG.encChannels, DEFAULT_MODEL_CONFIG.filmCondDim, o.outputMode);
   const table = buildParamTable(config);
   const images = samples.map((s, i) =>
     prepareImage(s, { fullImage: false, imageSize: TRAIN_DEFAULTS.imageSize, patchSize: o.patchSize, patchesPerImage: o.patchesPerImage, detector: TRAIN_DEFAULTS.detector, seed: o.seed }, i),
   );
-  let session: GpuTrainingSession | undefined;
+  let engine: GpuTrainEngine | undefined;
   try {
     // Chunks of a few steps: the progress line moves within an epoch at a small cost per submit.
-    session = await GpuTrainingSession.create(ctx, table, images, { batchSize: o.batchSize, side: o.patchSize, channelDropoutP: TRAIN_DEFAULTS.channelDropoutP, seed: o.seed, chunk: 16 });
-    const params = initParams(table, o.seed);
-    session.setState(params, new Float32Array(table.total), new Float32Array(table.total));
-    const rng = new Rng(o.seed);
-    let step = 0;
-    let finished = 0;
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const order: Array<[number, number]> = [];
-      images.forEach((im, i) => im.centres.forEach((_, k) => order.push([i, k])));
-      rng.shuffle(order);
-      const steps = Math.ceil(order.length / o.batchSize);
-      let done = 0;
-      cb.progress(epoch, 0, steps);
-      const t0 = performance.now();
-      const result = await session.epoch(order, o.lr, step, (k) => {
-        done += k;
-        cb.progress(epoch, done, steps);
-      });
-      const seconds = (performance.now() - t0) / 1000;
-      const bad = result.losses.findIndex((l) => !Number.isFinite(l));
-      if (bad >= 0 || !result.state.params.every(Number.isFinite)) {
-        throw new CnnV3Error(`train: the loss became NaN in epoch ${epoch} (step ${step + (bad >= 0 ? bad : steps - 1) + 1}); try a lower learning rate`);
-      }
-      params.set(result.state.params);
-      step += steps;
-      finished = epoch;
-      cb.epoch({
-        epoch,
-        epochs: o.epochs,
-        loss: result.losses.reduce((s, l) => s + l, 0) / steps,
-        stepLosses: result.losses,
-        patchesPerSecond: order.length / Math.max(seconds, 1e-6),
-      });
-      if (cb.shouldStop()) break;
-    }
-    return { config, params, epochs: finished, exported: exportWeights(config, params), adapterName: ctx.adapterName };
+    engine = await GpuTrainEngine.create(ctx, table, images, { batchSize: o.batchSize, side: o.patchSize, channelDropoutP: TRAIN_DEFAULTS.channelDropoutP, seed: o.seed, chunk: 16 });
+    const result = await runTrainingLoop(
+      engine,
+      { table, images, valImages: [], initial: initParams(table, o.seed) },
+      { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: 'constant', checkpointEvery: 0, seed: o.seed },
+      undefined,
+      {
+        onEvent: (e) => {
+          if (e.type === 'epoch-start') cb.progress(e.epoch, 0, e.steps);
+          else if (e.type === 'progress') cb.progress(e.epoch, e.done, e.steps);
+          else cb.epoch({ epoch: e.record.epoch, epochs: e.epochs, loss: e.record.loss, stepLosses: Float32Array.from(e.stepLosses), patchesPerSecond: e.record.patches_per_s });
+        },
+        shouldStop: () => cb.shouldStop(),
+      },
+    );
+    const params = result.state.params;
+    return { config, params, epochs: result.records.length, exported: exportWeights(config, params), adapterName: ctx.adapterName };
   } finally {
-    session?.destroy();
+    await engine?.close();
     ctx.device.destroy();
   }
 }
