@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { encodeCheckpoint } from '../src/checkpoint/checkpoint.js';
 import { encodeSafetensors } from '../src/checkpoint/safetensors.js';
 import { expectedFilmBytes, expectedWeightBytes, exportReport, exportWeights, formatFixedLikePython } from '../src/export/export.js';
-import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../src/model/config.js';
+import { DEFAULT_MODEL_CONFIG, TRAILER_BYTES, hasTrailer, type ModelConfig } from '../src/model/config.js';
 import { fromHalfBits } from '../src/util/half.js';
 import { buildParamTable, convHalfOffsets } from '../src/model/params.js';
 import { makeCheckpoint, pattern } from './checkpoint-fixtures.js';
@@ -23,7 +23,8 @@ test('the small config: 569 conv halves (odd), 338 MLP floats, layer offsets', (
   assert.equal(table.convCount, 569);
   assert.equal(table.mlpCount, 338);
   assert.deepEqual(convHalfOffsets(table), { enc0: 0, enc1: 362, bottleneck: 381, dec1: 383, dec0: 421 });
-  assert.equal(expectedWeightBytes(SMALL), 1140); // 285 u32, the last one half padding
+  // 285 u32, the last one half padding, then the 16-byte trailer every non-playbook model carries.
+  assert.equal(expectedWeightBytes(SMALL), 1140 + 16);
   assert.equal(expectedFilmBytes(SMALL), 1352);
 });
 
@@ -78,9 +79,10 @@ test('cnn_v3_weights.bin and cnn_v3_film_mlp.bin, byte for byte, for a hand-buil
     zeros(1) + '0040' + // 382, dec1 at 383
     zeros(37) + '00b8' + // 384..420, dec0 at 421
     zeros(146) + '003c' + // 422..567, the last value at 568
-    '0000'; // the padding high half of the last u32
+    '0000' + // the padding high half of the last u32
+    '434e5831' + '00000000' + '0200' + '0100' + '0100' + '0000'; // trailer: "CNX1", flags 0, C0 2, C1 1, D 1
   assert.equal(hex(weights), expectedWeights);
-  assert.equal(weights.length, 1140);
+  assert.equal(weights.length, 1156);
   assert.equal(new DataView(weights.buffer).getUint32(0, true), 0x3c023c00);
   assert.equal(new DataView(weights.buffer).getUint32(1136, true), 0x00003c00);
 
@@ -146,7 +148,9 @@ open(sys.argv[4], 'wb').write(p[n:].astype('<f4').tobytes())`;
     writeFileSync(flat, Buffer.from(params.buffer));
     execFileSync(SYSTEM_PYTHON, ['-c', script, flat, String(table.convCount), join(dir, 'w.bin'), join(dir, 'f.bin')]);
     const ours = exportWeights(config, params);
-    assert.equal(hex(ours.weights), hex(readFileSync(join(dir, 'w.bin'))), `weights for ${JSON.stringify(config)}`);
+    // The halves are numpy's; a non-playbook model's file ends in the 16-byte config trailer.
+    const halves = ours.weights.subarray(0, ours.weights.length - (hasTrailer(config) ? TRAILER_BYTES : 0));
+    assert.equal(hex(halves), hex(readFileSync(join(dir, 'w.bin'))), `weights for ${JSON.stringify(config)}`);
     assert.equal(hex(ours.film), hex(readFileSync(join(dir, 'f.bin'))), `film for ${JSON.stringify(config)}`);
   }
 });
@@ -169,8 +173,8 @@ test("the report: playbook numbers for the defaults, the table's for other confi
     `Checkpoint: epoch=3 loss=0.007812
 enc_channels=[2, 1] film_cond_dim=1
 cnn_v3_weights.bin
-  569 f16 values → 285 u32 → 1140 bytes
-  Upload via CNNv3Effect.uploadWeights(queue, data, 1140)
+  569 f16 values → 285 u32 → 1140 bytes + 16-byte extension trailer (enc_channels=[2, 1] film_cond_dim=1)
+  Upload via CNNv3Effect.uploadWeights(queue, data, 1156)
 cnn_v3_film_mlp.bin
   L0: weight (16, 1) + bias (16,)
   L1: weight (18, 16) + bias (18,)
@@ -230,7 +234,7 @@ test('cnnv3 export writes to export/ by default; --help', async (t) => {
     const r = await runCli(['export', path]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /569 f16 values → 285 u32 → 1140 bytes/);
-    assert.equal(readFileSync(join(dir, 'export', 'cnn_v3_weights.bin')).length, 1140);
+    assert.equal(readFileSync(join(dir, 'export', 'cnn_v3_weights.bin')).length, 1156);
     assert.equal(readFileSync(join(dir, 'export', 'cnn_v3_film_mlp.bin')).length, 1352);
   } finally {
     process.chdir(cwd);

@@ -4,6 +4,7 @@
  */
 import { fileError } from '../errors.js';
 import { DEFAULT_MODEL_CONFIG, FILM_HIDDEN, TRAILER_BYTES, decodeTrailer, describeConfig, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
+import { filmMlpForward } from '../model/film.js';
 import { buildParamTable } from '../model/params.js';
 import { fromHalfBits } from '../util/half.js';
 import { expectedFilmBytes, expectedWeightBytes } from './export.js';
@@ -71,19 +72,8 @@ export function readFilmMlpBin(config: ModelConfig, data: ArrayBuffer | ArrayBuf
 
 /** γ/β for every FiLM layer: `out = W1·relu(W0·cond + b0) + b1`. */
 export function evalFilmMlp(mlp: FilmMlp, cond: ArrayLike<number>): Float64Array {
-  const D = mlp.config.filmCondDim;
-  const h = new Float64Array(FILM_HIDDEN);
-  for (let j = 0; j < FILM_HIDDEN; j++) {
-    let acc = mlp.b0[j]!;
-    for (let i = 0; i < D; i++) acc += mlp.w0[j * D + i]! * (cond[i] ?? 0);
-    h[j] = acc > 0 ? acc : 0;
-  }
   const out = new Float64Array(mlp.b1.length);
-  for (let o = 0; o < out.length; o++) {
-    let acc = mlp.b1[o]!;
-    for (let j = 0; j < FILM_HIDDEN; j++) acc += mlp.w1[o * FILM_HIDDEN + j]! * h[j]!;
-    out[o] = acc;
-  }
+  filmMlpForward(mlp, cond, mlp.config.filmCondDim, new Float64Array(FILM_HIDDEN), out);
   return out;
 }
 

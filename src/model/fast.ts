@@ -23,6 +23,7 @@
  * (the trainer's thread count and --resume rely on it): every buffer a kernel reads is either
  * fully rewritten per image or a border that stays zero.
  */
+import { filmMlpForward } from './film.js';
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';
 import { jsKernels } from './wasm/kernels-js.js';
@@ -199,20 +200,10 @@ export class FastModel {
 
   private runMlp(cond: ArrayLike<number>): void {
     const D = this.table.config.filmCondDim;
-    const Hd = FILM_HIDDEN;
     const { w0, b0, w2, b2 } = this.mlp;
-    const out = this.arena.f64;
     for (let i = 0; i < D; i++) this.cond[i] = cond[i]!;
-    for (let h = 0; h < Hd; h++) {
-      let acc = b0[h]!;
-      for (let i = 0; i < D; i++) acc += w0[h * D + i]! * cond[i]!;
-      this.hidden[h] = acc > 0 ? acc : 0;
-    }
-    for (let o = 0; o < this.table.filmOut; o++) {
-      let acc = b2[o]!;
-      for (let h = 0; h < Hd; h++) acc += w2[o * Hd + h]! * this.hidden[h]!;
-      out[this.filmOut + o] = acc;
-    }
+    const out = this.arena.f64.subarray(this.filmOut, this.filmOut + this.table.filmOut);
+    filmMlpForward({ w0, b0, w1: w2, b1: b2 }, cond, D, this.hidden, out);
   }
 
   /**

@@ -6,6 +6,7 @@
  * Layout in this file: one image at a time, tensors CHW (`t.data[(c·H + y)·W + x]`).
  * Parameters and gradients are flat vectors in parameter-table order (params.ts).
  */
+import { filmMlpForward } from './film.js';
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
 import type { ConvShape, ParamTable } from './params.js';
 
@@ -239,17 +240,6 @@ export interface MlpCache {
   out: Float64Array;
 }
 
-function linear(x: Vec, weight: Vec, bias: Vec, outN: number): Float64Array {
-  const inN = x.length;
-  const y = new Float64Array(outN);
-  for (let o = 0; o < outN; o++) {
-    let acc = bias[o]!;
-    for (let i = 0; i < inN; i++) acc += weight[o * inN + i]! * x[i]!;
-    y[o] = acc;
-  }
-  return y;
-}
-
 function linearBackward(x: Vec, weight: Vec, dy: Vec, dW: Float64Array, db: Float64Array): Float64Array {
   const inN = x.length;
   const dx = new Float64Array(inN);
@@ -274,9 +264,11 @@ function slices<T extends Float64Array | Float32Array>(table: ParamTable, flat: 
 
 export function mlpForward(table: ParamTable, params: Vec, cond: Vec): MlpCache {
   const P = slices(table, Float64Array.from(params));
-  const pre = linear(cond, P['film_mlp.0.weight']!, P['film_mlp.0.bias']!, FILM_HIDDEN);
-  const hidden = pre.map((v) => (v > 0 ? v : 0));
-  return { cond: Float64Array.from(cond), hidden, out: linear(hidden, P['film_mlp.2.weight']!, P['film_mlp.2.bias']!, table.filmOut) };
+  const hidden = new Float64Array(FILM_HIDDEN);
+  const out = new Float64Array(table.filmOut);
+  const D = table.config.filmCondDim;
+  filmMlpForward({ w0: P['film_mlp.0.weight']!, b0: P['film_mlp.0.bias']!, w1: P['film_mlp.2.weight']!, b1: P['film_mlp.2.bias']! }, cond, D, hidden, out);
+  return { cond: Float64Array.from({ length: D }, (_, i) => cond[i] ?? 0), hidden, out };
 }
 
 /** Everything the backward pass needs from the forward pass. */
