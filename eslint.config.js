@@ -1,6 +1,15 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The layers (ARCHITECTURE.md): library code never reaches up into the command line, the HTML
+// tool or the benchmarks, and the effect never depends on the trainer.
+const upward = (from) => [
+  { group: [`${from}cli/*`, `${from}cli/**`], message: 'Library code may not import the CLI: move what you need into the library and let the CLI call it.' },
+  { group: [`${from}tool/*`, `${from}tool/**`], message: 'Library code may not import the HTML tool.' },
+  { group: [`${from}bench/*`, `${from}bench/**`], message: 'Library code may not import the benchmarks.' },
+];
+const relatives = ['../', '../../', '../../../'];
+
 export default tseslint.config(
   { ignores: ['dist/', 'out/', 'node_modules/', '.gpu/', 'gpu-dist/', 'coverage/'] },
   js.configs.recommended,
@@ -9,7 +18,26 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': 'off',
+    },
+  },
+  {
+    // Every library folder; src/node.ts (the package's Node entry) re-exports the CLI's main on purpose.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/tool/**', 'src/bench/**', 'src/node.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: relatives.flatMap(upward) }] },
+  },
+  {
+    files: ['src/effect/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...relatives.flatMap(upward),
+            { group: relatives.flatMap((r) => [`${r}train/*`, `${r}train/**`]), message: 'The effect may not import the trainer: share through model/ or gpu/.' },
+          ],
+        },
+      ],
     },
   },
 );

@@ -2,9 +2,9 @@
 export * from './index.js';
 export { dirSource, discoverSamples, loadSampleDir, sampleName } from './dataset/sample-node.js';
 export { writeDirAtomic, writeFileAtomic } from './util/atomic-node.js';
-export { packPhotoFile } from './cli/commands/pack-photo.js';
+export { packPhotoFile } from './pack/photo-node.js';
 export { loadCheckpoint, readCheckpointBytes, saveCheckpoint } from './checkpoint/checkpoint-node.js';
-export { exportCheckpointFile, type ExportResult } from './cli/commands/export.js';
+export { exportCheckpointFile, type ExportResult } from './export/export-node.js';
 export { main } from './cli/main.js';
 export { bufferIO, type CliIO } from './cli/io.js';
 export { nodeAssets } from './demo/assets-node.js';

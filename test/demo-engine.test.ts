@@ -12,6 +12,7 @@ import { encodeWavPcm16 } from '../src/demo/wav.js';
 import { isCnnV3Error } from '../src/errors.js';
 import type { GpuContext } from '../src/gpu/context.js';
 import { readRgba16f, readRgba32u } from '../src/gpu/readback.js';
+import { unitToByte } from '../src/image/image.js';
 import { destroyGpuContextAfter, testGpuContext } from './gpu-helpers.js';
 import { REPO, requireTool, tempDir } from './helpers.js';
 
@@ -56,7 +57,7 @@ function prevChannels(feat1: Uint32Array): number[] {
 
 const unorm8 = (rgba: Float32Array): number[] => {
   const out: number[] = [];
-  for (let p = 0; p < rgba.length / 4; p++) for (let c = 0; c < 3; c++) out.push(Math.round(Math.min(1, Math.max(0, rgba[p * 4 + c]!)) * 255));
+  for (let p = 0; p < rgba.length / 4; p++) for (let c = 0; c < 3; c++) out.push(unitToByte(rgba[p * 4 + c]!));
   return out;
 };
 

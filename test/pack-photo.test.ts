@@ -168,7 +168,7 @@ test('bad input: one message naming the file, exit ≠ 0, nothing half-written',
   writeFileSync(aFile, 'x');
   const cases: Array<{ argv: string[]; re: RegExp; code?: number }> = [
     { argv: ['--photo', join(root, 'missing.png'), '--output', join(root, 'o1')], re: /missing\.png: photo not found/ },
-    { argv: ['--photo', root, '--output', join(root, 'o2')], re: /: photo is a directory, not an image/ },
+    { argv: ['--photo', root, '--output', join(root, 'o2')], re: /: photo is a directory/ },
     { argv: ['--photo', text, '--output', join(root, 'o3')], re: /notes\.png: not a PNG or JPEG image/ },
     { argv: ['--photo', photo, '--target', brokenTarget, '--output', join(root, 'o4')], re: /broken\.png: not a valid PNG/ },
     {

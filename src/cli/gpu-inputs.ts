@@ -1,5 +1,5 @@
 /** What `cnnv3 infer` and `cnnv3 parity` share: model flags, weight files, inputs, conditions. */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SAMPLE_MARKER } from '../dataset/layout.js';
 import { loadSampleDir } from '../dataset/sample-node.js';
@@ -9,6 +9,7 @@ import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect
 import type { RunnerChoice } from '../jobs/runner-node.js';
 import { decodeImage } from '../image/decode.js';
 import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
+import { readInputFile } from '../util/read-node.js';
 import { stringFlag, type OptionSpec } from './args.js';
 
 export const GPU_INPUT_FLAGS = {
@@ -22,17 +23,6 @@ export const GPU_INPUT_FLAGS = {
   gpu: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies OptionSpec;
-
-export async function readInputFile(path: string, what: string): Promise<Uint8Array> {
-  try {
-    if ((await stat(path)).isDirectory()) throw fileError(path, `${what} is a directory`);
-    return await readFile(path);
-  } catch (e) {
-    if (e instanceof CnnV3Error) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw fileError(path, code === 'ENOENT' ? `${what} not found` : `cannot read ${what} (${code})`);
-  }
-}
 
 /**
  * The model the user's --enc-channels / --film-cond-dim describe, when given: the weights file

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { CnnV3Error, fileError } from '../errors.js';
-import { readInputFile } from '../cli/gpu-inputs.js';
+import { readInputFile } from '../util/read-node.js';
 import type { DemoAssets, VideoFrames } from './effects.js';
 import type { Raster } from '../image/image.js';
 

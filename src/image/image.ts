@@ -17,6 +17,19 @@ export function to8(v: number): number {
   return Math.round(v / 257);
 }
 
+/** A value in [0, 1] → a byte: clamped, then round(v · 255). */
+export function unitToByte(v: number): number {
+  return Math.round(Math.min(1, Math.max(0, v)) * 255);
+}
+
+/** Float RGBA in [0, 1] (what the effect writes) → 8-bit pixels of `channels` (3: alpha dropped). */
+export function floatRgbaTo8(rgba: ArrayLike<number>, channels: 3 | 4 = 4): Uint8Array {
+  const n = Math.floor(rgba.length / 4);
+  const out = new Uint8Array(n * channels);
+  for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = unitToByte(rgba[p * 4 + c]!);
+  return out;
+}
+
 function sample8(r: Raster, i: number): number {
   const v = r.data[i]!;
   return r.depth === 16 ? to8(v) : v;

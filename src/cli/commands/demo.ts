@@ -17,10 +17,11 @@ import { parseSeq } from '../../demo/seq.js';
 import { CnnV3Error, fileError } from '../../errors.js';
 import { createNodeGpu } from '../../gpu/device-node.js';
 import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
+import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { fromHalfBits } from '../../util/half.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
-import { readInputFile } from '../gpu-inputs.js';
+import { readInputFile } from '../../util/read-node.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -41,14 +42,6 @@ const MAX_FRAMES = 100_000;
 const OUTPUT_FILE = /^(frame_\d{5,}\.png|demo\.mp4)$/;
 
 export const frameName = (i: number): string => `frame_${String(i).padStart(5, '0')}.png`;
-
-/** float RGBA → 8-bit RGB: the screen has no alpha. */
-function toRgb8(rgba: Float32Array): Uint8Array {
-  const n = rgba.length / 4;
-  const out = new Uint8Array(n * 3);
-  for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round(Math.min(1, Math.max(0, rgba[p * 4 + c]!)) * 255);
-  return out;
-}
 
 async function checkOut(out: string): Promise<void> {
   const s = await stat(out).catch(() => undefined);
@@ -200,7 +193,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       const t = from + i / fps;
       const info: FrameInfo = engine.renderFrame(t, 1 / fps);
       const rgba = await readRgba16f(ctx.device, engine.sink);
-      await writeFile(join(staging, frameName(i)), encodePng({ width, height, channels: 3, depth: 8, data: toRgb8(rgba) }));
+      await writeFile(join(staging, frameName(i)), encodePng({ width, height, channels: 3, depth: 8, data: floatRgbaTo8(rgba, 3) }));
       if (stability) {
         const frame = info.cnn && {
           output: await readRgba16f(ctx.device, engine.nodes.get(info.cnn.output)!),

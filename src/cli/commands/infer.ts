@@ -1,6 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { decodeRgba, encodePlanes } from '../../jobs/jobs.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
+import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
 import { toBase64 } from '../../util/base64.js';
@@ -17,11 +18,6 @@ defaults to 0.5 for every entry. --output-raw writes little-endian float32 RGBA,
 --gpu: auto (= dawn) runs in this process through Dawn on a hardware GPU, else on SwiftShader
 (Debian's chromium + libvulkan1); chromium runs the same job in a headless Chromium page. --enc-channels / --film-cond-dim for models trained with other sizes.
 `;
-
-/** Float RGBA in [0, 1] → 8-bit RGBA (round, clamp). */
-export function toRgba8(rgba: Float32Array): Uint8Array {
-  return Uint8Array.from(rgba, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
-}
 
 export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags('infer', argv, { ...GPU_INPUT_FLAGS, output: { type: 'string', short: 'o' }, 'output-raw': { type: 'string' } });
@@ -49,7 +45,7 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
       cond,
     });
     const rgba = decodeRgba(result);
-    await writeFileAtomic(output, encodePng({ width: result.width, height: result.height, channels: 4, depth: 8, data: toRgba8(rgba) }));
+    await writeFileAtomic(output, encodePng({ width: result.width, height: result.height, channels: 4, depth: 8, data: floatRgbaTo8(rgba) }));
     const raw = stringFlag(values, 'output-raw');
     if (raw !== undefined) {
       const le = new Uint8Array(rgba.length * 4);

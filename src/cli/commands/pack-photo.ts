@@ -1,9 +1,7 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
-import { decodeImage } from '../../image/decode.js';
-import { packPhotoSample } from '../../pack/photo.js';
-import { writeDirAtomic } from '../../util/atomic-node.js';
+import { packPhotoFile } from '../../pack/photo-node.js';
 import { parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -20,26 +18,6 @@ targets/NAME.png or targets/NAME_styled.png and writes DIR/sample_NAME/ for each
 `;
 
 const PHOTO_EXT = new Set(['.png', '.jpg', '.jpeg']);
-
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    const st = await stat(path);
-    if (st.isDirectory()) throw fileError(path, `${what} is a directory, not an image`);
-    return await readFile(path);
-  } catch (e) {
-    if (isCnnV3Error(e)) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw fileError(path, `${what} not found`);
-    throw fileError(path, `cannot read ${what} (${code ?? (e as Error).message})`);
-  }
-}
-
-/** Decodes the photo and target, then writes the sample directory in one atomic step. */
-export async function packPhotoFile(photoPath: string, targetPath: string | undefined, outDir: string): Promise<void> {
-  const photo = decodeImage(await readInput(photoPath, 'photo'), photoPath);
-  const target = targetPath === undefined ? undefined : decodeImage(await readInput(targetPath, 'target'), targetPath);
-  await writeDirAtomic(outDir, packPhotoSample(photo, target));
-}
 
 interface Pair {
   name: string;
