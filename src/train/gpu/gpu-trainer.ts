@@ -12,7 +12,7 @@ import { gpuAwait } from '../../gpu/context.js';
 import { WGSL } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS } from '../../effect/uniforms.js';
 import { checkFits, type GpuTrainingSet } from './data.js';
-import { LAYER_IDS, layerShapes, TILE, trainLayout, type TrainLayout } from './layout.js';
+import { KERNEL_CONSTANTS, LAYER_IDS, layerShapes, TILE, TILE_PX, trainLayout, type TrainLayout } from './layout.js';
 
 export interface GpuTrainerConfig {
   table: ParamTable;
@@ -60,7 +60,6 @@ interface Kernel {
 const STEP_STRIDE = 256;
 /** The widest layer the kernels' workgroup memory is sized for. */
 export const MAX_CHANNELS = 16;
-const REDUCE_ROW = 4096;
 export const REDUCE_THREADS = 256;
 
 export class GpuTrainer {
@@ -124,7 +123,7 @@ export class GpuTrainer {
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'cnnv3 train pipeline layout', bindGroupLayouts: [bgl] });
-    const base = { ...L.constants, OUTPUT_MODE: mode === 'residual' ? 1 : 0 };
+    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0 };
     const modules = new Map<string, GPUShaderModule>();
     const module = (file: 'train_forward' | 'train_backward' | 'train_wgrad' | 'train_reduce') => {
       let m = modules.get(file);
@@ -152,7 +151,7 @@ export class GpuTrainer {
     for (const [name, id] of [['enc0', 0], ['enc1', 1], ['bottleneck', 2], ['dec1', 3], ['dec0', 4]] as const) {
       const sh = shapes[id]!;
       const wsz = 4 * sh.inGroups * sh.k * sh.k;
-      needMemory(`forward ${name}`, wsz + 64 + 16);
+      needMemory(`forward ${name}`, wsz + TILE_PX + 16);
       const entry = id === 4 ? 'dec0_fwd' : 'conv_fwd';
       kernels.push({
         name: id === 4 ? 'fwd_dec0_loss' : `fwd_${name}`,
@@ -170,22 +169,22 @@ export class GpuTrainer {
     stages.forEach((st, stage) => {
       const sh = shapes[st.layer]!;
       const wtsz = 4 * sh.outGroups * sh.k * sh.k;
-      needMemory(`backward ${st.name}`, wtsz + 64);
+      needMemory(`backward ${st.name}`, wtsz + TILE_PX);
       kernels.push({ name: `bwd_${st.name}`, pipeline: pipeline(`bwd ${st.name}`, 'train_backward', 'backward', { STAGE: stage, WTSZ: wtsz }), groups: (n) => [st.tiles, n, st.groups] });
     });
     shapes.forEach((sh, id) => {
       const combos = sh.outGroups * sh.inGroups * sh.k * sh.k;
-      const cpw = Math.min(64, combos);
+      const cpw = Math.min(TILE_PX, combos);
       const slots = Math.ceil(combos / cpw);
       const hw = TILE + sh.k - 1;
       const wgIn = Math.max(sh.inGroups * hw * hw, 256);
-      const wgDz = sh.outGroups * 64;
+      const wgDz = sh.outGroups * TILE_PX;
       const name = Object.keys(LAYER_IDS)[id]!;
       needMemory(`weight-gradient ${name}`, wgIn + 3 * wgDz);
       const records = L.records[id]!;
       kernels.push({
         name: `wgrad_${name}`,
-        pipeline: pipeline(`wgrad ${name}`, 'train_wgrad', 'wgrad', { LAYER: id, TPW: L.tilesPerRecord[id]!, CPW: cpw, NPH: Math.floor(64 / cpw), HW: hw, WG_IN: wgIn, WG_DZ: wgDz }),
+        pipeline: pipeline(`wgrad ${name}`, 'train_wgrad', 'wgrad', { LAYER: id, TPW: L.tilesPerRecord[id]!, CPW: cpw, NPH: Math.floor(TILE_PX / cpw), HW: hw, WG_IN: wgIn, WG_DZ: wgDz }),
         groups: (n) => [records, n, slots],
       });
     });
@@ -194,7 +193,7 @@ export class GpuTrainer {
     kernels.push({
       name: 'reduce_adam',
       pipeline: pipeline('reduce adam', 'train_reduce', 'reduce_adam', { RED_WG: config.reduceThreads ?? REDUCE_THREADS }),
-      groups: () => [Math.min(reduceGroups, REDUCE_ROW), Math.ceil(reduceGroups / REDUCE_ROW), 1],
+      groups: () => [Math.min(reduceGroups, KERNEL_CONSTANTS.REDUCE_ROW), Math.ceil(reduceGroups / KERNEL_CONSTANTS.REDUCE_ROW), 1],
     });
     this.kernels = kernels;
   }

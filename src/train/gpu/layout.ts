@@ -9,8 +9,16 @@ import type { ParamTable } from '../../model/params.js';
 /** Conv layer ids in the kernels: enc0, enc1, bottleneck, dec1, dec0 (the table's order). */
 export const LAYER_IDS = { enc0: 0, enc1: 1, bottleneck: 2, dec1: 3, dec0: 4 } as const;
 
-/** Pixels per side of the tiles every pixel kernel works on (one workgroup of 64 threads per tile). */
-export const TILE = 8;
+/**
+ * The numbers the training kernels and this code must agree on, set on every pipeline as override
+ * constants (train_common.wgsl declares them without defaults): TILE, pixels per side of the tiles
+ * every pixel kernel works on (one workgroup of TILE² threads per tile); FILM_THREADS, film_back's
+ * workgroup; REDUCE_ROW, reduce_adam's workgroups per dispatch row.
+ */
+export const KERNEL_CONSTANTS = { TILE: 8, FILM_THREADS: 256, REDUCE_ROW: 4096 } as const;
+export const TILE = KERNEL_CONSTANTS.TILE;
+/** Threads of a pixel kernel's workgroup. */
+export const TILE_PX = TILE * TILE;
 /**
  * Weight-gradient workgroups a step aims at per layer: enough to fill a large GPU, few enough
  * records to reduce. On an H100, 512 beat 1024, 2048 and 4096 at batch 16 and 256 (bench variants).

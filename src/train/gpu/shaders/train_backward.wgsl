@@ -12,7 +12,7 @@ override STAGE: u32 = 0u;
 override WTSZ: u32 = 36u;
 
 var<workgroup> wt_s: array<vec4f, WTSZ>;
-var<workgroup> d_s: array<vec4f, 64>;
+var<workgroup> d_s: array<vec4f, TILE_PX>;
 
 fn stage_layer() -> u32 {
   switch STAGE {
@@ -27,7 +27,7 @@ fn stage_layer() -> u32 {
 fn stage_weights_t(l: u32, n: u32, ig: u32, li: u32) {
   let kk = layer_kk(l);
   let slots = 4u * layer_out_groups(l) * kk;
-  for (var e = li; e < slots; e += 64u) {
+  for (var e = li; e < slots; e += TILE_PX) {
     let o = e / kk;
     let tap = e % kk;
     var w = vec4f(0.0);
@@ -59,7 +59,7 @@ fn conv_t(l: u32, n: u32, y: i32, x: i32) -> vec4f {
   return acc;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_PX)
 fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
@@ -72,10 +72,10 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   let full = STAGE == 0u || STAGE == 3u;
   let side = select(S1, S, full);
   let tw = select(TW1, TW0, full);
-  let ty0 = (wg.x / tw) * 8u;
-  let tx0 = (wg.x % tw) * 8u;
-  let y = ty0 + li / 8u;
-  let x = tx0 + li % 8u;
+  let ty0 = (wg.x / tw) * TILE;
+  let tx0 = (wg.x % tw) * TILE;
+  let y = ty0 + li / TILE;
+  let x = tx0 + li % TILE;
   let inside = y < side && x < side;
   if (STAGE <= 1u) {
     let up_groups = select(G1N, G0N, STAGE == 0u);
@@ -104,7 +104,7 @@ fn backward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
         for (var dx = 0u; dx < 2u; dx++) {
           let ly = 2u * (li / 4u) + dy;
           let lx = 2u * (li % 4u) + dx;
-          if (ty0 + ly < side && tx0 + lx < side) { s += d_s[ly * 8u + lx]; }
+          if (ty0 + ly < side && tx0 + lx < side) { s += d_s[ly * TILE + lx]; }
         }
       }
       if (STAGE == 0u) {

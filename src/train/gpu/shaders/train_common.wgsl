@@ -40,6 +40,12 @@ struct TrainStep {
 @group(0) @binding(5) var<uniform> st: TrainStep;
 
 // The network's shape (SPEC §4) and the patch side.
+// Shared with TypeScript through KERNEL_CONSTANTS (layout.ts), set on every pipeline: no defaults here.
+override TILE: u32;          // pixels per side of a tile; a pixel kernel's workgroup is TILE × TILE threads
+override TILE_PX: u32 = TILE * TILE;
+override FILM_THREADS: u32;  // film_back's workgroup
+override REDUCE_ROW: u32;    // reduce_adam workgroups per dispatch row
+
 override C0: u32 = 4u;
 override C1: u32 = 8u;
 override D: u32 = 5u;
@@ -144,9 +150,9 @@ override PI_META: u32 = D + HID + FO;
 override PI_STRIDE: u32 = D + HID + FO + 4u;
 
 // Tiles of 8×8 pixels per patch side at each resolution.
-override TW0: u32 = (S + 7u) / 8u;
-override TW1: u32 = (S1 + 7u) / 8u;
-override TW2: u32 = (S2 + 7u) / 8u;
+override TW0: u32 = (S + TILE - 1u) / TILE;
+override TW1: u32 = (S1 + TILE - 1u) / TILE;
+override TW2: u32 = (S2 + TILE - 1u) / TILE;
 
 // ---------------------------------------------------------------- counter-based PRNG
 

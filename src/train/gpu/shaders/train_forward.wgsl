@@ -9,8 +9,8 @@ override LAYER: u32 = 0u;
 override WSZ: u32 = 180u;
 
 var<workgroup> w_s: array<vec4f, WSZ>;
-var<workgroup> e_s: array<vec4f, 64>;
-var<workgroup> loss_s: array<f32, 64>;
+var<workgroup> e_s: array<vec4f, TILE_PX>;
+var<workgroup> loss_s: array<f32, TILE_PX>;
 
 // Top-left of a `S` window centred on c, shifted inside [0, n) (patches.ts patchOrigin).
 fn patch_origin(c: u32, n: u32) -> u32 {
@@ -23,7 +23,7 @@ fn patch_origin(c: u32, n: u32) -> u32 {
 var<workgroup> hid_s: array<f32, HID>;
 
 // One workgroup per patch: the draws, then the FiLM MLP with one thread per hidden unit and per output.
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_PX)
 fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.x;
   if (n >= st.n) {
@@ -44,7 +44,7 @@ fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     parts[base + PI_HID + li] = max(s, 0.0);
   }
   workgroupBarrier();
-  for (var o = li; o < FO; o += 64u) {
+  for (var o = li; o < FO; o += TILE_PX) {
     var s = state[P_M2B + o];
     for (var h = 0u; h < HID; h++) {
       s += state[P_M2W + o * HID + h] * hid_s[h];
@@ -69,7 +69,7 @@ fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
 fn stage_weights(l: u32, og: u32, li: u32) {
   let kk = layer_kk(l);
   let slots = 4u * layer_in_groups(l) * kk;
-  for (var e = li; e < slots; e += 64u) {
+  for (var e = li; e < slots; e += TILE_PX) {
     let s = e / kk;
     let tap = e % kk;
     var w = vec4f(0.0);
@@ -115,7 +115,7 @@ fn conv_out(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
   return acc;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_PX)
 fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
@@ -126,10 +126,10 @@ fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   workgroupBarrier();
   let side = layer_side(LAYER);
   let tw = layer_tiles_w(LAYER);
-  let ty0 = (wg.x / tw) * 8u;
-  let tx0 = (wg.x % tw) * 8u;
-  let y = ty0 + li / 8u;
-  let x = tx0 + li % 8u;
+  let ty0 = (wg.x / tw) * TILE;
+  let tx0 = (wg.x % tw) * TILE;
+  let y = ty0 + li / TILE;
+  let x = tx0 + li % TILE;
   var e = vec4f(0.0);
   if (y < side && x < side) {
     let z = conv_out(LAYER, n, og, i32(y), i32(x));
@@ -167,7 +167,7 @@ fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
         for (var dx = 0u; dx < 2u; dx++) {
           let ly = 2u * (li / 4u) + dy;
           let lx = 2u * (li % 4u) + dx;
-          if (ty0 + ly < side && tx0 + lx < side) { s += e_s[ly * 8u + lx]; }
+          if (ty0 + ly < side && tx0 + lx < side) { s += e_s[ly * TILE + lx]; }
         }
       }
       let v = s / block_count(py, px, side);
@@ -180,7 +180,7 @@ fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_PX)
 fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
@@ -188,8 +188,8 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   }
   stage_weights(4u, 0u, li);
   workgroupBarrier();
-  let y = (wg.x / TW0) * 8u + li / 8u;
-  let x = (wg.x % TW0) * 8u + li % 8u;
+  let y = (wg.x / TW0) * TILE + li / TILE;
+  let x = (wg.x % TW0) * TILE + li % TILE;
   var sse = 0.0;
   if (y < S && x < S) {
     let z = conv_out(4u, n, 0u, i32(y), i32(x));

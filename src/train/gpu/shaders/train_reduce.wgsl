@@ -29,17 +29,17 @@ fn film_beta_of(l: u32) -> u32 {
 }
 
 var<workgroup> dfilm_s: array<f32, FO>;
-var<workgroup> fpart_s: array<f32, 256>;
+var<workgroup> fpart_s: array<f32, FILM_THREADS>;
 
 // One workgroup per patch: FiLM output o's partials are summed over the layer's records by
-// ⌊256 / FO⌋ threads (o, phase), the phases meet in workgroup memory, then 16 threads take the
+// ⌊FILM_THREADS / FO⌋ threads (o, phase), the phases meet in workgroup memory, then 16 threads take the
 // MLP's second layer back to its hidden units.
-@compute @workgroup_size(256)
+@compute @workgroup_size(FILM_THREADS)
 fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.x;
   let fb = R_FB + n * (FO + HID);
   let film_layers = array<u32, 4>(0u, 1u, 3u, 4u);
-  let phases = 256u / FO;
+  let phases = FILM_THREADS / FO;
   let o = li % FO;
   let phase = li / FO;
   var sum = 0.0;
@@ -82,7 +82,6 @@ fn film_back(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) 
 override RED_WG: u32 = 64u;
 var<workgroup> red_s: array<f32, RED_WG>;
 
-const REDUCE_ROW: u32 = 4096u;
 
 @compute @workgroup_size(RED_WG)
 fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {

@@ -8,11 +8,11 @@
 // (the bias and FiLM sums by the slot-0 workgroup, from per-thread sums over its pixels).
 override LAYER: u32 = 0u;
 override TPW: u32 = 1u;      // tiles per workgroup
-override CPW: u32 = 45u;     // combinations per workgroup (≤ 64)
-override NPH: u32 = 1u;      // ⌊64 / CPW⌋ threads share a combination
-override HW: u32 = 10u;      // halo side: 8 + K − 1
+override CPW: u32 = 45u;     // combinations per workgroup (≤ TILE_PX)
+override NPH: u32 = 1u;      // ⌊TILE_PX / CPW⌋ threads share a combination
+override HW: u32 = 10u;      // halo side: TILE + K − 1
 override WG_IN: u32 = 500u;  // max(input groups · HW², 256) vec4
-override WG_DZ: u32 = 64u;   // output groups · 64 vec4
+override WG_DZ: u32 = TILE_PX;   // output groups · TILE_PX vec4
 
 var<workgroup> in_s: array<vec4f, WG_IN>;
 var<workgroup> dz_s: array<vec4f, WG_DZ>;
@@ -36,7 +36,7 @@ fn store_dw(rec: u32, og: u32, ig: u32, c: u32, tap: u32, v: vec4f) {
   }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(TILE_PX)
 fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
@@ -68,17 +68,17 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
   var a2 = vec4f(0.0);
   var a3 = vec4f(0.0);
   for (var o = 0u; o < ogs; o++) {
-    gz_s[o * 64u + li] = vec4f(0.0);
-    gs_s[o * 64u + li] = vec4f(0.0);
+    gz_s[o * TILE_PX + li] = vec4f(0.0);
+    gs_s[o * TILE_PX + li] = vec4f(0.0);
   }
   let pr = patch_ref(n);
   let halo = HW * HW;
   let t_end = min((wg.x + 1u) * TPW, tw * tw);
   for (var t = wg.x * TPW; t < t_end; t++) {
-    let ty0 = (t / tw) * 8u;
-    let tx0 = (t % tw) * 8u;
+    let ty0 = (t / tw) * TILE;
+    let tx0 = (t % tw) * TILE;
     workgroupBarrier();
-    for (var r = li; r < halo; r += 64u) {
+    for (var r = li; r < halo; r += TILE_PX) {
       let yy = i32(ty0 + r / HW) - pad;
       let xx = i32(tx0 + r % HW) - pad;
       if (LAYER == 0u) {
@@ -92,24 +92,24 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
         }
       }
     }
-    let y = ty0 + li / 8u;
-    let x = tx0 + li % 8u;
+    let y = ty0 + li / TILE;
+    let x = tx0 + li % TILE;
     for (var o = 0u; o < ogs; o++) {
       let g = g_vec(LAYER, n, o, i32(y), i32(x));
-      dz_s[o * 64u + li] = gamma4(LAYER, n, o) * g;
+      dz_s[o * TILE_PX + li] = gamma4(LAYER, n, o) * g;
       if (sums && y < side && x < side) {
-        gs_s[o * 64u + li] += g;
+        gs_s[o * TILE_PX + li] += g;
         if (film_layer) {
-          gz_s[o * 64u + li] += g * z_vec(LAYER, n, o, y, x);
+          gz_s[o * TILE_PX + li] += g * z_vec(LAYER, n, o, y, x);
         }
       }
     }
     workgroupBarrier();
     if (busy) {
       let at_in = ig * halo + ky * HW + kx;
-      for (var q = phase; q < 64u; q += NPH) {
-        let d = dz_s[og * 64u + q];
-        let v = in_s[at_in + (q / 8u) * HW + q % 8u];
+      for (var q = phase; q < TILE_PX; q += NPH) {
+        let d = dz_s[og * TILE_PX + q];
+        let v = in_s[at_in + (q / TILE) * HW + q % TILE];
         a0 += d * v.x;
         a1 += d * v.y;
         a2 += d * v.z;
@@ -149,9 +149,9 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
     if (li < ogs) {
       var sg = vec4f(0.0);
       var sgz = vec4f(0.0);
-      for (var q = 0u; q < 64u; q++) {
-        sg += gs_s[li * 64u + q];
-        sgz += gz_s[li * 64u + q];
+      for (var q = 0u; q < TILE_PX; q++) {
+        sg += gs_s[li * TILE_PX + q];
+        sgz += gz_s[li * TILE_PX + q];
       }
       // db = Σ dz = γ · Σ g (γ is one value per patch and channel).
       let db = gamma4(LAYER, n, li) * sg;
