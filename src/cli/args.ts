@@ -26,39 +26,25 @@ export function stringFlag(values: Record<string, unknown>, name: string): strin
   return typeof v === 'string' ? v : undefined;
 }
 
-/** An integer flag with bounds; a malformed value names the flag. */
-export function intFlag(
-  command: string,
-  values: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  min = -Infinity,
-  max = Infinity,
-): number {
+/** A numeric flag within [min, max]: an integer or any finite number. */
+function boundedFlag(command: string, values: Record<string, unknown>, name: string, fallback: number, min: number, max: number, kind: 'integer' | 'number'): number {
   const raw = stringFlag(values, name);
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v) || v < min || v > max) {
-    const range = max === Infinity ? `≥ ${min}` : `${min}..${max}`;
-    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be an integer ${range}, got ${JSON.stringify(raw)}`, 2);
+  const wellFormed = kind === 'integer' ? /^[+-]?\d+$/.test(raw.trim()) && Number.isSafeInteger(v) : raw.trim() !== '' && Number.isFinite(v);
+  if (!wellFormed || v < min || v > max) {
+    const range = kind === 'number' ? `a number in [${min}, ${max}]` : max === Infinity ? `an integer ≥ ${min}` : `an integer ${min}..${max}`;
+    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be ${range}, got ${JSON.stringify(raw)}`, 2);
   }
   return v;
 }
 
+/** An integer flag with bounds; a malformed value names the flag. */
+export function intFlag(command: string, values: Record<string, unknown>, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+  return boundedFlag(command, values, name, fallback, min, max, 'integer');
+}
+
 /** A finite number flag with bounds. */
-export function numberFlag(
-  command: string,
-  values: Record<string, unknown>,
-  name: string,
-  fallback: number,
-  min = -Infinity,
-  max = Infinity,
-): number {
-  const raw = stringFlag(values, name);
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`, 2);
-  }
-  return v;
+export function numberFlag(command: string, values: Record<string, unknown>, name: string, fallback: number, min = -Infinity, max = Infinity): number {
+  return boundedFlag(command, values, name, fallback, min, max, 'number');
 }

@@ -6,6 +6,7 @@ import { fileError } from '../errors.js';
 import { decodeImage } from '../image/decode.js';
 import { extractChannel, to8, toRgba8, dropChannels, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';
+import type { FeatureInputs } from './features.js';
 import { SAMPLE_FILES, type SampleFileName } from './layout.js';
 
 export interface SampleSource {
@@ -19,19 +20,9 @@ export interface SampleSource {
 
 export type SampleKind = 'simple' | 'full';
 
-/** A decoded sample: 8-bit planes at the albedo's size, interleaved per pixel. */
-export interface Sample {
+/** A decoded sample: 8-bit planes at the albedo's size, interleaved per pixel (the feature inputs), and its target. */
+export interface Sample extends FeatureInputs {
   name: string;
-  width: number;
-  height: number;
-  /** RGB, 3 bytes per pixel. */
-  albedo: Uint8Array;
-  /** Octahedral normal RG, 2 bytes per pixel. */
-  normal: Uint8Array;
-  depth: Uint16Array;
-  matid: Uint8Array;
-  shadow: Uint8Array;
-  transp: Uint8Array;
   /** RGBA, 4 bytes per pixel, resized to width × height. */
   target: Uint8Array;
   /** The target's size as stored, before resizing. */
