@@ -16,7 +16,9 @@ Runs CNNv3Effect headless on WebGPU and writes the RGBA result. A photo is packe
 (no geometry); a sample directory in full mode. Without --film, FiLM is the identity; --cond
 defaults to 0.5 for every entry. --output-raw writes little-endian float32 RGBA, row-major.
 --gpu: auto (= dawn) runs in this process through Dawn on a hardware GPU, else on SwiftShader
-(Debian's chromium + libvulkan1); chromium runs the same job in a headless Chromium page. --enc-channels / --film-cond-dim for models trained with other sizes.
+(Debian's chromium + libvulkan1); chromium runs the same job in a headless Chromium page.
+The model (widths, condition size, output mode) is read from the weights file; --enc-channels
+and --film-cond-dim, if given, only check that the file holds that model.
 `;
 
 export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
