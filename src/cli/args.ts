@@ -11,7 +11,7 @@ export function parseFlags<O extends OptionSpec>(
   allowPositionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const { values, positionals } = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
     const err = e as Error & { code?: string };
@@ -19,6 +19,13 @@ export function parseFlags<O extends OptionSpec>(
     if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') msg = msg.replace(/^Unknown option/, 'unknown option');
     throw new CnnV3Error(`cnnv3 ${command}: ${msg.replace(/\.$/, '')} (see cnnv3 ${command} --help)`, 2);
   }
+}
+
+/** Prints the command's help when -h/--help was given; the command then returns 0. */
+export function helpAsked(values: Record<string, unknown>, io: { stdout(text: string): void }, help: string): boolean {
+  if (values['help'] !== true) return false;
+  io.stdout(help);
+  return true;
 }
 
 export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {

@@ -20,7 +20,7 @@ import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { fromHalfBits } from '../../util/half.js';
-import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -145,14 +145,10 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       from: { type: 'string' },
       to: { type: 'string' },
       stability: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values['help']) {
-    io.stdout(DEMO_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, DEMO_HELP)) return 0;
   if (positionals.length !== 1) throw new CnnV3Error(`cnnv3 demo: give one FILE.seq${positionals.length > 1 ? `, got ${positionals.length} files` : ''} (see cnnv3 demo --help)`, 2);
   const seqPath = positionals[0]!;
   const outFlag = stringFlag(values, 'out');

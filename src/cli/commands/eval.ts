@@ -2,7 +2,7 @@ import { CnnV3Error } from '../../errors.js';
 import { evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
-import { parseFlags, stringFlag } from '../args.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
@@ -18,10 +18,7 @@ const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : v === Infin
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' } });
-  if (values['help']) {
-    io.stdout(EVAL_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, EVAL_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const input = stringFlag(values, 'input');
   if (weightsPath === undefined) throw new CnnV3Error('cnnv3 eval: --weights cnn_v3_weights.bin is required', 2);

@@ -1,7 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { FILM_MLP_FILE, WEIGHTS_FILE } from '../../export/export.js';
 import { exportCheckpointFile } from '../../export/export-node.js';
-import { parseFlags, stringFlag } from '../args.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const EXPORT_HELP = `Usage:
@@ -21,14 +21,10 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
     argv,
     {
       output: { type: 'string', short: 'o' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values['help']) {
-    io.stdout(EXPORT_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, EXPORT_HELP)) return 0;
   if (positionals.length !== 1) throw new CnnV3Error('cnnv3 export: expected one checkpoint file (see cnnv3 export --help)', 2);
   const output = stringFlag(values, 'output') ?? 'export';
   const result = await exportCheckpointFile(positionals[0]!, output);

@@ -1,12 +1,11 @@
 import { CnnV3Error } from '../../errors.js';
-import { decodeRgba, encodePlanes } from '../../jobs/jobs.js';
+import { decodeRgba } from '../../jobs/jobs.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
-import { toBase64 } from '../../util/base64.js';
-import { parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
+import { GPU_INPUT_FLAGS, gpuJob, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const INFER_HELP = `Usage: cnnv3 infer --weights W [--film F] (--photo P | --sample DIR) [--cond b,n,a,s0,s1]
@@ -23,10 +22,7 @@ and --film-cond-dim, if given, only check that the file holds that model.
 
 export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseFlags('infer', argv, { ...GPU_INPUT_FLAGS, output: { type: 'string', short: 'o' }, 'output-raw': { type: 'string' } });
-  if (values['help']) {
-    io.stdout(INFER_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, INFER_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const output = stringFlag(values, 'output');
   if (weightsPath === undefined) throw new CnnV3Error('cnnv3 infer: --weights cnn_v3_weights.bin is required', 2);
@@ -39,13 +35,7 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
 
   const runner = await openGpuRunner(runnerChoice('infer', values));
   try {
-    const result = await runner.infer({
-      config,
-      planes: encodePlanes(input.planes),
-      weights: toBase64(files.weights),
-      ...(files.film ? { film: toBase64(files.film) } : {}),
-      cond,
-    });
+    const result = await runner.infer(gpuJob(files, input.planes, cond));
     const rgba = decodeRgba(result);
     await writeFileAtomic(output, encodePng({ width: result.width, height: result.height, channels: 4, depth: 8, data: floatRgbaTo8(rgba) }));
     const raw = stringFlag(values, 'output-raw');

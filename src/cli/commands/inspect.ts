@@ -5,7 +5,7 @@ import { channelStats, computeFeatures, FEATURE_NAMES, NUM_FEATURES } from '../.
 import { INPUT_MODES, SAMPLE_MARKER, type InputMode } from '../../dataset/layout.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../../dataset/sample-node.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
-import { parseFlags, stringFlag } from '../args.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 
 export const INSPECT_HELP = `Usage:
@@ -27,14 +27,10 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     {
       'dump-features': { type: 'string' },
       'input-mode': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values['help']) {
-    io.stdout(INSPECT_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, INSPECT_HELP)) return 0;
   if (positionals.length !== 1) throw new CnnV3Error('cnnv3 inspect: expected one directory (see cnnv3 inspect --help)', 2);
   const dir = positionals[0]!;
   const modeRaw = stringFlag(values, 'input-mode');

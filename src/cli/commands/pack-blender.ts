@@ -4,7 +4,7 @@ import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
 import { isExr, readExr } from '../../exr/exr.js';
 import { packBlenderSample } from '../../pack/blender.js';
 import { writeDirAtomic } from '../../util/atomic-node.js';
-import { parseFlags, stringFlag } from '../args.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -80,12 +80,8 @@ export async function packBlenderCommand(argv: string[], io: CliIO): Promise<num
     'exr-dir': { type: 'string' },
     output: { type: 'string', short: 'o' },
     'view-layer': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values['help']) {
-    io.stdout(PACK_BLENDER_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, PACK_BLENDER_HELP)) return 0;
   const exr = stringFlag(values, 'exr');
   const exrDir = stringFlag(values, 'exr-dir');
   const output = stringFlag(values, 'output');

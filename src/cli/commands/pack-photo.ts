@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
 import { packPhotoFile } from '../../pack/photo-node.js';
-import { parseFlags, stringFlag } from '../args.js';
+import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -72,14 +72,10 @@ export async function packPhotoCommand(argv: string[], io: CliIO): Promise<numbe
       output: { type: 'string', short: 'o' },
       photos: { type: 'string' },
       targets: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     true,
   );
-  if (values['help']) {
-    io.stdout(PACK_PHOTO_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, PACK_PHOTO_HELP)) return 0;
   const output = stringFlag(values, 'output');
   const photosDir = stringFlag(values, 'photos');
 

@@ -1,12 +1,10 @@
 import { CnnV3Error } from '../../errors.js';
 import { DEFAULT_MODEL_CONFIG } from '../../model/config.js';
-import { encodePlanes } from '../../jobs/jobs.js';
 import { formatParityReport } from '../../verify/parity.js';
 import { randomPlanes, randomWeights } from '../../verify/random-input.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
-import { toBase64 } from '../../util/base64.js';
-import { intFlag, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { helpAsked, intFlag, parseFlags, stringFlag } from '../args.js';
+import { GPU_INPUT_FLAGS, gpuJob, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
@@ -26,10 +24,7 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
     seed: { type: 'string' },
     json: { type: 'boolean' },
   });
-  if (values['help']) {
-    io.stdout(PARITY_HELP);
-    return 0;
-  }
+  if (helpAsked(values, io, PARITY_HELP)) return 0;
   const flagConfig = modelConfig('parity', values);
   const seed = intFlag('parity', values, 'seed', 1, 0, 2 ** 32 - 1);
   const weightsPath = stringFlag(values, 'weights');
@@ -51,13 +46,7 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
   }
   const runner = await openGpuRunner(runnerChoice('parity', values));
   try {
-    const report = await runner.parity({
-      config,
-      planes: encodePlanes(input.planes),
-      weights: toBase64(files.weights),
-      ...(files.film ? { film: toBase64(files.film) } : {}),
-      cond,
-    });
+    const report = await runner.parity(gpuJob(files, input.planes, cond));
     if (values['json']) io.stdout(`${JSON.stringify({ input: input.label, runner: runner.description, ...report }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
     else io.stdout(`Input: ${input.label}\nRunner: ${runner.description}\n${formatParityReport(report)}`);
     return report.pass ? 0 : 1;

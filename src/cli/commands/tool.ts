@@ -17,7 +17,7 @@ export function toolRoot(): string {
 }
 
 export async function startTool(argv: string[], io: CliIO): Promise<RunningServer | undefined> {
-  const { values } = parseFlags('tool', argv, { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseFlags('tool', argv, { port: { type: 'string' }, host: { type: 'string' } });
   if (values['help']) {
     io.stdout(TOOL_HELP);
     return undefined;

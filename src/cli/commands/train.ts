@@ -74,7 +74,6 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     resume: { type: 'string' },
     'val-split': { type: 'string' },
     val: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
