@@ -33,6 +33,18 @@ export function stringFlag(values: Record<string, unknown>, name: string): strin
   return typeof v === 'string' ? v : undefined;
 }
 
+/** `--NAME P0,P1`: two numbers in [0, 1] (style coordinates); undefined when not given. */
+export function pairFlag(command: string, values: Record<string, unknown>, name: string): [number, number] | undefined {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return undefined;
+  const parts = raw.split(',').map((p) => p.trim());
+  const v = parts.map((p) => (p === '' ? NaN : Number(p)));
+  if (v.length !== 2 || !v.every((x) => Number.isFinite(x) && x >= 0 && x <= 1)) {
+    throw new CnnV3Error(`cnnv3 ${command}: --${name} must be two numbers in [0, 1] like 1,0, got ${JSON.stringify(raw)}`, 2);
+  }
+  return [v[0]!, v[1]!];
+}
+
 /** A numeric flag within [min, max]: an integer or any finite number. */
 function boundedFlag(command: string, values: Record<string, unknown>, name: string, fallback: number, min: number, max: number, kind: 'integer' | 'number'): number {
   const raw = stringFlag(values, name);

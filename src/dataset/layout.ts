@@ -14,11 +14,23 @@ export type SampleFileName = (typeof SAMPLE_FILES)[number];
 /** The six inputs that must share one size; target.png is resized to them. */
 export const INPUT_FILES = SAMPLE_FILES.filter((f) => f !== 'target.png');
 
+/**
+ * Optional: the sample's style coordinates, `{"style": [p0, p1]}` with each in [0, 1]. Training
+ * feeds them as the condition's style_p0/style_p1 instead of a random draw, so one model learns
+ * several styles that a slider picks between (README "Styles and strength").
+ */
+export const STYLE_FILE = 'style.json';
+
 /** The file whose presence makes a directory a sample. */
 export const SAMPLE_MARKER: SampleFileName = 'albedo.png';
 
 /** Encoded PNG bytes per file name: what a packer produces and a writer stores. */
-export type SampleFiles = Record<SampleFileName, Uint8Array>;
+export type SampleFiles = Record<SampleFileName, Uint8Array> & { [STYLE_FILE]?: Uint8Array };
+
+/** style.json's bytes for the coordinates (p0, p1). */
+export function encodeStyleFile(style: readonly [number, number]): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify({ style: [style[0], style[1]] })}\n`);
+}
 
 export const INPUT_MODES = ['simple', 'full'] as const;
 export type InputMode = (typeof INPUT_MODES)[number];

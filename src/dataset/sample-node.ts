@@ -2,14 +2,14 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { CnnV3Error, fileError } from '../errors.js';
-import { SAMPLE_MARKER, type InputMode, type SampleFileName } from './layout.js';
+import { SAMPLE_MARKER, type InputMode, type SampleFileName, type STYLE_FILE } from './layout.js';
 import { loadSample, type Sample, type SampleSource } from './sample.js';
 
 export function dirSource(dir: string, name: string = dir): SampleSource {
   return {
     name,
-    label: (file: SampleFileName) => join(dir, file),
-    read: async (file: SampleFileName) => {
+    label: (file: SampleFileName | typeof STYLE_FILE) => join(dir, file),
+    read: async (file: SampleFileName | typeof STYLE_FILE) => {
       try {
         return await readFile(join(dir, file));
       } catch (e) {

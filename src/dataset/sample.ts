@@ -7,15 +7,15 @@ import { decodeImage } from '../image/decode.js';
 import { extractChannel, to8, toRgba8, dropChannels, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';
 import type { FeatureInputs } from './features.js';
-import { SAMPLE_FILES, type SampleFileName } from './layout.js';
+import { SAMPLE_FILES, STYLE_FILE, type SampleFileName } from './layout.js';
 
 export interface SampleSource {
   /** Name of the sample in messages and listings (usually its directory). */
   name: string;
   /** How a file of the sample is named in messages (usually its path). */
-  label(file: SampleFileName): string;
+  label(file: SampleFileName | typeof STYLE_FILE): string;
   /** The file's bytes, or undefined when it does not exist. */
-  read(file: SampleFileName): Promise<Uint8Array | undefined>;
+  read(file: SampleFileName | typeof STYLE_FILE): Promise<Uint8Array | undefined>;
 }
 
 export type SampleKind = 'simple' | 'full';
@@ -30,6 +30,23 @@ export interface Sample extends FeatureInputs {
   targetHeight: number;
   /** `simple` when the geometry is neutral (a photo), else `full` (a G-buffer render). */
   kind: SampleKind;
+  /** Style coordinates (style_p0, style_p1) from style.json; absent: none recorded. */
+  style?: [number, number];
+}
+
+/** style.json → its coordinates; anything else is refused, naming the file. */
+export function parseStyleFile(bytes: Uint8Array, label: string): [number, number] {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw fileError(label, 'not JSON: expected {"style": [p0, p1]}');
+  }
+  const style = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)['style'] : undefined;
+  if (!Array.isArray(style) || style.length !== 2 || !style.every((x) => typeof x === 'number' && x >= 0 && x <= 1)) {
+    throw fileError(label, `expected {"style": [p0, p1]} with both in [0, 1], got ${JSON.stringify(v)?.slice(0, 80)}`);
+  }
+  return [style[0] as number, style[1] as number];
 }
 
 function describe(r: Raster): string {
@@ -92,6 +109,8 @@ export async function loadSample(source: SampleSource): Promise<Sample> {
     kind: 'simple',
   };
   sample.kind = isNeutralGeometry(sample) ? 'simple' : 'full';
+  const styleBytes = await source.read(STYLE_FILE);
+  if (styleBytes !== undefined) sample.style = parseStyleFile(styleBytes, source.label(STYLE_FILE));
   return sample;
 }
 

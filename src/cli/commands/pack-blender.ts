@@ -3,14 +3,15 @@ import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
 import { isExr, readExr } from '../../exr/exr.js';
 import { packBlenderSample } from '../../pack/blender.js';
+import { encodeStyleFile, STYLE_FILE } from '../../dataset/layout.js';
 import { writeDirAtomic } from '../../util/atomic-node.js';
-import { helpAsked, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, pairFlag, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 export const PACK_BLENDER_HELP = `Usage:
-  cnnv3 pack-blender --exr FRAME.exr --output DIR [--view-layer NAME]
-  cnnv3 pack-blender --exr-dir RENDERS --output DIR [--view-layer NAME]
+  cnnv3 pack-blender --exr FRAME.exr --output DIR [--view-layer NAME] [--style P0,P1]
+  cnnv3 pack-blender --exr-dir RENDERS --output DIR [--view-layer NAME] [--style P0,P1]
 
 Packs Blender multilayer OpenEXR renders (written by blender/blender_export.py) into sample
 directories of seven PNGs (playbook §1b):
@@ -23,6 +24,7 @@ directories of seven PNGs (playbook §1b):
 --exr writes one sample to DIR. --exr-dir writes DIR/sample_<name>/ for every RENDERS/<name>.exr
 (0001.exr → sample_0001), with a progress bar, and lists the files it could not pack.
 --view-layer picks the layer in files with several (default: the one with a Combined pass).
+--style P0,P1 writes style.json into every sample (see cnnv3 pack-photo --help).
 A missing DiffCol, Normal, Depth or IndexOB pass is a warning (that file is zero or neutral);
 a file without a Combined pass is an error.
 `;
@@ -41,12 +43,12 @@ async function readExrFile(path: string): Promise<Uint8Array> {
 }
 
 /** Reads one EXR, packs it, and writes the sample directory in one atomic step. Returns the warnings. */
-export async function packBlenderFile(exrPath: string, outDir: string, viewLayer?: string): Promise<string[]> {
+export async function packBlenderFile(exrPath: string, outDir: string, viewLayer?: string, style?: readonly [number, number]): Promise<string[]> {
   const bytes = await readExrFile(exrPath);
   if (!isExr(bytes)) throw fileError(exrPath, 'not an OpenEXR file (no EXR magic number)');
   const img = readExr(bytes, exrPath);
   const { files, warnings } = packBlenderSample(img, { name: exrPath, ...(viewLayer !== undefined ? { viewLayer } : {}) });
-  await writeDirAtomic(outDir, files);
+  await writeDirAtomic(outDir, { ...files, ...(style ? { [STYLE_FILE]: encodeStyleFile(style) } : {}) });
   return warnings;
 }
 
@@ -80,19 +82,21 @@ export async function packBlenderCommand(argv: string[], io: CliIO): Promise<num
     'exr-dir': { type: 'string' },
     output: { type: 'string', short: 'o' },
     'view-layer': { type: 'string' },
+    style: { type: 'string' },
   });
   if (helpAsked(values, io, PACK_BLENDER_HELP)) return 0;
   const exr = stringFlag(values, 'exr');
   const exrDir = stringFlag(values, 'exr-dir');
   const output = stringFlag(values, 'output');
   const viewLayer = stringFlag(values, 'view-layer');
+  const style = pairFlag('pack-blender', values, 'style');
   if (exr !== undefined && exrDir !== undefined) throw new CnnV3Error('cnnv3 pack-blender: give --exr FILE or --exr-dir DIR, not both', 2);
   if (exr === undefined && exrDir === undefined) throw new CnnV3Error('cnnv3 pack-blender: --exr FILE or --exr-dir DIR is required (see cnnv3 pack-blender --help)', 2);
   if (output === undefined) throw new CnnV3Error('cnnv3 pack-blender: --output DIR is required', 2);
   const warn = (ws: string[]): void => ws.forEach((w) => io.stderr(`cnnv3: warning: ${w}\n`));
 
   if (exr !== undefined) {
-    warn(await packBlenderFile(exr, output, viewLayer));
+    warn(await packBlenderFile(exr, output, viewLayer, style));
     io.stdout(`Packed ${exr} into ${output}\n`);
     return 0;
   }
@@ -105,7 +109,7 @@ export async function packBlenderCommand(argv: string[], io: CliIO): Promise<num
   for (const file of exrs) {
     const name = basename(file, extname(file));
     try {
-      warnings.push(...(await packBlenderFile(join(exrDir!, file), join(output, `sample_${name}`), viewLayer)));
+      warnings.push(...(await packBlenderFile(join(exrDir!, file), join(output, `sample_${name}`), viewLayer, style)));
     } catch (e) {
       if (!isCnnV3Error(e)) throw e;
       failures.push(e.message);

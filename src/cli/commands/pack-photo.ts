@@ -2,19 +2,22 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
 import { packPhotoFile } from '../../pack/photo-node.js';
-import { helpAsked, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, pairFlag, parseFlags, stringFlag } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 export const PACK_PHOTO_HELP = `Usage:
-  cnnv3 pack-photo --photo P [--target T] --output DIR
-  cnnv3 pack-photo P T DIR
-  cnnv3 pack-photo --photos DIR [--targets DIR] --output DIR
+  cnnv3 pack-photo --photo P [--target T] --output DIR [--style P0,P1]
+  cnnv3 pack-photo P T DIR [--style P0,P1]
+  cnnv3 pack-photo --photos DIR [--targets DIR] --output DIR [--style P0,P1]
 
 Packs a photo (PNG or JPEG) into a sample directory of seven PNGs (playbook §1a): the photo
 as albedo, neutral geometry, transp = 255 − alpha, and the stylised target (a copy of the
 photo when no target is given). Batch mode pairs photos/NAME.(png|jpg|jpeg) with
 targets/NAME.png or targets/NAME_styled.png and writes DIR/sample_NAME/ for each pair.
+--style P0,P1 (each in [0, 1]) writes style.json: training then conditions these samples on
+style_p0 = P0, style_p1 = P1, so samples of several styles train one model whose style inputs
+pick the look (e.g. DATA/grade with 1,0 and DATA/sepia with 0,1, trained with --input DATA).
 `;
 
 const PHOTO_EXT = new Set(['.png', '.jpg', '.jpeg']);
@@ -72,12 +75,14 @@ export async function packPhotoCommand(argv: string[], io: CliIO): Promise<numbe
       output: { type: 'string', short: 'o' },
       photos: { type: 'string' },
       targets: { type: 'string' },
+      style: { type: 'string' },
     },
     true,
   );
   if (helpAsked(values, io, PACK_PHOTO_HELP)) return 0;
   const output = stringFlag(values, 'output');
   const photosDir = stringFlag(values, 'photos');
+  const style = pairFlag('pack-photo', values, 'style');
 
   if (photosDir !== undefined) {
     if (positionals.length > 0 || values['photo'] !== undefined || values['target'] !== undefined) {
@@ -89,7 +94,7 @@ export async function packPhotoCommand(argv: string[], io: CliIO): Promise<numbe
     const failures: string[] = [];
     for (const pair of pairs) {
       try {
-        await packPhotoFile(pair.photo, pair.target, join(output, `sample_${pair.name}`));
+        await packPhotoFile(pair.photo, pair.target, join(output, `sample_${pair.name}`), style);
       } catch (e) {
         if (!isCnnV3Error(e)) throw e;
         failures.push(e.message);
@@ -118,7 +123,7 @@ export async function packPhotoCommand(argv: string[], io: CliIO): Promise<numbe
   }
   if (photo === undefined) throw new CnnV3Error('cnnv3 pack-photo: --photo P (or --photos DIR) is required', 2);
   if (out === undefined) throw new CnnV3Error('cnnv3 pack-photo: --output DIR is required', 2);
-  await packPhotoFile(photo, target, out);
-  io.stdout(`Packed ${photo}${target ? ` with target ${target}` : ' (target = copy of the photo)'} into ${out}\n`);
+  await packPhotoFile(photo, target, out, style);
+  io.stdout(`Packed ${photo}${target ? ` with target ${target}` : ' (target = copy of the photo)'} into ${out}${style ? ` (style ${style.join(',')})` : ''}\n`);
   return 0;
 }
