@@ -72,21 +72,31 @@ function assertClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number
  * channel groups everywhere, more (output, input, tap) combinations than one workgroup holds).
  */
 const GRADIENT_CASES = [
-  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined },
-  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: 1, reduceThreads: 64 },
-  { output: 'sigmoid', encChannels: [6, 7], wgradGroups: undefined, reduceThreads: undefined },
+  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: false },
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: 1, reduceThreads: 64, controls: false },
+  { output: 'sigmoid', encChannels: [6, 7], wgradGroups: undefined, reduceThreads: undefined, controls: false },
+  // Style conditions (image a has style.json, b has none) and audio_intensity as the strength knob.
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: true },
 ] as const;
 
-for (const { output, encChannels, wgradGroups, reduceThreads } of GRADIENT_CASES) {
-  test(`GPU gradients of one batch match the float64 reference (${output} output, --enc-channels ${encChannels.join(',')}${wgradGroups ? ', one weight-gradient record per patch' : ''}; odd sizes, padding, dropout)`, async (t) => {
+const STRENGTH = 2;
+
+for (const { output, encChannels, wgradGroups, reduceThreads, controls } of GRADIENT_CASES) {
+  test(`GPU gradients of one batch match the float64 reference (${output} output, --enc-channels ${encChannels.join(',')}${wgradGroups ? ', one weight-gradient record per patch' : ''}${controls ? ', style conditions and a strength knob' : ''}; odd sizes, padding, dropout)`, async (t) => {
     const ctx = await device(t);
     if (!ctx) return;
-    const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, encChannels: [...encChannels], ...(output === 'residual' ? { output } : {}) };
+    const config: ModelConfig = {
+      ...DEFAULT_MODEL_CONFIG,
+      encChannels: [...encChannels],
+      ...(output === 'residual' ? { output } : {}),
+      ...(controls ? { strengthCond: STRENGTH, styleConds: true } : {}),
+    };
     const table = buildParamTable(config);
     const rng = new Rng(5);
     // Side 10: pooled sides 5 and 3 (partial blocks); image b is narrower than a patch (zero padded).
     const side = 10;
     const images = [randomImage('a', 17, 13, rng, [{ x: 3, y: 2 }, { x: 15, y: 12 }, { x: 8, y: 6 }]), randomImage('b', 9, 12, rng, [{ x: 4, y: 11 }])];
+    if (controls) images[0]!.style = [0.25, 1];
     const order: Array<[number, number, number]> = [
       [0, 3, 2],
       [1, 4, 11],
@@ -122,8 +132,21 @@ for (const { output, encChannels, wgradGroups, reduceThreads } of GRADIENT_CASES
       masks.push(words[3]!);
       const dropped = DROPOUT_GROUPS.flatMap((g, k) => ((words[3]! >> k) & 1 ? [...g.channels] : []));
       const cond = Array.from(info.subarray(n * stride, n * stride + D));
-      for (const c of cond) assert.ok(c >= 0 && c < 1, `condition ${c} in [0, 1)`);
-      return { x: patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped), target: patchTensor(im.target, im, OUT_CHANNELS, x0, y0, side, []), cond };
+      for (const c of cond) assert.ok(c >= 0 && c <= 1, `condition ${c} in [0, 1]`);
+      const target = patchTensor(im.target, im, OUT_CHANNELS, x0, y0, side, []);
+      if (controls) {
+        if (im.style) assert.deepEqual(cond.slice(3, 5), [...im.style], `patch ${n}: style_p0/p1 are the image's`);
+        // The target moves from the untouched input (albedo, 1 − transp) towards the style by the strength entry.
+        const plain = patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, []);
+        const px = side * side;
+        for (let p = 0; p < px; p++) {
+          const [y, x] = [Math.floor(p / side), p % side];
+          if (y0 + y >= im.height || x0 + x >= im.width) continue;
+          const u = [plain.data[p]!, plain.data[px + p]!, plain.data[2 * px + p]!, 1 - plain.data[19 * px + p]!];
+          for (let c = 0; c < 4; c++) target.data[c * px + p] = u[c]! + cond[STRENGTH]! * (target.data[c * px + p]! - u[c]!);
+        }
+      }
+      return { x: patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped), target, cond };
     });
     // With p = 0.5 four patches draw 12 group bits; all-equal bits would mean the draws do not vary.
     assert.ok(new Set(masks).size > 1, `dropout masks ${masks.join(',')}`);

@@ -3,7 +3,7 @@
  * CPU reference and the tools load them through here, with their size checks.
  */
 import { fileError } from '../errors.js';
-import { DEFAULT_MODEL_CONFIG, FILM_HIDDEN, TRAILER_BYTES, decodeTrailer, describeConfig, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_HIDDEN, TRAILER_BYTES, decodeTrailer, describeConfig, type ModelConfig } from '../model/config.js';
 import { filmMlpForward } from '../model/film.js';
 import { buildParamTable } from '../model/params.js';
 import { fromHalfBits } from '../util/half.js';
@@ -27,7 +27,7 @@ export function weightsFileConfig(data: ArrayBuffer | ArrayBufferView, name: str
     // Halves that happen to spell the magic are no trailer: the size says which it is.
     if (found && n === expectedWeightBytes(found)) config = found;
   }
-  if (asked && !sameModelConfig({ ...asked, output: outputMode(config) }, config)) {
+  if (asked && !(asked.encChannels[0] === config.encChannels[0] && asked.encChannels[1] === config.encChannels[1] && asked.filmCondDim === config.filmCondDim)) {
     throw fileError(name, `holds a model with ${describeConfig(config)}, but ${describeConfig(asked)} was asked for`);
   }
   return config;

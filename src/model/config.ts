@@ -19,6 +19,13 @@ export interface ModelConfig {
    * to zero so training starts at the identity. See README "Near-identity styles" for why.
    */
   output?: OutputMode;
+  /**
+   * The condition entry (index into FILM_COND_NAMES) trained as a strength knob
+   * (`--strength-cond`): 0 gives the unstylised input, 1 the full style. Absent: none.
+   */
+  strengthCond?: number;
+  /** Whether training fed samples' style coordinates (style.json) as style_p0/style_p1. */
+  styleConds?: boolean;
 }
 
 export const OUTPUT_MODES = ['sigmoid', 'residual'] as const;
@@ -49,17 +56,41 @@ export function outputMode(cfg: ModelConfig): OutputMode {
   return cfg.output ?? 'sigmoid';
 }
 
-/** A config in its canonical form: `output` present only when it is not the sigmoid. */
-export function makeModelConfig(encChannels: readonly [number, number], filmCondDim: number, output: OutputMode = 'sigmoid'): ModelConfig {
+/** What a model's condition entries were trained to mean, beyond the playbook's random draw. */
+export interface ConditionControls {
+  strengthCond?: number;
+  styleConds?: boolean;
+}
+
+/** A config in its canonical form: optional keys present only when they differ from the playbook. */
+export function makeModelConfig(encChannels: readonly [number, number], filmCondDim: number, output: OutputMode = 'sigmoid', controls: ConditionControls = {}): ModelConfig {
   const config: ModelConfig = { encChannels: [encChannels[0], encChannels[1]], filmCondDim };
   if (output !== 'sigmoid') config.output = output;
+  if (controls.strengthCond !== undefined) config.strengthCond = controls.strengthCond;
+  if (controls.styleConds) config.styleConds = true;
   return config;
 }
 
-/** Whether two configs describe the same network (widths, condition size, output mode). */
-export function sameModelConfig(a: ModelConfig, b: ModelConfig): boolean {
+/** Whether two configs describe the same network: widths, condition size, output mode. */
+export function sameNetwork(a: ModelConfig, b: ModelConfig): boolean {
   return a.encChannels[0] === b.encChannels[0] && a.encChannels[1] === b.encChannels[1] && a.filmCondDim === b.filmCondDim && outputMode(a) === outputMode(b);
 }
+
+/** Whether two configs are the same model: the same network with its conditions meaning the same. */
+export function sameModelConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return sameNetwork(a, b) && a.strengthCond === b.strengthCond && Boolean(a.styleConds) === Boolean(b.styleConds);
+}
+
+/** `--strength-cond NAME` → its index; the condition must be long enough to hold it. */
+export function parseStrengthCond(command: string, raw: string, filmCondDim: number): number {
+  const k = (FILM_COND_NAMES as readonly string[]).indexOf(raw);
+  if (k < 0) throw new CnnV3Error(`cnnv3 ${command}: --strength-cond must be one of ${FILM_COND_NAMES.join(', ')}, got ${JSON.stringify(raw)}`, 2);
+  if (k >= filmCondDim) throw new CnnV3Error(`cnnv3 ${command}: --strength-cond ${raw} is entry ${k} of the condition, but --film-cond-dim is ${filmCondDim}`, 2);
+  return k;
+}
+
+/** The style entries of the condition vector (style_p0, style_p1). */
+export const STYLE_COND_INDEX = [3, 4] as const;
 
 /** Whether a config is the playbook's network (whose files carry no extension). */
 export function isPlaybookConfig(config: ModelConfig): boolean {
@@ -68,7 +99,8 @@ export function isPlaybookConfig(config: ModelConfig): boolean {
 
 /** `enc_channels=[4, 8] film_cond_dim=5`, as the export report and error messages write it. */
 export function describeConfig(config: ModelConfig): string {
-  return `enc_channels=[${config.encChannels.join(', ')}] film_cond_dim=${config.filmCondDim}${outputMode(config) === 'residual' ? ' output=residual' : ''}`;
+  const strength = config.strengthCond === undefined ? '' : ` strength_cond=${FILM_COND_NAMES[config.strengthCond]}`;
+  return `enc_channels=[${config.encChannels.join(', ')}] film_cond_dim=${config.filmCondDim}${outputMode(config) === 'residual' ? ' output=residual' : ''}${strength}${config.styleConds ? ' style_conds' : ''}`;
 }
 
 /** Whether a value is a width this project accepts. */
@@ -110,6 +142,8 @@ export function configToJson(config: ModelConfig, extra: Record<string, unknown>
     film_cond_dim: config.filmCondDim,
     ...extra,
     ...(outputMode(config) !== 'sigmoid' ? { output: outputMode(config) } : {}),
+    ...(config.strengthCond !== undefined ? { strength_cond: FILM_COND_NAMES[config.strengthCond] } : {}),
+    ...(config.styleConds ? { style_conds: true } : {}),
   };
 }
 
@@ -129,19 +163,30 @@ export function configFromJson(o: Record<string, unknown>, file: string): ModelC
   if (!(OUTPUT_MODES as readonly unknown[]).includes(output)) {
     throw fileError(file, `config metadata: output must be ${OUTPUT_MODES.join(' or ')}, got ${JSON.stringify(output)}`);
   }
-  return makeModelConfig([enc[0] as number, enc[1] as number], film, output as OutputMode);
+  const strength = o['strength_cond'];
+  const k = strength === undefined ? undefined : (FILM_COND_NAMES as readonly unknown[]).indexOf(strength);
+  if (k !== undefined && (k < 0 || k >= film)) {
+    throw fileError(file, `config metadata: strength_cond must be one of ${FILM_COND_NAMES.slice(0, film).join(', ')}, got ${JSON.stringify(strength)}`);
+  }
+  const styles = o['style_conds'] ?? false;
+  if (typeof styles !== 'boolean') throw fileError(file, `config metadata: style_conds must be true or false, got ${JSON.stringify(styles)}`);
+  return makeModelConfig([enc[0] as number, enc[1] as number], film, output as OutputMode, { ...(k !== undefined ? { strengthCond: k } : {}), styleConds: styles });
 }
 
 /**
  * The weights file's extension trailer: 16 bytes after the halves whenever the model is not the
- * playbook's (another width, condition size or output), so every consumer builds the right
- * network from the file alone: ASCII `CNX1`, u32 flags (bit 0 = residual output), u16 C0,
+ * playbook's (another width, condition size, output or condition controls), so every consumer
+ * builds the right network, and labels its inputs, from the file alone: ASCII `CNX1`, u32 flags
+ * (bit 0 = residual output, bit 1 = style conditions, bits 2–8 = strength entry + 1), u16 C0,
  * u16 C1, u16 D, u16 0, little-endian. The playbook's model has none: its file is exactly the
  * playbook's, byte for byte.
  */
 export const TRAILER_BYTES = 16;
 export const TRAILER_MAGIC = 'CNX1';
 export const TRAILER_FLAG_RESIDUAL = 1;
+export const TRAILER_FLAG_STYLES = 2;
+const TRAILER_STRENGTH_SHIFT = 2;
+const TRAILER_KNOWN_FLAGS = TRAILER_FLAG_RESIDUAL | TRAILER_FLAG_STYLES | (0x7f << TRAILER_STRENGTH_SHIFT);
 
 export const hasTrailer = (config: ModelConfig): boolean => !isPlaybookConfig(config);
 
@@ -149,7 +194,11 @@ export function encodeTrailer(config: ModelConfig): Uint8Array {
   const t = new Uint8Array(TRAILER_BYTES);
   const dv = new DataView(t.buffer);
   for (let i = 0; i < 4; i++) t[i] = TRAILER_MAGIC.charCodeAt(i);
-  dv.setUint32(4, outputMode(config) === 'residual' ? TRAILER_FLAG_RESIDUAL : 0, true);
+  const flags =
+    (outputMode(config) === 'residual' ? TRAILER_FLAG_RESIDUAL : 0) |
+    (config.styleConds ? TRAILER_FLAG_STYLES : 0) |
+    ((config.strengthCond === undefined ? 0 : config.strengthCond + 1) << TRAILER_STRENGTH_SHIFT);
+  dv.setUint32(4, flags, true);
   dv.setUint16(8, config.encChannels[0], true);
   dv.setUint16(10, config.encChannels[1], true);
   dv.setUint16(12, config.filmCondDim, true);
@@ -162,8 +211,12 @@ export function decodeTrailer(tail: Uint8Array, file: string): ModelConfig | und
   const dv = new DataView(tail.buffer, tail.byteOffset, TRAILER_BYTES);
   const flags = dv.getUint32(4, true);
   const c0 = dv.getUint16(8, true), c1 = dv.getUint16(10, true), d = dv.getUint16(12, true);
-  if ((flags & ~TRAILER_FLAG_RESIDUAL) !== 0 || dv.getUint16(14, true) !== 0 || !isConfigWidth(c0) || !isConfigWidth(c1) || !isConfigWidth(d)) {
+  const strength = (flags >>> TRAILER_STRENGTH_SHIFT) & 0x7f;
+  if ((flags & ~TRAILER_KNOWN_FLAGS) !== 0 || dv.getUint16(14, true) !== 0 || !isConfigWidth(c0) || !isConfigWidth(c1) || !isConfigWidth(d) || strength > d) {
     throw fileError(file, `unknown extension trailer (flags ${flags}, widths ${c0},${c1},${d}): written by a newer cnnv3?`);
   }
-  return makeModelConfig([c0, c1], d, flags & TRAILER_FLAG_RESIDUAL ? 'residual' : 'sigmoid');
+  return makeModelConfig([c0, c1], d, flags & TRAILER_FLAG_RESIDUAL ? 'residual' : 'sigmoid', {
+    ...(strength > 0 ? { strengthCond: strength - 1 } : {}),
+    styleConds: (flags & TRAILER_FLAG_STYLES) !== 0,
+  });
 }

@@ -5,6 +5,7 @@
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import type { Sample } from '../dataset/sample.js';
 import { resizeLanczos3, resizeNearest } from '../image/resize.js';
+import { roundToHalf } from '../util/half.js';
 import { Rng } from '../util/rng.js';
 import { findKeypoints, type Detector, type Point } from './keypoints.js';
 
@@ -15,6 +16,8 @@ export interface TrainImage {
   features: Float32Array;
   target: Float32Array;
   centres: Point[];
+  /** Style coordinates from style.json, rounded to half precision (what the GPU table holds). */
+  style?: [number, number];
 }
 
 /** A sample resized to size×size: Lanczos for colour-like planes, nearest for geometry and ids. */
@@ -60,7 +63,9 @@ export function prepareImage(sample: Sample, opts: TrainingSetOptions, index: nu
         Math.max(1, Math.floor(opts.patchSize / 4)),
         new Rng((opts.seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0),
       );
-  return { name: s.name, width: s.width, height: s.height, features: computeFeatures(s), target, centres };
+  const image: TrainImage = { name: s.name, width: s.width, height: s.height, features: computeFeatures(s), target, centres };
+  if (sample.style) image.style = [roundToHalf(sample.style[0]), roundToHalf(sample.style[1])];
+  return image;
 }
 
 /** Bytes per image held in memory while training (features + target). */

@@ -95,7 +95,6 @@ export async function runTrainingLoop(
   const startEpoch = start?.epoch ?? 0;
   const valModel = valImages.length > 0 ? new FastModel(table) : undefined;
   const records: EpochRecord[] = [];
-  const condDim = table.config.filmCondDim;
   engine.setState(state);
 
   for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
@@ -138,7 +137,7 @@ export async function runTrainingLoop(
     };
     let best = false;
     if (valModel) {
-      const v = validate(valModel, state.params, valImages, condDim);
+      const v = validate(valModel, state.params, valImages, table.config);
       record.val_loss = v.loss;
       record.val_psnr = v.psnr;
       best = v.loss < bestVal;

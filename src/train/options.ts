@@ -35,6 +35,8 @@ export interface TrainOptions {
   valSplit: number;
   /** A separate validation dataset (instead of --val-split). */
   val: string | undefined;
+  /** The condition entry trained as a strength knob (index into FILM_COND_NAMES), or none. */
+  strengthCond: number | undefined;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -61,6 +63,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   threads: undefined,
   valSplit: 0,
   val: undefined,
+  strengthCond: undefined,
 };
 
 /** Learning rate of a (0-based) epoch: constant, or cosine annealing to 0 over the run. */

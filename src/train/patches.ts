@@ -4,6 +4,7 @@
  * Layout: HWC float32, as in fast.ts.
  */
 import { NUM_FEATURES } from '../dataset/features.js';
+import { STYLE_COND_INDEX } from '../model/config.js';
 import type { Rng } from '../util/rng.js';
 
 /** Top-left corner of a `size` window centred on `c`, shifted to lie inside [0, n). */
@@ -43,4 +44,39 @@ export function applyChannelDropout(x: Float32Array, pixels: number, p: number, 
 
 export function randomCondition(dim: number, rng: Rng, out: Float32Array): void {
   for (let i = 0; i < dim; i++) out[i] = rng.next();
+}
+
+/**
+ * The condition controls of a run (ModelConfig.styleConds / strengthCond) applied to one patch,
+ * after its condition was drawn: the image's style coordinates replace style_p0/p1, and the
+ * strength entry s moves the target from the untouched input (albedo, 1 − transp) to the style:
+ * `t ← u + s·(t − u)`. Pixels outside the image (zero padding) keep their zero target.
+ */
+export function applyConditionControls(
+  image: { width: number; height: number; features: Float32Array; style?: readonly [number, number] },
+  controls: { strengthCond?: number; styleConds?: boolean },
+  cond: Float32Array,
+  target: Float32Array,
+  x0: number,
+  y0: number,
+  side: number,
+): void {
+  if (controls.styleConds && image.style && cond.length > STYLE_COND_INDEX[1]) {
+    cond[STYLE_COND_INDEX[0]] = image.style[0];
+    cond[STYLE_COND_INDEX[1]] = image.style[1];
+  }
+  if (controls.strengthCond === undefined) return;
+  const s = cond[controls.strengthCond]!;
+  for (let y = 0; y < side; y++) {
+    const sy = y0 + y;
+    if (sy < 0 || sy >= image.height) continue;
+    for (let x = 0; x < side; x++) {
+      const sx = x0 + x;
+      if (sx < 0 || sx >= image.width) continue;
+      const f = (sy * image.width + sx) * NUM_FEATURES;
+      const t = (y * side + x) * 4;
+      const plain = [image.features[f]!, image.features[f + 1]!, image.features[f + 2]!, 1 - image.features[f + 19]!];
+      for (let c = 0; c < 4; c++) target[t + c] = plain[c]! + s * (target[t + c]! - plain[c]!);
+    }
+  }
 }

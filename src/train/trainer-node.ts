@@ -11,7 +11,7 @@ import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
-import { describeConfig, makeModelConfig, sameModelConfig } from '../model/config.js';
+import { FILM_COND_NAMES, STYLE_COND_INDEX, describeConfig, makeModelConfig, sameModelConfig, sameNetwork, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
 import { buildParamTable, describeModel, type ParamTable } from '../model/params.js';
 import { appendWhole, fsReason, makeDirs, writeFileAtomic } from '../util/atomic-node.js';
@@ -104,18 +104,17 @@ export interface TrainHooks {
 }
 
 export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const config = makeModelConfig(opts.encChannels, opts.filmCondDim, opts.outputMode);
-  const table = buildParamTable(config);
+  const network = makeModelConfig(opts.encChannels, opts.filmCondDim, opts.outputMode);
   const onEvent = hooks.onEvent ?? (() => {});
 
   // Resume: the checkpoint fixes the architecture, the seed and the random stream.
   let resumed: Checkpoint | undefined;
   if (opts.resume !== undefined) {
     resumed = await loadCheckpoint(opts.resume);
-    if (!sameModelConfig(resumed.config, config)) {
+    if (!sameNetwork(resumed.config, network)) {
       throw fileError(
         opts.resume,
-        `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass matching --enc-channels / --film-cond-dim / --output-mode`,
+        `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(network)}: pass matching --enc-channels / --film-cond-dim / --output-mode`,
       );
     }
     if (!resumed.optim || resumed.extra['rng'] === undefined || resumed.extra['seed'] === undefined) {
@@ -130,8 +129,13 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
   }
 
-  io.stdout(`${describeModel(table)}\n`);
+  io.stdout(`${describeModel(buildParamTable(network))}\n`);
   const { train: images, val: valImages } = await loadImages(opts, seed, onEvent);
+  const config = withControls(network, opts, images, io);
+  if (resumed && !sameModelConfig(resumed.config, config)) {
+    throw fileError(opts.resume!, `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass the same --strength-cond and samples with the same style.json`);
+  }
+  const table = buildParamTable(config);
   const side = opts.fullImage ? opts.imageSize : opts.patchSize;
   const small = images.filter((im) => im.width < side || im.height < side);
   if (!opts.fullImage && small.length > 0) {
@@ -216,6 +220,30 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   } finally {
     await engine.close();
   }
+}
+
+/**
+ * The run's condition controls: --strength-cond, and style conditions when any training sample
+ * carries style.json (printed, so a user sees what the sliders will mean).
+ */
+function withControls(network: ModelConfig, opts: TrainOptions, images: TrainImage[], io: TrainOutput): ModelConfig {
+  const styled = images.filter((im) => im.style).length;
+  if (styled > 0 && network.filmCondDim <= STYLE_COND_INDEX[1]) {
+    throw new CnnV3Error(`cnnv3 train: ${styled} sample(s) carry style.json, but --film-cond-dim ${network.filmCondDim} has no style_p0/style_p1 entries (needs at least ${STYLE_COND_INDEX[1] + 1})`, 2);
+  }
+  if (styled > 0 && opts.strengthCond !== undefined && (STYLE_COND_INDEX as readonly number[]).includes(opts.strengthCond)) {
+    throw new CnnV3Error(`cnnv3 train: --strength-cond ${FILM_COND_NAMES[opts.strengthCond]} is a style entry, and ${styled} sample(s) carry style.json: pick another entry (e.g. audio_intensity)`, 2);
+  }
+  const config = makeModelConfig(network.encChannels, network.filmCondDim, network.output, {
+    ...(opts.strengthCond !== undefined ? { strengthCond: opts.strengthCond } : {}),
+    styleConds: styled > 0,
+  });
+  if (styled > 0) {
+    const styles = [...new Set(images.filter((im) => im.style).map((im) => im.style!.join(',')))];
+    io.stdout(`Styles: ${styled} of ${images.length} samples carry style.json (${styles.map((s) => `(${s})`).join(' ')}): style_p0/style_p1 are theirs, the others draw them at random\n`);
+  }
+  if (opts.strengthCond !== undefined) io.stdout(`Strength: ${FILM_COND_NAMES[opts.strengthCond]} drawn in [0, 1] moves each target from the input (0) to the style (1)\n`);
+  return config;
 }
 
 /** The engine --device asks for: the GPU's (training set uploaded once) or the CPU's thread pool. */

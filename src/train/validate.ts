@@ -1,16 +1,29 @@
-/** The held-out score of a training run: whole images, FiLM condition 0.5 everywhere. */
+/**
+ * The held-out score of a training run: whole images, FiLM condition 0.5 everywhere, except what
+ * the run's controls give a meaning: the strength entry at 1 (the full style) and an image's own
+ * style coordinates.
+ */
 import { psnr } from '../image/metrics.js';
+import { STYLE_COND_INDEX, type ModelConfig } from '../model/config.js';
 import type { FastModel } from '../model/fast.js';
 import type { TrainImage } from './data.js';
 
+/** The condition a held-out image is scored with (see above). */
+export function validationCondition(config: ModelConfig, style?: readonly [number, number]): number[] {
+  const cond = new Array<number>(config.filmCondDim).fill(0.5);
+  if (config.strengthCond !== undefined) cond[config.strengthCond] = 1;
+  if (config.styleConds && style && cond.length > STYLE_COND_INDEX[1]) [cond[STYLE_COND_INDEX[0]], cond[STYLE_COND_INDEX[1]]] = style;
+  return cond;
+}
+
 /** MSE over RGBA and mean RGB PSNR (capped at 200 dB for a perfect image) of `images`. */
-export function validate(model: FastModel, params: Float32Array, images: ReadonlyArray<TrainImage>, condDim: number): { loss: number; psnr: number } {
+export function validate(model: FastModel, params: Float32Array, images: ReadonlyArray<TrainImage>, config: ModelConfig): { loss: number; psnr: number } {
   model.setParams(params);
-  const cond = new Array<number>(condDim).fill(0.5);
   let se = 0;
   let n = 0;
   let psnrSum = 0;
   for (const im of images) {
+    const cond = validationCondition(config, im.style);
     const y = model.forward(im.features, im.height, im.width, cond);
     for (let i = 0; i < y.length; i++) se += (y[i]! - im.target[i]!) ** 2;
     n += y.length;

@@ -1,7 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { DETECTORS, type Detector } from '../../train/keypoints.js';
-import { parseEncChannels, parseFilmCondDim, parseOutputMode } from '../../model/config.js';
+import { parseEncChannels, parseFilmCondDim, parseOutputMode, parseStrengthCond } from '../../model/config.js';
 import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
@@ -38,6 +38,10 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --resume CKPT             continue a run from its checkpoint (same losses as an uninterrupted run)
   --val-split F             hold out this fraction of the samples: scored every epoch, best kept as best.safetensors
   --val DIR                 a separate validation dataset instead of --val-split
+  --strength-cond NAME      train that condition entry as a strength knob: drawn in [0, 1], it moves
+                            the target from the input (0) to the style (1); one of beat_phase,
+                            beat_norm, audio_intensity, style_p0, style_p1. Samples with style.json
+                            (pack-photo --style) condition style_p0/style_p1 on their coordinates
 `;
 
 function choice<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
@@ -74,12 +78,14 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     resume: { type: 'string' },
     'val-split': { type: 'string' },
     val: { type: 'string' },
+    'strength-cond': { type: 'string' },
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
   const enc = stringFlag(values, 'enc-channels');
   const dim = stringFlag(values, 'film-cond-dim');
   const mode = stringFlag(values, 'output-mode');
+  const strength = stringFlag(values, 'strength-cond');
   if (values['val'] !== undefined && values['val-split'] !== undefined) {
     throw new CnnV3Error('cnnv3 train: give --val-split or --val, not both', 2);
   }
@@ -109,6 +115,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     resume: stringFlag(values, 'resume'),
     valSplit: numberFlag('train', values, 'val-split', D.valSplit, 0, 0.9),
     val: stringFlag(values, 'val'),
+    strengthCond: strength === undefined ? undefined : parseStrengthCond('train', strength, dim === undefined ? D.filmCondDim : parseFilmCondDim('train', dim)),
   };
 }
 

@@ -10,7 +10,7 @@ import type { ParamTable } from '../../model/params.js';
 import { Adam } from '../adam.js';
 import type { TrainImage } from '../data.js';
 import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
-import { applyChannelDropout, cropHwc, patchOrigin, randomCondition } from '../patches.js';
+import { applyChannelDropout, applyConditionControls, cropHwc, patchOrigin, randomCondition } from '../patches.js';
 import type { GradientEngine } from './engine.js';
 
 export interface CpuEngineOptions {
@@ -60,10 +60,14 @@ export class CpuTrainEngine implements TrainEngine {
         const x0 = patchOrigin(c.x, side, im.width);
         const y0 = patchOrigin(c.y, side, im.height);
         const input = buf.inputs.subarray(j * px * NUM_FEATURES, (j + 1) * px * NUM_FEATURES);
+        const target = buf.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS);
+        const cond = buf.conds.subarray(j * D, (j + 1) * D);
         cropHwc(im.features, im.width, im.height, NUM_FEATURES, x0, y0, side, input);
-        cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, buf.targets.subarray(j * px * OUT_CHANNELS, (j + 1) * px * OUT_CHANNELS));
+        cropHwc(im.target, im.width, im.height, OUT_CHANNELS, x0, y0, side, target);
         applyChannelDropout(input, px, channelDropoutP, rng);
-        randomCondition(D, rng, buf.conds.subarray(j * D, (j + 1) * D));
+        // Every entry is drawn, controls or not, so the random stream is the playbook's.
+        randomCondition(D, rng, cond);
+        applyConditionControls(im, this.table.config, cond, target, x0, y0, side);
       });
       buf.params.set(this.params);
       const sse = await this.gradients.compute(items.length, side, this.grad);

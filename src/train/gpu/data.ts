@@ -6,6 +6,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { NUM_FEATURES } from '../../dataset/features.js';
 import { OUT_CHANNELS } from '../../model/config.js';
+import { toHalfBits } from '../../util/half.js';
 
 /** What the GPU needs of a training image (TrainImage of src/train/data.ts fits). */
 export interface GpuImageSource {
@@ -17,7 +18,12 @@ export interface GpuImageSource {
   /** HWC RGBA in [0, 1]. */
   target: Float32Array;
   centres: ReadonlyArray<{ x: number; y: number }>;
+  /** Style coordinates (half precision), fed as style_p0/p1 when the trainer uses them. */
+  style?: readonly [number, number];
 }
+
+/** The image table's fourth word: the style as two halves, or this when the image has none. */
+export const NO_STYLE = 0xffffffff;
 
 export const FLOATS_PER_PIXEL = 24;
 
@@ -63,7 +69,7 @@ export function uploadTrainingSet(device: GPUDevice, images: ReadonlyArray<GpuIm
       packed.set(im.target.subarray(p * OUT_CHANNELS, (p + 1) * OUT_CHANNELS), p * FLOATS_PER_PIXEL + NUM_FEATURES);
     }
     device.queue.writeBuffer(data, base * FLOATS_PER_PIXEL * 4, packed);
-    table.set([base, im.width, im.height, 0], i * 4);
+    table.set([base, im.width, im.height, im.style ? (toHalfBits(im.style[0]) | (toHalfBits(im.style[1]) << 16)) >>> 0 : NO_STYLE], i * 4);
     base += px;
   }
   const meta = device.createBuffer({

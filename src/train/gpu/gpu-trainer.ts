@@ -123,7 +123,8 @@ export class GpuTrainer {
       ],
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'cnnv3 train pipeline layout', bindGroupLayouts: [bgl] });
-    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0 };
+    const controls = { STYLE_CONDS: table.config.styleConds ? 1 : 0, STRENGTH: table.config.strengthCond === undefined ? 0 : table.config.strengthCond + 1 };
+    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls };
     const modules = new Map<string, GPUShaderModule>();
     const module = (file: 'train_forward' | 'train_backward' | 'train_wgrad' | 'train_reduce') => {
       let m = modules.get(file);

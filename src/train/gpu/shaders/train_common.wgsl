@@ -8,7 +8,8 @@
 //          four (a vec4 per pixel and group; lanes past the layer's width hold 0), planar per
 //          (patch, group): index ((n · groups + g) · side + y) · side + x.
 //   parts  f32: per-patch info, weight-gradient partials, per-tile loss partials, per-patch FiLM grads.
-//   lookup vec4u: image table [base pixel, width, height, 0] then the epoch order [image, cx, cy, 0].
+//   lookup vec4u: image table [base pixel, width, height, style (two halves, or NO_STYLE)] then the
+//   epoch order [image, cx, cy, 0].
 //   st     the step's record (dynamic offset: one record per step of a submitted chunk).
 // Every gradient is a sum in a fixed order (no atomics), so a run is reproducible on one device.
 //
@@ -52,6 +53,10 @@ override D: u32 = 5u;
 override S: u32 = 64u;
 // 0: y = sigmoid(FiLM(conv)); 1: y = clamp(base + tanh(FiLM(conv)), 0, 1) (ModelConfig.output).
 override OUTPUT_MODE: u32 = 0u;
+// Condition controls (ModelConfig.styleConds / strengthCond): images' style coordinates feed
+// style_p0/p1; STRENGTH = entry + 1 of the condition that scales the style (0 = none).
+override STYLE_CONDS: bool = false;
+override STRENGTH: u32 = 0u;
 override S1: u32 = (S + 1u) / 2u;
 override S2: u32 = (S1 + 1u) / 2u;
 override NP: u32 = 2740u;
@@ -171,6 +176,18 @@ fn hash_u32(v: u32) -> u32 {
 fn rand01(n: u32, k: u32) -> f32 {
   let h = hash_u32(hash_u32(hash_u32(st.seed ^ 0x9e3779b9u) ^ st.step) ^ (n * 0x85ebca6bu)) ;
   return f32(hash_u32(h ^ (k * 0xc2b2ae35u + 0x27d4eb2fu)) >> 8u) * (1.0 / 16777216.0);
+}
+
+// Condition entry d of patch n: the image's style coordinates for style_p0/p1 when training uses
+// them and the image has some, else the playbook's uniform draw.
+fn cond_value(n: u32, d: u32) -> f32 {
+  if (STYLE_CONDS && (d == 3u || d == 4u)) {
+    let style = lookup[lookup[st.first + n].x].w;
+    if (style != 0xffffffffu) {
+      return unpack2x16float(style)[d - 3u];
+    }
+  }
+  return rand01(n, d);
 }
 
 // ---------------------------------------------------------------- patch info

@@ -30,15 +30,15 @@ fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     return;
   }
   let base = R_PI + n * PI_STRIDE;
-  // Draws 0..D−1: the condition, uniform in [0, 1) (SPEC §5.4); D..D+2: the three dropout groups.
+  // Draws 0..D−1: the condition, uniform in [0, 1) (SPEC §5.4) or the image's style; D..D+2: the three dropout groups.
   if (li < D) {
-    parts[base + li] = rand01(n, li);
+    parts[base + li] = cond_value(n, li);
   }
   // FiLM MLP: Linear(D→16) → relu → Linear(16→FO); each hidden thread draws the condition itself.
   if (li < HID) {
     var s = state[P_M0B + li];
     for (var d = 0u; d < D; d++) {
-      s += state[P_M0W + li * D + d] * rand01(n, d);
+      s += state[P_M0W + li * D + d] * cond_value(n, d);
     }
     hid_s[li] = max(s, 0.0);
     parts[base + PI_HID + li] = max(s, 0.0);
@@ -203,6 +203,11 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
       // transp (feature 19) is in the context dropout group.
       let tr = data[u32(q) * 6u + 4u].w * dropout_keep(pr.mask, 4u).w;
       base = vec4f(alb.xyz, 1.0 - tr);
+      if (STRENGTH > 0u) {
+        // The strength knob: the target moves from the untouched input (strength 0) to the style (1).
+        let plain = vec4f(alb.xyz, 1.0 - data[u32(q) * 6u + 4u].w);
+        t = plain + pinfo(n, STRENGTH - 1u) * (t - plain);
+      }
     }
     let f = gamma4(4u, n, 0u) * z + beta4(4u, n, 0u);
     var out: vec4f;
