@@ -10,9 +10,9 @@ import { encodePlanes, type InferJob } from '../jobs/jobs.js';
 import type { RunnerChoice } from '../jobs/runner-node.js';
 import { toBase64 } from '../util/base64.js';
 import { decodeImage } from '../image/decode.js';
-import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
 import { readInputFile } from '../util/read-node.js';
-import { stringFlag, type OptionSpec } from './args.js';
+import { pairFlag, stringFlag, type OptionSpec } from './args.js';
 
 export const GPU_INPUT_FLAGS = {
   weights: { type: 'string' },
@@ -20,6 +20,8 @@ export const GPU_INPUT_FLAGS = {
   photo: { type: 'string' },
   sample: { type: 'string' },
   cond: { type: 'string' },
+  style: { type: 'string' },
+  strength: { type: 'string' },
   'enc-channels': { type: 'string' },
   'film-cond-dim': { type: 'string' },
   gpu: { type: 'string' },
@@ -57,13 +59,37 @@ export async function readWeightFiles(
   return { weights, film, config };
 }
 
-export function parseCond(command: string, raw: string | undefined, dim: number): number[] {
-  if (raw === undefined) return new Array<number>(dim).fill(0.5);
-  const v = raw.split(',').map((s) => Number(s.trim()));
-  if (v.length !== dim || !v.every((x) => Number.isFinite(x))) {
-    throw new CnnV3Error(`cnnv3 ${command}: --cond must be ${dim} numbers like 0,0,0,0.5,0.5 (beat_phase,beat_norm,audio_intensity,style_p0,style_p1), got ${JSON.stringify(raw)}`, 2);
+/**
+ * The FiLM condition: --cond (every entry; default 0.5 each, and 1 for a model's strength knob),
+ * then --style P0,P1 (style_p0/p1) and --strength S (the entry the model was trained with
+ * --strength-cond on) as readable overrides.
+ */
+export function parseCond(command: string, values: Record<string, unknown>, config: ModelConfig): number[] {
+  const dim = config.filmCondDim;
+  const raw = stringFlag(values, 'cond');
+  let cond: number[];
+  if (raw === undefined) {
+    cond = new Array<number>(dim).fill(0.5);
+    if (config.strengthCond !== undefined) cond[config.strengthCond] = 1;
+  } else {
+    cond = raw.split(',').map((s) => (s.trim() === '' ? NaN : Number(s)));
+    if (cond.length !== dim || !cond.every((x) => Number.isFinite(x))) {
+      throw new CnnV3Error(`cnnv3 ${command}: --cond must be ${dim} numbers like 0,0,0,0.5,0.5 (${FILM_COND_NAMES.slice(0, dim).join(',')}), got ${JSON.stringify(raw)}`, 2);
+    }
   }
-  return v;
+  const style = pairFlag(command, values, 'style');
+  if (style) {
+    if (dim <= STYLE_COND_INDEX[1]) throw new CnnV3Error(`cnnv3 ${command}: --style needs a condition with style_p0/style_p1; this model's has ${dim} entries`, 2);
+    [cond[STYLE_COND_INDEX[0]], cond[STYLE_COND_INDEX[1]]] = style;
+  }
+  const strength = stringFlag(values, 'strength');
+  if (strength !== undefined) {
+    if (config.strengthCond === undefined) throw new CnnV3Error(`cnnv3 ${command}: --strength: this model has no strength knob (it was trained without --strength-cond); use --cond`, 2);
+    const s = strength.trim() === '' ? NaN : Number(strength);
+    if (!(s >= 0 && s <= 1)) throw new CnnV3Error(`cnnv3 ${command}: --strength must be a number in [0, 1], got ${JSON.stringify(strength)}`, 2);
+    cond[config.strengthCond] = s;
+  }
+  return cond;
 }
 
 /** --photo (simple mode) or --sample (a sample directory, full mode): the planes to pack on the GPU. */

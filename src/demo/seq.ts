@@ -28,6 +28,7 @@
  * Every error is a CnnV3Error `file:line: message` (`file: no SEQUENCE` for a file without one).
  */
 import { fileError } from '../errors.js';
+import { EASES, parseTrack } from './keyframes.js';
 
 export const MAX_LINE_CHARS = 64 * 1024;
 export const DEFAULT_BPM = 120;
@@ -39,8 +40,11 @@ export type EffectClass = (typeof EFFECT_CLASSES)[number];
 export const EFFECT_KEYS: Readonly<Record<EffectClass, readonly string[]>> = {
   GBufferEffect: ['scene'],
   ImageFeaturesEffect: ['image', 'video'],
-  CNNv3Effect: ['weights', 'film', 'style_p0', 'style_p1'],
+  CNNv3Effect: ['weights', 'film', 'style_p0', 'style_p1', 'strength', 'ease'],
 };
+
+/** CNNv3Effect keys that take a value or keyframes (keyframes.ts). */
+export const TRACK_KEYS: readonly string[] = ['style_p0', 'style_p1', 'strength'];
 
 export type LevelOp = '+' | '=' | '-';
 
@@ -162,10 +166,14 @@ function parseParams(className: EffectClass, toks: Token[]): Record<string, stri
     }
     if (Object.prototype.hasOwnProperty.call(params, key)) throw new LineError(`duplicate key "${key}"`);
     if (value === '') throw new LineError(`empty value for key "${key}"`);
-    if (key === 'style_p0' || key === 'style_p1') {
-      const v = parseNumber({ text: value, quoted: false, eq: -1 }, key);
-      if (v < 0 || v > 1) throw new LineError(`${key}=${value} is outside [0, 1]`);
+    if (TRACK_KEYS.includes(key)) {
+      try {
+        parseTrack(key, value);
+      } catch (e) {
+        throw new LineError((e as Error).message);
+      }
     }
+    if (key === 'ease' && !(EASES as readonly string[]).includes(value)) throw new LineError(`ease=${value}: must be one of ${EASES.join(', ')}`);
     params[key] = value;
   }
   if (className === 'ImageFeaturesEffect') {

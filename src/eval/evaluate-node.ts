@@ -11,7 +11,7 @@ import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin } from '../ex
 import { planesFromSample } from '../effect/feature-pass.js';
 import { decodeRgba, encodePlanes } from '../jobs/jobs.js';
 import type { GpuRunner } from '../jobs/runner-node.js';
-import type { ModelConfig } from '../model/config.js';
+import { FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
 import { toBase64 } from '../util/base64.js';
@@ -26,10 +26,14 @@ export interface SampleScore {
   alpha_psnr: number;
   identity_psnr: number;
   identity_ssim: number;
+  /** The output against the input itself (albedo, 1 − transp): how much the network changed it. */
+  input_psnr: number;
 }
 
 export interface EvalReport {
   device: string;
+  /** The FiLM condition every sample ran with, by name. */
+  cond: Record<string, number>;
   samples: SampleScore[];
   mean: { psnr: number; ssim: number; alpha_psnr: number };
   identity: { psnr: number; ssim: number };
@@ -77,6 +81,7 @@ export function scoreSample(name: string, s: Sample, output: ArrayLike<number>):
     alpha_psnr: psnr(clamped, target, 4, [3]),
     identity_psnr: psnr(identity, target, 4, rgb),
     identity_ssim: ssim(identity, target, s.width, s.height, 4, rgb),
+    input_psnr: psnr(clamped, identity, 4, rgb),
   };
 }
 
@@ -111,6 +116,7 @@ export async function evaluateDataset(
   // PSNR is averaged in dB per sample, as the per-sample lines read.
   return {
     device: runner ? runner.description : 'cpu (float64 reference)',
+    cond: Object.fromEntries(input.cond.map((v, i) => [FILM_COND_NAMES[i] ?? `cond_${i}`, v])),
     samples: scores,
     mean: { psnr: mean(scores.map((s) => s.psnr)), ssim: mean(scores.map((s) => s.ssim)), alpha_psnr: mean(scores.map((s) => s.alpha_psnr)) },
     identity: { psnr: mean(scores.map((s) => s.identity_psnr)), ssim: mean(scores.map((s) => s.identity_ssim)) },

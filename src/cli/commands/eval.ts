@@ -2,22 +2,28 @@ import { CnnV3Error } from '../../errors.js';
 import { evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
+import { STYLE_COND_INDEX, type ModelConfig } from '../../model/config.js';
 import { helpAsked, parseFlags, stringFlag } from '../args.js';
 import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const EVAL_HELP = `Usage: cnnv3 eval --weights W [--film F] --input DATASET [--input-mode simple|full]
-                  [--cond b,n,a,s0,s1] [--device cpu|gpu] [--json]
+                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep] [--device cpu|gpu] [--json]
 
 Runs the trained network on every sample and prints per-sample and mean PSNR and SSIM (RGB)
 against target.png, alpha PSNR separately, and the identity baseline (albedo vs target).
 --device cpu (default) uses the float64 reference; gpu runs CNNv3Effect through WebGPU.
+The condition: --cond sets every entry (default 0.5 each, strength 1 for a model trained with
+--strength-cond); --style P0,P1 and --strength S set style_p0/p1 and the strength knob. --json
+reports it with the scores. --sweep scores a grid instead: styles (1,0), (0.5,0.5), (0,1) by
+strength 0, 0.5, 1 (strength only for models that have the knob), mean PSNR of each against
+the targets and against the input photos.
 `;
 
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : v === Infinity ? 'inf' : 'n/a');
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' } });
   if (helpAsked(values, io, EVAL_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const input = stringFlag(values, 'input');
@@ -29,11 +35,21 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (device !== 'cpu' && device !== 'gpu') throw new CnnV3Error('cnnv3 eval: --device must be cpu or gpu', 2);
   const files = await readWeightFiles(modelConfig('eval', values), weightsPath, stringFlag(values, 'film'));
   const config = files.config;
-  const cond = parseCond('eval', stringFlag(values, 'cond'), config.filmCondDim);
+  const cond = parseCond('eval', values, config);
   const json = values['json'] === true;
   let runner: GpuRunner | undefined;
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
+    if (values['sweep']) {
+      const rows = await sweep(input, modeRaw as InputMode | undefined, config, files, runner);
+      if (json) io.stdout(`${JSON.stringify(rows, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
+      else {
+        io.stdout(`  ${'style_p0,style_p1'.padEnd(18)} ${'strength'.padStart(8)} ${'PSNR vs target'.padStart(15)} ${'PSNR vs input'.padStart(14)}\n`);
+        for (const r of rows) io.stdout(`  ${r.style.join(',').padEnd(18)} ${(r.strength === undefined ? '-' : String(r.strength)).padStart(8)} ${f(r.psnr).padStart(15)} ${f(r.input_psnr).padStart(14)}\n`);
+        io.stdout(`Identity baseline (the input against the targets): ${f(rows[0]!.identity_psnr)} dB PSNR.\n`);
+      }
+      return 0;
+    }
     if (!json) io.stdout(`  ${'sample'.padEnd(36)} ${'PSNR'.padStart(7)} ${'SSIM'.padStart(6)} ${'alpha'.padStart(7)}   identity PSNR / SSIM\n`);
     const line = (s: SampleScore) =>
       io.stdout(`  ${s.name.padEnd(36)} ${f(s.psnr).padStart(7)} ${f(s.ssim, 4).padStart(6)} ${f(s.alpha_psnr).padStart(7)}   ${f(s.identity_psnr)} / ${f(s.identity_ssim, 4)}\n`);
@@ -48,4 +64,34 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   } finally {
     await runner?.close();
   }
+}
+
+export interface SweepRow {
+  style: [number, number];
+  /** Absent for a model without a strength knob. */
+  strength?: number;
+  cond: number[];
+  /** Mean PSNR of the output against the targets, and against the input (albedo, 1 − transp). */
+  psnr: number;
+  input_psnr: number;
+  identity_psnr: number;
+}
+
+/** The model over a grid of style × strength: is it controllable? */
+async function sweep(dir: string, mode: InputMode | undefined, config: ModelConfig, files: { weights: Uint8Array; film?: Uint8Array }, runner: GpuRunner | undefined): Promise<SweepRow[]> {
+  if (config.filmCondDim <= STYLE_COND_INDEX[1]) throw new CnnV3Error(`cnnv3 eval: --sweep varies style_p0/style_p1; this model's condition has ${config.filmCondDim} entries`, 2);
+  const styles: Array<[number, number]> = [[1, 0], [0.5, 0.5], [0, 1]];
+  const strengths = config.strengthCond === undefined ? [undefined] : [0, 0.5, 1];
+  const rows: SweepRow[] = [];
+  for (const style of styles) {
+    for (const strength of strengths) {
+      const cond = new Array<number>(config.filmCondDim).fill(0.5);
+      [cond[STYLE_COND_INDEX[0]], cond[STYLE_COND_INDEX[1]]] = style;
+      if (strength !== undefined) cond[config.strengthCond!] = strength;
+      const report = await evaluateDataset(dir, mode, { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond }, runner);
+      const inputPsnr = report.samples.reduce((a, s) => a + s.input_psnr, 0) / Math.max(1, report.samples.length);
+      rows.push({ style, ...(strength !== undefined ? { strength } : {}), cond, psnr: report.mean.psnr, input_psnr: inputPsnr, identity_psnr: report.identity.psnr });
+    }
+  }
+  return rows;
 }

@@ -29,7 +29,7 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
   if (output === undefined) throw new CnnV3Error('cnnv3 infer: --output OUT.png is required', 2);
   const files = await readWeightFiles(modelConfig('infer', values), weightsPath, stringFlag(values, 'film'));
   const config = files.config;
-  const cond = parseCond('infer', stringFlag(values, 'cond'), config.filmCondDim);
+  const cond = parseCond('infer', values, config);
   const input = await readInputPlanes('infer', values);
   if (!input) throw new CnnV3Error('cnnv3 infer: give an input: --photo P or --sample DIR', 2);
 

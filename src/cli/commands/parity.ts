@@ -33,7 +33,7 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
       ? await readWeightFiles(flagConfig, weightsPath, stringFlag(values, 'film'))
       : { ...randomWeights(flagConfig ?? DEFAULT_MODEL_CONFIG, seed), config: flagConfig ?? DEFAULT_MODEL_CONFIG };
   const config = files.config;
-  const cond = parseCond('parity', stringFlag(values, 'cond'), config.filmCondDim);
+  const cond = parseCond('parity', values, config);
   let input = await readInputPlanes('parity', values);
   if (input && values['random']) throw new CnnV3Error('cnnv3 parity: --random cannot be combined with --photo or --sample', 2);
   if (!input) {
