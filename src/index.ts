@@ -61,7 +61,7 @@ export { buildParamTable, describeModel, convHalfOffsets, type ParamTable, type 
 export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from './model/config.js';
 export { initParams } from './model/init.js';
 export { forward as referenceForward, lossAndGrad as referenceLossAndGrad } from './model/reference.js';
-export { CNNv3Effect, CNN_NODES, type FilmParams } from './effect/cnn-effect.js';
+export { CNNv3Effect, CNN_NODES, cnnNodeLayouts, fitsFastPath, type FilmParams, type CnnNode, type CnnNodeLayout, type CnnEffectOptions, type EffectPath } from './effect/cnn-effect.js';
 export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './effect/feature-pass.js';
 export { TextureNodes } from './effect/nodes.js';
 export { ViewPass } from './effect/view-pass.js';

@@ -132,8 +132,11 @@ test('files: checkpoint config records output=residual (default JSON unchanged);
   // A default file is read as the default; flags that disagree with a trailer are refused.
   assert.deepEqual(weightsFileConfig(exportWeights(DEFAULT_MODEL_CONFIG, params).weights, 'd.bin', DEFAULT_MODEL_CONFIG), DEFAULT_MODEL_CONFIG);
   assert.throws(() => weightsFileConfig(weights, 'w.bin', { encChannels: [3, 5], filmCondDim: 5 }), /w\.bin: holds a model with enc_channels=\[4, 8\] film_cond_dim=5 output=residual, but enc_channels=\[3, 5\]/);
+  // The condition controls travel in flag bits 1–8; bit 31 is nobody's.
+  const controlled = { ...RESIDUAL, strengthCond: 2, styleConds: true };
+  assert.deepEqual(weightsFileConfig(exportWeights(controlled, params).weights, 'c.bin'), controlled);
   const unknown = weights.slice();
-  unknown[3928 + 4] = 3;
+  unknown[3928 + 7] = 0x80;
   assert.throws(() => weightsFileConfig(unknown, 'u.bin', DEFAULT_MODEL_CONFIG), /u\.bin: unknown extension trailer/);
   assert.throws(() => readWeightsBin(RESIDUAL, weights.subarray(0, 3943), 'short.bin'), /short\.bin: expected 3944 bytes, got 3943/);
 });

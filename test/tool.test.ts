@@ -10,6 +10,7 @@ import { startStaticServer, type RunningServer } from '../src/serve/static-node.
 import { bufferIO } from '../src/cli/io.js';
 import { startTool, toolRoot } from '../src/cli/commands/tool.js';
 import { IN_CI, REPO, requireTool, runCli } from './helpers.js';
+import { randomWeights } from '../src/verify/random-input.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -154,6 +155,49 @@ test('a sample with a target shows a PSNR; channels and intermediate nodes can b
       sel.dispatchEvent(new Event('input'));
     }, label);
     assert.equal(await waitReady(page), 'ready', label);
+  }
+  await page.close();
+});
+
+test('a wide model (enc_channels [8, 16], read from its weights file) renders as cnnv3 infer does, and its intermediate channels can be viewed', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const dir = join(REPO, 'out', 'test-tool', 'wide');
+  mkdirSync(dir, { recursive: true });
+  const w = randomWeights({ encChannels: [8, 16], filmCondDim: 5 }, 17);
+  writeFileSync(join(dir, 'cnn_v3_weights.bin'), w.weights);
+  writeFileSync(join(dir, 'cnn_v3_film_mlp.bin'), w.film);
+  const page = await openTool();
+  await load(page, 'weights-input', join(dir, 'cnn_v3_weights.bin'));
+  await load(page, 'film-input', join(dir, 'cnn_v3_film_mlp.bin'));
+  await load(page, 'image-input', PHOTO);
+  assert.equal(await waitReady(page), 'ready');
+  const out = (await page.evaluate(() => (globalThis as unknown as { cnnv3Tool: { readOutput: () => Promise<number[] | undefined> } }).cnnv3Tool.readOutput()))!;
+  const r = await runCli([
+    'infer', '--weights', join(dir, 'cnn_v3_weights.bin'), '--film', join(dir, 'cnn_v3_film_mlp.bin'),
+    '--photo', PHOTO, '--cond', '0,0,0,0.5,0.5', '--output', join(dir, 'cat.png'), '--output-raw', join(dir, 'cat.f32'),
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const cli = new Float32Array(new Uint8Array(readFileSync(join(dir, 'cat.f32'))).buffer);
+  assert.equal(out.length, cli.length);
+  let worst = 0;
+  for (let i = 0; i < cli.length; i++) worst = Math.max(worst, Math.abs(out[i]! - cli[i]!));
+  assert.ok(worst < 2 ** -7, `tool vs cnnv3 infer: max |Δ| ${worst}`);
+  assert.ok(out.some((v) => Math.abs(v - 0.5) > 0.05), 'the output is not 0.5 gray');
+
+  const labels = await page.$$eval('[data-testid=view-select] option', (os) => os.map((o) => o.textContent));
+  assert.ok(labels.includes('cnn_v3_enc0_c8 ch 7') && labels.includes('cnn_v3_bottleneck_c16 ch 15'), 'the wide model\'s channels are offered');
+  assert.ok(!labels.includes('cnn_v3_enc0 ch 0'), 'the bundled model\'s nodes are gone');
+  for (const label of ['cnn_v3_enc1_c16 ch 13', 'cnn_v3_dec1_c8 ch 6']) {
+    await page.evaluate((l) => {
+      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+      const sel = document.querySelector<HTMLSelectElement>('[data-testid=view-select]')!;
+      sel.value = [...sel.options].find((o) => o.text === l)!.value;
+      sel.dispatchEvent(new Event('input'));
+    }, label);
+    assert.equal(await waitReady(page), 'ready', label);
+    const shown = await canvasPixels(page);
+    const levels = new Set(shown.data.filter((_, i) => i % 4 === 0));
+    assert.ok(levels.size > 8, `${label}: only ${levels.size} gray levels shown`);
   }
   await page.close();
 });

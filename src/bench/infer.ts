@@ -7,7 +7,7 @@
  * Anchor (issue 4): the playbook's network in PyTorch, fp16 + CUDA graphs, 1.20 ms per
  * 1920×1080 frame on an H100 (fp32 eager 1.66 ms); goal ≤ 0.30 ms.
  */
-import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels } from '../model/config.js';
 import { encodePlanes } from '../jobs/jobs.js';
 import { randomPlanes, randomWeights } from '../verify/random-input.js';
 import { openGpuRunner, type RunnerChoice } from '../jobs/runner-node.js';
@@ -19,13 +19,16 @@ const GOAL_MS = 0.3;
 async function main(): Promise<void> {
   const choice = (process.argv.find((a) => a.startsWith('--gpu='))?.slice(6) ?? 'auto') as RunnerChoice;
   const frames = Number(process.argv.find((a) => a.startsWith('--frames='))?.slice(9) ?? 200);
+  // --enc-channels=C0,C1 times a wider model (the general path beyond [4, 8]).
+  const enc = process.argv.find((a) => a.startsWith('--enc-channels='))?.slice(15);
+  const config = enc === undefined ? DEFAULT_MODEL_CONFIG : makeModelConfig(parseEncChannels('bench:infer', enc), DEFAULT_MODEL_CONFIG.filmCondDim);
   const runner = await openGpuRunner(choice);
   try {
-    console.log(`bench:infer  CNNv3Effect enc=[4, 8], ${runner.description}, ${frames} timed frames per size`);
-    const w = randomWeights(DEFAULT_MODEL_CONFIG, 1);
+    console.log(`bench:infer  CNNv3Effect enc=[${config.encChannels.join(', ')}], ${runner.description}, ${frames} timed frames per size`);
+    const w = randomWeights(config, 1);
     for (const [width, height] of [[640, 360], [1280, 720], [1920, 1080]] as const) {
       const r = await runner.infer({
-        config: DEFAULT_MODEL_CONFIG,
+        config,
         planes: encodePlanes(randomPlanes(width, height, 1)),
         weights: toBase64(w.weights),
         film: toBase64(w.film),

@@ -25,6 +25,7 @@ import { toRgba8, type Raster } from '../image/image.js';
 import { resizeLanczos3 } from '../image/resize.js';
 import { GBufferEffect, type GBufferOptions } from './gbuffer/gbuffer-effect.js';
 import { PREV_CNN, SINK } from './graph.js';
+import { parseTrack, trackAt, type Ease, type Track } from './keyframes.js';
 import type { SeqEffect, SeqFile } from './seq.js';
 
 /** What an effect gets each frame. */
@@ -95,8 +96,8 @@ class FeatureNodes extends TextureNodes {
   override get(name: string): GPUTexture | undefined {
     return this.sharedNames.has(name) ? this.shared.get(name) : super.get(name);
   }
-  override ensure(name: string, format: GPUTextureFormat, width: number, height: number, usage: GPUTextureUsageFlags): { texture: GPUTexture; created: boolean } {
-    return this.sharedNames.has(name) ? this.shared.ensure(name, format, width, height, usage) : super.ensure(name, format, width, height, usage);
+  override ensure(name: string, format: GPUTextureFormat, width: number, height: number, usage: GPUTextureUsageFlags, layers = 1): { texture: GPUTexture; created: boolean } {
+    return this.sharedNames.has(name) ? this.shared.ensure(name, format, width, height, usage, layers) : super.ensure(name, format, width, height, usage, layers);
   }
 }
 
@@ -153,9 +154,10 @@ export class ImageFeaturesEffect implements DemoEffect {
   }
 }
 
-function styleParam(e: SeqEffect, key: 'style_p0' | 'style_p1'): number {
+/** A style or strength parameter: its keyframes (checked by the parser), or the default. */
+function trackParam(e: SeqEffect, key: string, fallback: number): Track {
   const v = e.params[key];
-  return v === undefined ? DEFAULT_STYLE : Number(v);
+  return v === undefined ? { keys: [[0, fallback]] } : parseTrack(key, v);
 }
 
 export class CNNv3EffectAdapter implements DemoEffect {
@@ -163,7 +165,10 @@ export class CNNv3EffectAdapter implements DemoEffect {
 
   private constructor(
     private readonly effect: CNNv3Effect,
-    private readonly style: [number, number],
+    private readonly style: [Track, Track],
+    /** Overrides the model's strength entry (strength=); absent: the entry keeps its frame value. */
+    private readonly strength: Track | undefined,
+    private readonly ease: Ease,
   ) {
     this.cnnOutput = effect.outputs[0];
   }
@@ -186,17 +191,25 @@ export class CNNv3EffectAdapter implements DemoEffect {
       effect.destroy();
       throw err;
     }
-    return new CNNv3EffectAdapter(effect, [styleParam(e, 'style_p0'), styleParam(e, 'style_p1')]);
+    if (e.params['strength'] !== undefined && config.strengthCond === undefined) {
+      effect.destroy();
+      throw new CnnV3Error(`strength=: ${weightsName} has no strength knob (it was trained without --strength-cond)`);
+    }
+    const strength = e.params['strength'] === undefined ? undefined : trackParam(e, 'strength', 1);
+    return new CNNv3EffectAdapter(effect, [trackParam(e, 'style_p0', DEFAULT_STYLE), trackParam(e, 'style_p1', DEFAULT_STYLE)], strength, (e.params['ease'] as Ease | undefined) ?? 'linear');
+  }
+
+  /** The frame's FiLM condition: the clock and the audio, the style tracks, the strength track. */
+  condition(frame: Pick<DemoFrame, 'beat_phase' | 'beat_norm' | 'audio_intensity' | 'localTime'>): number[] {
+    const t = frame.localTime;
+    const cond = [frame.beat_phase, frame.beat_norm, frame.audio_intensity, trackAt(this.style[0], t, this.ease), trackAt(this.style[1], t, this.ease)];
+    const k = this.effect.config.strengthCond;
+    if (this.strength && k !== undefined) cond[k] = trackAt(this.strength, t, this.ease);
+    return cond.slice(0, this.effect.config.filmCondDim);
   }
 
   render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
-    this.effect.setFilmParams({
-      beat_phase: frame.beat_phase,
-      beat_norm: frame.beat_norm,
-      audio_intensity: frame.audio_intensity,
-      style_p0: this.style[0],
-      style_p1: this.style[1],
-    });
+    this.effect.setFilmParams(this.condition(frame));
     this.effect.render(encoder, frame, nodes);
   }
 

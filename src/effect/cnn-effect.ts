@@ -3,12 +3,17 @@
  * Pipelines, uniform buffers and the weights buffer are made once; bind groups follow the
  * node textures (rebuilt only when a node is recreated); `render` only encodes dispatches.
  * Weights are data: one read-only storage buffer of packed halves, uploaded at run time.
+ *
+ * Two sets of shaders: the fast path (SPEC §7's fixed-format nodes, tuned for the playbook's
+ * widths) for enc_channels up to [4, 8], and the general path (shaders/wide_*.wgsl) for any
+ * width the trainer accepts, whose nodes are rgba16float texture arrays of ⌈C/4⌉ layers and
+ * whose γ/β come from a storage buffer. Both store every intermediate as f16.
  */
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes } from '../export/export.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin, type FilmMlp } from '../export/read.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, outputMode, type ModelConfig } from '../model/config.js';
-import { buildParamTable, convHalfOffsets, type ParamTable } from '../model/params.js';
+import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable } from '../model/params.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL, type ShaderName } from './shaders.generated.js';
@@ -16,13 +21,50 @@ import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from './uniforms.js
 
 export type FilmParams = Record<(typeof FILM_COND_NAMES)[number], number>;
 
-/** Names and formats of the intermediate nodes (SPEC §7). */
+/** Names and formats of the intermediate nodes of the fast path (SPEC §7). */
 export const CNN_NODES = {
   enc0: { name: 'cnn_v3_enc0', format: 'rgba16float', scale: 1 },
   enc1: { name: 'cnn_v3_enc1', format: 'rgba32uint', scale: 2 },
   bottleneck: { name: 'cnn_v3_bottleneck', format: 'rgba32uint', scale: 4 },
   dec1: { name: 'cnn_v3_dec1', format: 'rgba16float', scale: 2 },
 } as const satisfies Record<string, { name: string; format: GPUTextureFormat; scale: number }>;
+
+export type CnnNode = keyof typeof CNN_NODES;
+
+/** Which set of shaders runs a model: the fast path's node formats hold enc_channels up to [4, 8]. */
+export type EffectPath = 'fast' | 'general';
+
+export const FAST_PATH_MAX_CHANNELS: readonly [number, number] = [4, 8];
+
+export function fitsFastPath(config: ModelConfig): boolean {
+  return config.encChannels[0] <= FAST_PATH_MAX_CHANNELS[0] && config.encChannels[1] <= FAST_PATH_MAX_CHANNELS[1];
+}
+
+/** Where one intermediate of a model lives: its node, texel format, resolution and channels. */
+export interface CnnNodeLayout {
+  name: string;
+  format: GPUTextureFormat;
+  scale: number;
+  /** Array layers: 1 on the fast path; ⌈channels / 4⌉ on the general path (channel c in layer c / 4). */
+  layers: number;
+  channels: number;
+}
+
+/**
+ * The intermediates of a model on a path. General-path nodes are named by their width, so
+ * effects of different widths in one graph never recreate each other's nodes mid-frame.
+ */
+export function cnnNodeLayouts(config: ModelConfig, path: EffectPath = fitsFastPath(config) ? 'fast' : 'general'): Record<CnnNode, CnnNodeLayout> {
+  const [c0, c1] = config.encChannels;
+  const channels: Record<CnnNode, number> = { enc0: c0, enc1: c1, bottleneck: c1, dec1: c0 };
+  const out = {} as Record<CnnNode, CnnNodeLayout>;
+  for (const node of Object.keys(CNN_NODES) as CnnNode[]) {
+    const { name, format, scale } = CNN_NODES[node];
+    const n = channels[node];
+    out[node] = path === 'fast' ? { name, format, scale, layers: 1, channels: n } : { name: `${name}_c${n}`, format: 'rgba16float', scale, layers: Math.ceil(n / 4), channels: n };
+  }
+  return out;
+}
 
 export const OUTPUT_FORMAT: GPUTextureFormat = 'rgba16float';
 // A function, not a constant: in Node the GPU* globals exist only once Dawn is loaded.
@@ -39,10 +81,16 @@ export function scaledSize(width: number, height: number, scale: number): [numbe
   return [w, h];
 }
 
+type FilmLayer = keyof ParamTable['film'];
+
 interface PassSpec {
-  name: 'enc0' | 'enc1' | 'bottleneck' | 'dec1' | 'dec0';
-  struct: UniformStruct;
-  /** Node names read, in binding order after weights (0) and uniforms (1). */
+  name: ConvLayerName;
+  shader: ShaderName;
+  /** The fast path's uniform struct; general-path offsets are override constants instead. */
+  struct?: UniformStruct;
+  /** General path: binds the γ/β storage buffer (binding 1). */
+  film: boolean;
+  /** Node names read, in binding order after weights (0) and uniforms or γ/β (1). */
   reads: (effect: CNNv3Effect) => string[];
   writes: (effect: CNNv3Effect) => string;
   scale: number;
@@ -50,19 +98,48 @@ interface PassSpec {
   tile: [number, number];
 }
 
-const PASSES: PassSpec[] = [
-  { name: 'enc0', struct: 'CnnV3Params4ch', reads: (e) => [...e.inputs], writes: () => CNN_NODES.enc0.name, scale: 1, tile: [16, 32] },
-  { name: 'enc1', struct: 'CnnV3ParamsEnc1', reads: () => [CNN_NODES.enc0.name], writes: () => CNN_NODES.enc1.name, scale: 2, tile: [16, 16] },
-  { name: 'bottleneck', struct: 'CnnV3ParamsBottleneck', reads: () => [CNN_NODES.enc1.name], writes: () => CNN_NODES.bottleneck.name, scale: 4, tile: [8, 8] },
-  { name: 'dec1', struct: 'CnnV3Params4ch', reads: () => [CNN_NODES.bottleneck.name, CNN_NODES.enc1.name], writes: () => CNN_NODES.dec1.name, scale: 2, tile: [8, 8] },
+const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
+
+const FAST_PASSES: PassSpec[] = [
+  { name: 'enc0', shader: 'enc0', struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32] },
+  { name: 'enc1', shader: 'enc1', struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
+  { name: 'bottleneck', shader: 'bottleneck', struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
+  { name: 'dec1', shader: 'dec1', struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8] },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', struct: 'CnnV3Params4ch', reads: (e) => [CNN_NODES.dec1.name, CNN_NODES.enc0.name, ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
+  { name: 'dec0', shader: 'dec0', struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
 ];
+
+const groupsOf = (n: number) => Math.ceil(n / 4);
+
+const GENERAL_PASSES: PassSpec[] = FAST_PASSES.map((p) => ({
+  ...p,
+  shader: `wide_${p.name}` as ShaderName,
+  struct: undefined,
+  film: p.name !== 'bottleneck',
+  tile: [8, 8],
+}));
+
+/**
+ * The general path's γ/β buffer: per FiLM layer, ⌈channels / 4⌉ vec4s of γ then as many of β
+ * (zero past the layer's channels, so padding channels stay 0). Offsets in vec4s.
+ */
+function generalFilmLayout(table: ParamTable): { bases: Record<FilmLayer, number>; vec4s: number } {
+  const bases = {} as Record<FilmLayer, number>;
+  let at = 0;
+  for (const layer of Object.keys(table.film) as FilmLayer[]) {
+    bases[layer] = at;
+    at += 2 * groupsOf(table.film[layer].channels);
+  }
+  return { bases, vec4s: at };
+}
 
 interface PassState {
   spec: PassSpec;
   pipeline: GPUComputePipeline;
-  uniform: GPUBuffer;
+  /** The fast path's per-pass uniforms (weight offset, γ/β). */
+  uniform?: GPUBuffer;
+  /** Workgroups along z: 1 on the fast path, the layer's groups of four output channels on the general one. */
+  groups: number;
   bindGroup?: GPUBindGroup;
   boundTo: GPUTexture[];
 }
@@ -73,11 +150,26 @@ export interface CnnTimings {
   total: number;
 }
 
+export interface CnnEffectOptions {
+  /**
+   * The shaders to run: by default the fast path when the model fits it, else the general one.
+   * `'general'` runs a small model on the general path too (tests compare the two).
+   */
+  path?: EffectPath;
+}
+
 export class CNNv3Effect {
   readonly table: ParamTable;
   readonly device: GPUDevice;
+  readonly path: EffectPath;
+  /** Where this model's intermediates live (parity and the tool's viewer read them). */
+  readonly nodeLayouts: Readonly<Record<CnnNode, CnnNodeLayout>>;
   private readonly weights: GPUBuffer;
+  /** The general path's γ/β for every FiLM layer (generalFilmLayout). */
+  private readonly filmBuffer: GPUBuffer | undefined;
   private readonly passes: PassState[];
+  /** General-path nodes: bound as 2d-array views even when they have a single layer. */
+  private readonly arrayNodes: ReadonlySet<string>;
   private mlp: FilmMlp | undefined;
   private querySet: GPUQuerySet | undefined;
   private queryBuffer: GPUBuffer | undefined;
@@ -89,35 +181,50 @@ export class CNNv3Effect {
     readonly start = 0,
     readonly end = Infinity,
     readonly config: ModelConfig = DEFAULT_MODEL_CONFIG,
+    options: CnnEffectOptions = {},
   ) {
     const [c0, c1] = config.encChannels;
-    if (c0 > 4 || c1 > 8) {
-      throw new CnnV3Error(`CNNv3Effect: enc_channels=[${c0}, ${c1}] does not fit its node formats (at most [4, 8])`);
+    this.path = options.path ?? (fitsFastPath(config) ? 'fast' : 'general');
+    if (this.path === 'fast' && !fitsFastPath(config)) {
+      throw new CnnV3Error(`CNNv3Effect: enc_channels=[${c0}, ${c1}] does not fit the fast path's node formats (at most [${FAST_PATH_MAX_CHANNELS.join(', ')}])`);
     }
     this.device = ctx.device;
     this.table = buildParamTable(config);
+    this.nodeLayouts = cnnNodeLayouts(config, this.path);
+    this.arrayNodes = new Set(this.path === 'general' ? Object.values(this.nodeLayouts).map((n) => n.name) : []);
     const bytes = expectedWeightBytes(config);
     this.weights = this.device.createBuffer({
       label: 'cnn_v3 weights',
       size: Math.max(16, Math.ceil(bytes / 16) * 16),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
-    const constants = { C0: c0, C1: c1, RESIDUAL: outputMode(config) === 'residual' ? 1 : 0 };
-    this.passes = PASSES.map((spec) => {
-      const code = `${WGSL.common}\n${WGSL[spec.name as ShaderName]}`;
-      const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.name}`, code });
-      const used = Object.fromEntries(Object.entries(constants).filter(([k]) => new RegExp(`override ${k}\\b`).test(code)));
+    const general = this.path === 'general';
+    const filmLayout = generalFilmLayout(this.table);
+    this.filmBuffer = general
+      ? this.device.createBuffer({ label: 'cnn_v3 film gamma beta', size: 16 * filmLayout.vec4s, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST })
+      : undefined;
+    const weightOffsets = convHalfOffsets(this.table);
+    this.passes = (general ? GENERAL_PASSES : FAST_PASSES).map((spec) => {
+      const code = general ? `${WGSL.common}\n${WGSL.wide_common}\n${WGSL[spec.shader]}` : `${WGSL.common}\n${WGSL[spec.shader]}`;
+      const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.shader}`, code });
+      const constants: Record<string, number | undefined> = {
+        C0: c0,
+        C1: c1,
+        RESIDUAL: outputMode(config) === 'residual' ? 1 : 0,
+        WEIGHT_BASE: weightOffsets[spec.name],
+        FILM_BASE: spec.name === 'bottleneck' ? undefined : filmLayout.bases[spec.name],
+      };
+      const used = Object.fromEntries(Object.entries(constants).filter((e): e is [string, number] => e[1] !== undefined && new RegExp(`override ${e[0]}\\b`).test(code)));
       const pipeline = this.device.createComputePipeline({
-        label: `cnn_v3 ${spec.name}`,
+        label: `cnn_v3 ${spec.shader}`,
         layout: 'auto',
         compute: { module, entryPoint: 'main', constants: used },
       });
-      const uniform = this.device.createBuffer({
-        label: `cnn_v3 ${spec.name} params`,
-        size: UNIFORM_LAYOUTS[spec.struct].size,
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      });
-      return { spec, pipeline, uniform, boundTo: [] };
+      const uniform = spec.struct
+        ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} params`, size: UNIFORM_LAYOUTS[spec.struct].size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
+        : undefined;
+      const groups = general ? groupsOf(this.table.convs.find((c) => c.name === spec.name)!.out) : 1;
+      return { spec, pipeline, uniform, groups, boundTo: [] };
     });
     this.writeFilm(identityFilm(config));
   }
@@ -151,10 +258,23 @@ export class CNNv3Effect {
     this.writeFilm(this.filmValues(p));
   }
 
-  /** Writes γ/β (in the MLP's output order) and the weight offsets into the uniform buffers. */
+  /** Writes γ/β (in the MLP's output order) and, on the fast path, the weight offsets into the uniforms. */
   writeFilm(film: ArrayLike<number>): void {
+    if (this.filmBuffer) {
+      const { bases, vec4s } = generalFilmLayout(this.table);
+      const values = new Float32Array(4 * vec4s);
+      for (const [layer, f] of Object.entries(this.table.film) as Array<[FilmLayer, ParamTable['film'][FilmLayer]]>) {
+        const betaAt = 4 * (bases[layer] + groupsOf(f.channels));
+        for (let c = 0; c < f.channels; c++) {
+          values[4 * bases[layer] + c] = film[f.gamma + c]!;
+          values[betaAt + c] = film[f.beta + c]!;
+        }
+      }
+      this.device.queue.writeBuffer(this.filmBuffer, 0, values);
+      return;
+    }
     const offsets = convHalfOffsets(this.table);
-    const slice = (layer: keyof ParamTable['film'], what: 'gamma' | 'beta', from = 0, count = 4) => {
+    const slice = (layer: FilmLayer, what: 'gamma' | 'beta', from = 0, count = 4) => {
       const f = this.table.film[layer];
       const start = f[what] + from;
       return Array.from({ length: count }, (_, k) => (from + k < f.channels ? film[start + k]! : 0));
@@ -167,17 +287,17 @@ export class CNNv3Effect {
       } else if (name !== 'bottleneck') {
         values = { ...values, gamma: slice(name, 'gamma'), beta: slice(name, 'beta') };
       }
-      this.device.queue.writeBuffer(pass.uniform, 0, writeUniform(struct, values));
+      this.device.queue.writeBuffer(pass.uniform!, 0, writeUniform(struct!, values));
     }
   }
 
   /** Asks for per-pass GPU times on later renders (needs the timestamp-query feature). */
   enableTimestamps(): boolean {
     if (!this.ctx.timestamps) return false;
-    this.querySet ??= this.device.createQuerySet({ label: 'cnn_v3 timestamps', type: 'timestamp', count: 2 * PASSES.length });
+    this.querySet ??= this.device.createQuerySet({ label: 'cnn_v3 timestamps', type: 'timestamp', count: 2 * this.passes.length });
     this.queryBuffer ??= this.device.createBuffer({
       label: 'cnn_v3 timestamps resolve',
-      size: 16 * PASSES.length,
+      size: 16 * this.passes.length,
       usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
     });
     return true;
@@ -191,34 +311,39 @@ export class CNNv3Effect {
       if (!t) throw new CnnV3Error(`CNNv3Effect: node ${name} is read before anything writes it`);
     }
     const { width, height } = feat0!;
-    for (const node of Object.values(CNN_NODES)) nodes.ensure(node.name, node.format, ...scaledSize(width, height, node.scale), nodeUsage());
+    for (const n of Object.values(this.nodeLayouts)) nodes.ensure(n.name, n.format, ...scaledSize(width, height, n.scale), nodeUsage(), n.layers);
     nodes.ensure(this.outputs[0], OUTPUT_FORMAT, width, height, nodeUsage());
 
     this.passes.forEach((pass, i) => {
-      const textures = [...pass.spec.reads(this), pass.spec.writes(this)].map((n) => nodes.get(n)!);
+      const names = [...pass.spec.reads(this), pass.spec.writes(this)];
+      const textures = names.map((n) => nodes.get(n)!);
       if (!pass.bindGroup || textures.some((t, k) => t !== pass.boundTo[k])) {
+        const second = pass.uniform ?? (pass.spec.film ? this.filmBuffer : undefined);
         pass.bindGroup = this.device.createBindGroup({
-          label: `cnn_v3 ${pass.spec.name}`,
+          label: `cnn_v3 ${pass.spec.shader}`,
           layout: pass.pipeline.getBindGroupLayout(0),
           entries: [
             { binding: 0, resource: { buffer: this.weights } },
-            { binding: 1, resource: { buffer: pass.uniform } },
-            ...textures.map((t, k) => ({ binding: 2 + k, resource: t.createView({ label: `${t.label} view` }) })),
+            ...(second ? [{ binding: 1, resource: { buffer: second } }] : []),
+            ...textures.map((t, k) => ({
+              binding: 2 + k,
+              resource: t.createView({ label: `${t.label} view`, ...(this.arrayNodes.has(names[k]!) ? { dimension: '2d-array' as const } : {}) }),
+            })),
           ],
         });
         pass.boundTo = textures;
       }
       const [w, h] = scaledSize(width, height, pass.spec.scale);
       const cp = encoder.beginComputePass({
-        label: `cnn_v3 ${pass.spec.name}`,
+        label: `cnn_v3 ${pass.spec.shader}`,
         ...(this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {}),
       });
       cp.setPipeline(pass.pipeline);
       cp.setBindGroup(0, pass.bindGroup);
-      cp.dispatchWorkgroups(Math.ceil(w / pass.spec.tile[0]), Math.ceil(h / pass.spec.tile[1]));
+      cp.dispatchWorkgroups(Math.ceil(w / pass.spec.tile[0]), Math.ceil(h / pass.spec.tile[1]), pass.groups);
       cp.end();
     });
-    if (this.querySet && this.queryBuffer) encoder.resolveQuerySet(this.querySet, 0, 2 * PASSES.length, this.queryBuffer, 0);
+    if (this.querySet && this.queryBuffer) encoder.resolveQuerySet(this.querySet, 0, 2 * this.passes.length, this.queryBuffer, 0);
   }
 
   /** Per-pass GPU times of the last render (after its submit), when timestamps are enabled. */
@@ -234,7 +359,7 @@ export class CNNv3Effect {
     read.destroy();
     const passes = {} as CnnTimings['passes'];
     let total = 0;
-    PASSES.forEach((p, i) => {
+    this.passes.forEach(({ spec: p }, i) => {
       const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
       passes[p.name] = ms;
       total += ms;
@@ -244,7 +369,8 @@ export class CNNv3Effect {
 
   destroy(): void {
     this.weights.destroy();
-    for (const p of this.passes) p.uniform.destroy();
+    this.filmBuffer?.destroy();
+    for (const p of this.passes) p.uniform?.destroy();
     this.querySet?.destroy();
     this.queryBuffer?.destroy();
   }

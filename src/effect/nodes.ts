@@ -11,14 +11,17 @@ export class TextureNodes {
     return this.textures.get(name);
   }
 
-  /** The node's texture, (re)created to match. Returns whether it is new (bind groups must follow). */
-  ensure(name: string, format: GPUTextureFormat, width: number, height: number, usage: GPUTextureUsageFlags): { texture: GPUTexture; created: boolean } {
+  /**
+   * The node's texture, (re)created to match; `layers` > 1 makes it a texture array. Returns
+   * whether it is new (bind groups must follow).
+   */
+  ensure(name: string, format: GPUTextureFormat, width: number, height: number, usage: GPUTextureUsageFlags, layers = 1): { texture: GPUTexture; created: boolean } {
     const t = this.textures.get(name);
-    if (t && t.format === format && t.width === width && t.height === height && (t.usage & usage) === usage) {
+    if (t && t.format === format && t.width === width && t.height === height && t.depthOrArrayLayers === layers && (t.usage & usage) === usage) {
       return { texture: t, created: false };
     }
     t?.destroy();
-    const texture = this.device.createTexture({ label: name, format, size: { width, height }, usage });
+    const texture = this.device.createTexture({ label: name, format, size: { width, height, depthOrArrayLayers: layers }, usage });
     this.textures.set(name, texture);
     return { texture, created: true };
   }

@@ -2,7 +2,8 @@
  * The display pass: draws a chosen source (output, an input channel, an intermediate channel,
  * the target, or the difference) into a canvas texture. Used by the HTML tool and the player.
  */
-import { CNN_NODES } from './cnn-effect.js';
+import { cnnNodeLayouts, type CnnNode, type CnnNodeLayout } from './cnn-effect.js';
+import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
@@ -11,7 +12,7 @@ import { UNIFORM_LAYOUTS } from './uniforms.js';
 export type ViewSource =
   | { kind: 'output' }
   | { kind: 'feature'; channel: number }
-  | { kind: 'node'; node: keyof typeof CNN_NODES; channel: number }
+  | { kind: 'node'; node: CnnNode; channel: number }
   | { kind: 'target' }
   | { kind: 'diff' };
 
@@ -23,9 +24,13 @@ export interface ViewOptions {
   /** Split position in [0, 1] (split layout). */
   split: number;
   gain: number;
+  /** Where the shown effect keeps its nodes (CNNv3Effect.nodeLayouts); default: the playbook model's. */
+  nodeLayouts?: Readonly<Record<CnnNode, CnnNodeLayout>>;
 }
 
 export const TARGET_NODE = 'cnn_in_target';
+
+const DEFAULT_LAYOUTS = cnnNodeLayouts(DEFAULT_MODEL_CONFIG);
 
 /** Channels 3–4 (normal) and 6–7 (depth gradient) are signed: shown around mid-gray. */
 const SIGNED_FEATURES = new Set([3, 4, 6, 7]);
@@ -33,7 +38,7 @@ const SIGNED_FEATURES = new Set([3, 4, 6, 7]);
 export class ViewPass {
   private readonly pipeline: GPURenderPipeline;
   private readonly uniform: GPUBuffer;
-  private readonly dummies: { f: GPUTexture; u: GPUTexture };
+  private readonly dummies: { f: GPUTexture; u: GPUTexture; a: GPUTexture };
 
   constructor(readonly ctx: GpuContext, readonly format: GPUTextureFormat) {
     const device = ctx.device;
@@ -50,6 +55,7 @@ export class ViewPass {
     this.dummies = {
       f: device.createTexture({ label: 'view dummy f', size: { width: 1, height: 1 }, format: 'rgba16float', usage }),
       u: device.createTexture({ label: 'view dummy u', size: { width: 1, height: 1 }, format: 'rgba32uint', usage }),
+      a: device.createTexture({ label: 'view dummy array', size: { width: 1, height: 1 }, format: 'rgba16float', usage }),
     };
   }
 
@@ -60,10 +66,12 @@ export class ViewPass {
 
   encode(encoder: GPUCommandEncoder, target: GPUTextureView, nodes: TextureNodes, output: string, opts: ViewOptions): void {
     const src = opts.source;
-    const nodeName = src.kind === 'node' ? CNN_NODES[src.node].name : undefined;
+    const nodeName = src.kind === 'node' ? (opts.nodeLayouts ?? DEFAULT_LAYOUTS)[src.node].name : undefined;
     const nodeTex = nodeName ? nodes.get(nodeName) : undefined;
     const isU = nodeTex?.format === 'rgba32uint';
-    const mode = { output: 0, feature: 1, node: isU ? 3 : 2, target: 4, diff: 5 }[src.kind];
+    // A general-path node of one layer is a plain 2D texture to this pass.
+    const isArray = !isU && (nodeTex?.depthOrArrayLayers ?? 1) > 1;
+    const mode = { output: 0, feature: 1, node: isU ? 3 : isArray ? 6 : 2, target: 4, diff: 5 }[src.kind];
     const channel = src.kind === 'feature' || src.kind === 'node' ? src.channel : 0;
     const signed = src.kind === 'feature' && SIGNED_FEATURES.has(src.channel) ? 1 : 0;
     const layout = { single: 0, split: 1, 'side-by-side': 2 }[opts.layout];
@@ -86,9 +94,10 @@ export class ViewPass {
         { binding: 1, resource: out.createView() },
         { binding: 2, resource: nodes.get('gbuf_feat0')!.createView() },
         { binding: 3, resource: nodes.get('gbuf_feat1')!.createView() },
-        { binding: 4, resource: (nodeTex && !isU ? nodeTex : this.dummies.f).createView() },
+        { binding: 4, resource: (nodeTex && !isU && !isArray ? nodeTex : this.dummies.f).createView() },
         { binding: 5, resource: (nodeTex && isU ? nodeTex : this.dummies.u).createView() },
         { binding: 6, resource: (nodes.get(TARGET_NODE) ?? this.dummies.f).createView() },
+        { binding: 7, resource: (isArray ? nodeTex! : this.dummies.a).createView({ label: 'cnn_v3 view node layers', dimension: '2d-array' }) },
       ],
     });
     const pass = encoder.beginRenderPass({

@@ -5,7 +5,7 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import { fromBase64, toBase64, bytesOf } from '../util/base64.js';
-import { CNNv3Effect } from '../effect/cnn-effect.js';
+import { CNNv3Effect, type EffectPath } from '../effect/cnn-effect.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -35,6 +35,8 @@ export interface InferJob {
   referenceWeights?: string;
   /** Renders to time after the first (0: just one). */
   timingFrames?: number;
+  /** The effect's shaders (default: the fast path when the model fits it, else the general one). */
+  path?: EffectPath;
 }
 
 export interface InferResult {
@@ -78,7 +80,7 @@ export function decodePlanes(w: WirePlanes): FeaturePlanes {
 export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<InferResult> {
   const nodes = new TextureNodes(ctx.device);
   const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, job.config);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, job.config, job.path ? { path: job.path } : {});
   try {
     const planes = decodePlanes(job.planes);
     features.upload(planes, nodes);
@@ -142,6 +144,7 @@ export async function runParityJob(ctx: GpuContext, job: InferJob): Promise<Pari
     cond: job.cond,
     ...(job.film ? { film: fromBase64(job.film) } : {}),
     ...(job.referenceWeights ? { referenceWeights: fromBase64(job.referenceWeights) } : {}),
+    ...(job.path ? { path: job.path } : {}),
   });
 }
 

@@ -6,11 +6,11 @@
 import filmUrl from '../../examples/weights/cnn_v3_film_mlp.bin?url';
 import weightsUrl from '../../examples/weights/cnn_v3_weights.bin?url';
 import { FEATURE_NAMES } from '../dataset/features.js';
-import { SAMPLE_FILES, type SampleFileName } from '../dataset/layout.js';
+import { SAMPLE_FILES, STYLE_FILE, type SampleFileName } from '../dataset/layout.js';
 import { loadSample, type Sample } from '../dataset/sample.js';
 import { CnnV3Error, isCnnV3Error } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
-import { CNN_NODES, CNNv3Effect } from '../effect/cnn-effect.js';
+import { CNNv3Effect, cnnNodeLayouts, type CnnNode } from '../effect/cnn-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -76,15 +76,24 @@ for (const name of FILM_COND_NAMES) {
   sliders.set(name, input);
 }
 
-// View choices: the output, the 20 input channels, every intermediate channel, target, diff.
-const sources: Array<{ label: string; source: ViewSource }> = [{ label: 'output', source: { kind: 'output' } }];
-FEATURE_NAMES.forEach((n, c) => sources.push({ label: `input ${c}: ${n}`, source: { kind: 'feature', channel: c } }));
-const nodeChannels = { enc0: config.encChannels[0], enc1: config.encChannels[1], bottleneck: config.encChannels[1], dec1: config.encChannels[0] } as const;
-for (const [node, n] of Object.entries(nodeChannels) as Array<[keyof typeof CNN_NODES, number]>) {
-  for (let c = 0; c < n; c++) sources.push({ label: `${CNN_NODES[node].name} ch ${c}`, source: { kind: 'node', node, channel: c } });
+// View choices: the output, the 20 input channels, every intermediate channel of the loaded
+// model (rebuilt when a weights file brings another model), target, diff.
+let sources: Array<{ label: string; source: ViewSource }> = [];
+function fillViewSelect(): void {
+  const shown = ui.viewSelect.selectedOptions[0]?.text;
+  sources = [{ label: 'output', source: { kind: 'output' } }];
+  FEATURE_NAMES.forEach((n, c) => sources.push({ label: `input ${c}: ${n}`, source: { kind: 'feature', channel: c } }));
+  const layouts = cnnNodeLayouts(config);
+  for (const node of Object.keys(layouts) as CnnNode[]) {
+    const { name, channels } = layouts[node];
+    for (let c = 0; c < channels; c++) sources.push({ label: `${name} ch ${c}`, source: { kind: 'node', node, channel: c } });
+  }
+  sources.push({ label: 'target', source: { kind: 'target' } }, { label: '|output − target|', source: { kind: 'diff' } });
+  ui.viewSelect.replaceChildren(...sources.map((s, i) => new Option(s.label, String(i))));
+  // The same choice stays shown where the new model has it (not an intermediate channel it lacks).
+  ui.viewSelect.value = String(Math.max(0, sources.findIndex((s) => s.label === shown)));
 }
-sources.push({ label: 'target', source: { kind: 'target' } }, { label: '|output − target|', source: { kind: 'diff' } });
-sources.forEach((s, i) => ui.viewSelect.add(new Option(s.label, String(i))));
+fillViewSelect();
 for (const el of [ui.viewSelect, ui.layoutSelect, ui.split, ui.gain]) el.addEventListener('input', () => scheduleRender());
 
 // ---------------------------------------------------------------- GPU
@@ -175,6 +184,7 @@ async function render(): Promise<void> {
     layout,
     split: Number(ui.split.value),
     gain: Number(ui.gain.value),
+    nodeLayouts: g.effect.nodeLayouts,
   });
   device.queue.submit([encoder.finish()]);
   const gpuError = await device.popErrorScope();
@@ -218,6 +228,7 @@ function setWeights(bytes: Uint8Array, label: string): void {
     g.effect = new CNNv3Effect(g.ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, fileConfig);
     g.timestamps = g.effect.enableTimestamps();
     config = fileConfig;
+    fillViewSelect();
   }
   g.effect.uploadWeights(g.ctx.device.queue, bytes);
   ui.weightsNote.textContent = `weights: ${label}`;
@@ -272,7 +283,11 @@ async function loadSampleFiles(files: File[]): Promise<void> {
   const sample = await loadSample({
     name: 'picked sample',
     label: (f: SampleFileName) => f,
-    read: async (f: SampleFileName) => bytesOf(byName.get(f)!),
+    // Optional files (style.json) may be absent: undefined, as the sample loader expects.
+    read: async (f: SampleFileName | typeof STYLE_FILE) => {
+      const file = byName.get(f);
+      return file ? bytesOf(file) : undefined;
+    },
   });
   setInput(planesFromSample(sample), sample.target, `sample (${sample.kind} mode)`);
   trainable = sample;

@@ -8,7 +8,9 @@
  * - as input, the features the GPU packed (unpacked exactly), so the network comparison does
  *   not inherit the packing's differences; the packing is compared on its own against the CPU
  *   features through packFeatures (SPEC §3's quantisation);
- * - every stored activation rounded to f16 where the GPU stores it in a 16-bit texture.
+ * - every stored activation rounded to f16 where the GPU stores it in a 16-bit texture: every
+ *   intermediate on both paths (the fast path's rgba16float and packed-halves nodes, the
+ *   general path's rgba16float arrays) and the output.
  *
  * Tolerances, |gpu − ref| ≤ atol + rtol·|ref| per value:
  * - features: f16 channels within one f16 ulp (rtol 2^-10, atol 2^-24 for subnormals) and
@@ -17,7 +19,9 @@
  * - network nodes: rtol 2^-9 (two f16 ulps: one for a value whose f32 result straddles an f16
  *   rounding boundary, one for such flips upstream propagating through a conv), atol 2^-11
  *   (near zero an ulp is tiny but a propagated flip is not; 2^-11 is half an ulp at 1.0, above
- *   the largest propagated error measured on random weights, which is under 2^-13).
+ *   the largest propagated error measured on random weights, which is under 2^-13). The general
+ *   path (wide models) sums more products per value, in another order, but in f32 whose
+ *   rounding stays far below an f16 ulp, so the same reasoning and tolerances hold.
  */
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import { packFeatures, unpackFeatures } from '../dataset/gpu-pack.js';
@@ -26,7 +30,7 @@ import type { ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor, type StoredNode, type Tensor } from '../model/reference.js';
 import { fromHalfBits, roundToHalf } from '../util/half.js';
-import { CNN_NODES, CNNv3Effect, scaledSize } from '../effect/cnn-effect.js';
+import { CNNv3Effect, scaledSize, type CnnNodeLayout, type EffectPath } from '../effect/cnn-effect.js';
 import type { GpuContext } from '../gpu/context.js';
 import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -55,6 +59,8 @@ export interface ParityReport {
   adapter: string;
   width: number;
   height: number;
+  /** The effect's shaders: the fast path, or the general one of wide models. */
+  path: EffectPath;
   nodes: NodeReport[];
   pass: boolean;
 }
@@ -67,6 +73,8 @@ export interface ParityInput {
   cond: number[];
   /** The weights the CPU reference uses (default: `weights`): lets a test show a mismatch is caught. */
   referenceWeights?: Uint8Array;
+  /** Forces the effect's path (default: the fast one when the model fits it). */
+  path?: EffectPath;
 }
 
 function compare(
@@ -125,17 +133,23 @@ function halves8(words: Uint32Array, channels: number): Float64Array {
   return out;
 }
 
-function keepChannels(rgba: Float32Array, channels: number): Float64Array {
-  const n = rgba.length / 4;
+/** rgba16float texels, layer after layer (channel c in layer c / 4) → C floats per pixel. */
+function keepChannels(rgba: Float32Array, channels: number, layers = 1): Float64Array {
+  const n = rgba.length / 4 / layers;
   const out = new Float64Array(n * channels);
-  for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[p * 4 + c]!;
+  for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[((c >> 2) * n + p) * 4 + (c & 3)]!;
   return out;
+}
+
+/** An intermediate node as C floats per pixel, whichever way its path stores it. */
+async function readNode(device: GPUDevice, texture: GPUTexture, layout: CnnNodeLayout): Promise<Float64Array> {
+  if (layout.format === 'rgba32uint') return halves8(await readRgba32u(device, texture), layout.channels);
+  return keepChannels(await readRgba16f(device, texture), layout.channels, layout.layers);
 }
 
 export async function runParity(ctx: GpuContext, input: ParityInput): Promise<ParityReport> {
   const { config } = input;
   const table = buildParamTable(config);
-  const [C0, C1] = config.encChannels;
   const planes = completePlanes(input.planes);
   const { width: W, height: H } = planes;
   const device = ctx.device;
@@ -143,7 +157,8 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
   // GPU: pack features, run the five passes, read every node back.
   const nodes = new TextureNodes(device);
   const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config, input.path ? { path: input.path } : {});
+  const layouts = effect.nodeLayouts;
   try {
     features.upload(planes, nodes);
     effect.uploadWeights(device.queue, input.weights);
@@ -156,10 +171,10 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
     const feat0 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat0)!);
     const feat1 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat1)!);
     const gpu = {
-      e0: keepChannels(await readRgba16f(device, nodes.get(CNN_NODES.enc0.name)!), C0),
-      e1: halves8(await readRgba32u(device, nodes.get(CNN_NODES.enc1.name)!), C1),
-      b: halves8(await readRgba32u(device, nodes.get(CNN_NODES.bottleneck.name)!), C1),
-      d1: keepChannels(await readRgba16f(device, nodes.get(CNN_NODES.dec1.name)!), C0),
+      e0: await readNode(device, nodes.get(layouts.enc0.name)!, layouts.enc0),
+      e1: await readNode(device, nodes.get(layouts.enc1.name)!, layouts.enc1),
+      b: await readNode(device, nodes.get(layouts.bottleneck.name)!, layouts.bottleneck),
+      d1: await readNode(device, nodes.get(layouts.dec1.name)!, layouts.dec1),
       y: keepChannels(await readRgba16f(device, nodes.get('cnn_v3_output')!), 4),
     };
 
@@ -184,12 +199,11 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
     });
     const node = () => PARITY_TOLERANCES.node;
     const sized = (scale: number) => scaledSize(W, H, scale);
-    reports.push(compare(CNN_NODES.enc0.name, sized(1), C0, gpu.e0, stored.e0!, node));
-    reports.push(compare(CNN_NODES.enc1.name, sized(2), C1, gpu.e1, stored.e1!, node));
-    reports.push(compare(CNN_NODES.bottleneck.name, sized(4), C1, gpu.b, stored.b!, node));
-    reports.push(compare(CNN_NODES.dec1.name, sized(2), C0, gpu.d1, stored.d1!, node));
+    for (const [key, n] of [['e0', layouts.enc0], ['e1', layouts.enc1], ['b', layouts.bottleneck], ['d1', layouts.dec1]] as const) {
+      reports.push(compare(n.name, sized(n.scale), n.channels, gpu[key], stored[key]!, node));
+    }
     reports.push(compare('output', sized(1), 4, gpu.y, stored.y!, node));
-    return { adapter: ctx.adapterName, width: W, height: H, nodes: reports, pass: reports.every((r) => r.pass) };
+    return { adapter: ctx.adapterName, width: W, height: H, path: effect.path, nodes: reports, pass: reports.every((r) => r.pass) };
   } finally {
     effect.destroy();
     nodes.destroy();
@@ -197,7 +211,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
 }
 
 export function formatParityReport(r: ParityReport): string {
-  const lines = [`Parity ${r.width}×${r.height} on ${r.adapter}`, `  ${'node'.padEnd(26)} ${'max |err|'.padStart(11)} ${'PSNR dB'.padStart(9)}  tolerance`];
+  const lines = [`Parity ${r.width}×${r.height} on ${r.adapter}${r.path === 'general' ? ' (general path)' : ''}`, `  ${'node'.padEnd(26)} ${'max |err|'.padStart(11)} ${'PSNR dB'.padStart(9)}  tolerance`];
   for (const n of r.nodes) {
     const psnr = Number.isFinite(n.psnr) ? n.psnr.toFixed(1) : 'inf';
     lines.push(`  ${n.node.padEnd(26)} ${n.maxAbsError.toExponential(2).padStart(11)} ${psnr.padStart(9)}  ${n.pass ? 'ok' : 'FAIL'}`);

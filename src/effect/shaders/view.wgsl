@@ -4,7 +4,8 @@
 // fragment (nodes at lower resolution are indexed at the scaled position).
 
 struct View {
-  mode: u32,      // 0 output, 1 feature channel, 2 rgba16float node channel, 3 8-halves node channel, 4 target, 5 |output − target|
+  mode: u32,      // 0 output, 1 feature channel, 2 rgba16float node channel, 3 8-halves node channel, 4 target, 5 |output − target|,
+                  // 6 channel of an rgba16float array node (the general path's: channel c in layer c / 4)
   channel: u32,
   arrangement: u32, // 0 single, 1 split at `split`, 2 side by side (canvas is twice as wide)
   signed_: u32,   // 1: map [-1, 1] to [0, 1]
@@ -20,6 +21,7 @@ struct View {
 @group(0) @binding(4) var node_f: texture_2d<f32>;
 @group(0) @binding(5) var node_u: texture_2d<u32>;
 @group(0) @binding(6) var target_tex: texture_2d<f32>;
+@group(0) @binding(7) var node_a: texture_2d_array<f32>;
 
 @vertex
 fn vs(@builtin(vertex_index) i: u32) -> @builtin(position) vec4f {
@@ -55,6 +57,7 @@ fn shown(p: vec2i) -> vec3f {
     case 5u: { return abs(out.rgb - textureLoad(target_tex, p, 0).rgb) * view.gain; }
     case 1u: { v = feature(p, view.channel); }
     case 2u: { v = textureLoad(node_f, scaled(p, full, textureDimensions(node_f)), 0)[view.channel]; }
+    case 6u: { v = textureLoad(node_a, scaled(p, full, textureDimensions(node_a)), view.channel / 4u, 0)[view.channel % 4u]; }
     default: {
       let t = textureLoad(node_u, scaled(p, full, textureDimensions(node_u)), 0)[view.channel / 2u];
       v = unpack2x16float(t)[view.channel % 2u];

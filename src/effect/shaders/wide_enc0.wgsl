@@ -1,0 +1,35 @@
+// enc0, general path: e0 = relu(FiLM(conv3x3(features, 20→C0), γ0, β0)), full resolution → the
+// layers of an rgba16float array (wide_common.wgsl).
+override C0: u32 = 4u;
+
+@group(0) @binding(2) var feat0: texture_2d<u32>;
+@group(0) @binding(3) var feat1: texture_2d<u32>;
+@group(0) @binding(4) var out_tex: texture_storage_2d_array<rgba16float, write>;
+
+const K: u32 = 3u;
+const IN: u32 = 20u;
+override OUT: u32 = C0;
+// Channels 0–3 and 4–7 are the halves of feat0, 8–11, 12–15 and 16–19 the bytes of feat1's words.
+const IN_LAYERS: u32 = 5u;
+
+fn in_channel(c: u32) -> u32 {
+  return select(NO_CHANNEL, c, c < IN);
+}
+
+fn fetch(q: vec2i, layer: u32) -> vec4f {
+  if (layer < 2u) {
+    let t = textureLoad(feat0, q, 0);
+    let w = select(t.xy, t.zw, layer == 1u);
+    return vec4f(unpack2x16float(w.x), unpack2x16float(w.y));
+  }
+  return unpack4x8unorm(textureLoad(feat1, q, 0)[layer - 2u]);
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let size = vec2i(textureDimensions(feat0));
+  let p = vec2i(gid.xy);
+  let live = inside(p, size);
+  let acc = wide_conv(p, size, live, wid.z, li);
+  if (live) { textureStore(out_tex, p, wid.z, max(wide_film(acc, wid.z), vec4f(0.0))); }
+}
