@@ -77,3 +77,11 @@ export { createEffect, ImageFeaturesEffect, CNNv3EffectAdapter, type DemoEffect,
 export { GBufferEffect, type GBufferOptions } from './demo/gbuffer/gbuffer-effect.js';
 export { defaultSceneGlb } from './demo/gbuffer/default-scene.js';
 export { OUTPUT_MODES, outputMode, type OutputMode } from './model/config.js';
+export { makeModelConfig, sameModelConfig, STYLE_COND_INDEX, type ConditionControls } from './model/config.js';
+export { runTrainingLoop, type EpochRecord, type TrainEvent, type LoopSettings, type LoopStart, type LoopHooks, type LoopResult, type Snapshot } from './train/loop.js';
+export { EngineLostError, type TrainEngine, type TrainState, type EpochPlan, type EpochOutcome } from './train/engine.js';
+export { CpuTrainEngine, type CpuEngineOptions } from './train/cpu/cpu-engine.js';
+export { localEngine, type GradientEngine } from './train/cpu/engine.js';
+export { GpuTrainEngine } from './train/gpu/gpu-engine.js';
+export { trainContext } from './train/gpu/context.js';
+export { prepareImage, type TrainImage } from './train/data.js';

@@ -21,7 +21,7 @@ test('the library entry bundles for the browser with no Node built-in reachable'
   assert.deepEqual(nodeOnly, [], 'Node-only modules in the browser bundle');
   const externals = Object.entries(result.metafile.inputs).flatMap(([file, info]) => info.imports.filter((i) => i.external).map((i) => `${file} → ${i.path}`));
   assert.deepEqual(externals.sort(), ['node_modules/@gltf-transform/core/dist/index.js → node:fs', 'node_modules/@gltf-transform/core/dist/index.js → node:path']);
-  for (const m of ['demo/seq.ts', 'gpu/cnn-effect.ts', 'exr/exr.ts', 'demo/engine.ts', 'demo/effects.ts', 'demo/gbuffer/gbuffer-effect.ts']) {
+  for (const m of ['demo/seq.ts', 'effect/cnn-effect.ts', 'train/loop.ts', 'train/gpu/gpu-engine.ts', 'train/cpu/cpu-engine.ts', 'exr/exr.ts', 'demo/engine.ts', 'demo/effects.ts', 'demo/gbuffer/gbuffer-effect.ts']) {
     assert.ok(inputs.some((f) => f.includes(m)), `${m} is in the bundle`);
   }
   assert.ok(result.outputFiles[0]!.text.length > 1000);

@@ -63,6 +63,8 @@ export interface LoopStart {
 
 export interface LoopHooks {
   onEvent?(e: TrainEvent): void;
+  /** Awaited after each epoch's event, before its checkpoints (e.g. appending the run's log). */
+  afterEpoch?(record: EpochRecord, best: boolean): Promise<void>;
   /**
    * Writes a checkpoint: `epoch` every `checkpointEvery` epochs, at the end and as the last good
    * state when a run diverges; `best` when validation improves. Returns its name for messages.
@@ -145,6 +147,7 @@ export async function runTrainingLoop(
     }
     records.push(record);
     hooks.onEvent?.({ type: 'epoch', record, epochs: settings.epochs, stepLosses: outcome.losses, best });
+    await hooks.afterEpoch?.(record, best);
     const snap = (): Snapshot => ({ epoch, loss: record.loss, state, rng: rng.getState(), bestValLoss: bestVal });
     if (best && hooks.save) await hooks.save('best', snap());
     const stop = epoch < settings.epochs && (hooks.shouldStop?.() ?? false);

@@ -187,30 +187,25 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
       bestValLoss: resumed.extra['best_val_loss'] !== undefined ? Number(resumed.extra['best_val_loss']) : Infinity,
       checkpoint: opts.resume!,
     };
-    const pending: Promise<void>[] = [];
     const result = await runTrainingLoop(
       engine,
       { table, images, valImages, initial: initParams(table, seed) },
       { epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrSchedule: opts.lrSchedule, checkpointEvery: opts.checkpointEvery, seed },
       start,
       {
-        onEvent: (e) => {
-          onEvent(e);
-          if (e.type !== 'epoch') return;
-          const r = e.record;
-          const val = r.val_loss === undefined ? '' : `  val ${r.val_loss.toFixed(6)} (${r.val_psnr!.toFixed(2)} dB)${e.best ? ' best' : ''}`;
+        onEvent,
+        afterEpoch: async (r, best) => {
+          const val = r.val_loss === undefined ? '' : `  val ${r.val_loss.toFixed(6)} (${r.val_psnr!.toFixed(2)} dB)${best ? ' best' : ''}`;
           io.stdout(`Epoch ${r.epoch}/${opts.epochs}  loss ${r.loss.toFixed(6)}${val}  ${r.patches_per_s.toFixed(0)} patches/s  lr ${r.lr.toExponential(2)}  ${r.seconds.toFixed(1)}s\n`);
-          pending.push(appendWhole(logPath, `${JSON.stringify(r)}\n`));
+          await appendWhole(logPath, `${JSON.stringify(r)}\n`);
         },
         save: async (kind, snap) => {
-          await Promise.all(pending.splice(0));
           const path = await save(kind, snap);
           if (kind === 'epoch') io.stdout(`Saved ${path}\n`);
           return path;
         },
       },
     );
-    await Promise.all(pending);
     const curve = join(opts.checkpointDir, 'loss_curve.png');
     const all = [...earlier, ...result.records];
     const valCurve = all.some((r) => r.val_loss !== undefined) ? all.map((r) => r.val_loss ?? NaN) : [];
