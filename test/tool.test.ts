@@ -286,3 +286,51 @@ test('the tool server: 127.0.0.1, no traversal, foreign Host/Origin refused, no 
     await tool!.close();
   }
 });
+
+test('the styles model: sliders named from its config (strength, style axes); moving the style morphs the picture, each setting as cnnv3 infer renders it', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const styles = join(REPO, 'examples/styles');
+  const page = await openTool();
+  await load(page, 'weights-input', join(styles, 'cnn_v3_weights.bin'));
+  await load(page, 'film-input', join(styles, 'cnn_v3_film_mlp.bin'));
+  await load(page, 'image-input', PHOTO);
+  assert.equal(await waitReady(page), 'ready');
+  const text = (name: string) => page.textContent(`[data-testid=slider-label-${name}]`);
+  assert.match((await text('audio_intensity'))!, /^strength \(audio_intensity\)/);
+  assert.match((await text('style_p0'))!, /^style axis 1 \(style_p0\)/);
+  assert.match((await text('style_p1'))!, /^style axis 2 \(style_p1\)/);
+  assert.equal(await text('beat_phase'), 'beat_phase');
+  assert.equal(await page.inputValue('[data-testid=slider-audio_intensity]'), '1', 'the strength knob starts at the full style');
+
+  const dir = join(REPO, 'out', 'test-tool', 'styles');
+  mkdirSync(dir, { recursive: true });
+  const outputs: number[][] = [];
+  for (const [p0, p1] of [[1, 0], [0, 1]] as const) {
+    await page.evaluate(([a, b]) => {
+      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+      for (const [name, v] of [['style_p0', a], ['style_p1', b]] as const) {
+        const s = document.querySelector<HTMLInputElement>(`[data-testid=slider-${name}]`)!;
+        s.value = String(v);
+        s.dispatchEvent(new Event('input'));
+      }
+    }, [p0, p1]);
+    assert.equal(await waitReady(page), 'ready');
+    const out = (await page.evaluate(() => (globalThis as unknown as { cnnv3Tool: { readOutput: () => Promise<number[] | undefined> } }).cnnv3Tool.readOutput()))!;
+    const raw = join(dir, `cat_${p0}_${p1}.f32`);
+    const r = await runCli([
+      'infer', '--weights', join(styles, 'cnn_v3_weights.bin'), '--film', join(styles, 'cnn_v3_film_mlp.bin'), '--photo', PHOTO,
+      '--cond', '0,0,1,0.5,0.5', '--style', `${p0},${p1}`, '--output', join(dir, `cat_${p0}_${p1}.png`), '--output-raw', raw,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const cli = new Float32Array(new Uint8Array(readFileSync(raw)).buffer);
+    let worst = 0;
+    for (let i = 0; i < cli.length; i++) worst = Math.max(worst, Math.abs(out[i]! - cli[i]!));
+    assert.ok(worst < 2 ** -7, `style ${p0},${p1}: tool vs cnnv3 infer: max |Δ| ${worst}`);
+    outputs.push(out);
+  }
+  let change = 0;
+  for (let i = 0; i < outputs[0]!.length; i++) if (i % 4 !== 3) change += Math.abs(outputs[0]![i]! - outputs[1]![i]!);
+  change /= (outputs[0]!.length * 3) / 4;
+  assert.ok(change > 0.03, `style (1,0) vs (0,1): mean |Δ| ${change.toFixed(4)} is no more than noise`);
+  await page.close();
+});

@@ -23,7 +23,7 @@ import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import type { Raster } from '../image/image.js';
 import { setupTrainPanel } from './train-panel.js';
-import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, sameModelConfig, type ModelConfig } from '../model/config.js';
+import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
 
 // The model of the loaded weights file: its extension trailer (e.g. the residual output) says
 // when it is not the playbook's default; loading such a file rebuilds the effect.
@@ -61,8 +61,11 @@ function showError(e: unknown): void {
 }
 
 const sliders = new Map<string, HTMLInputElement>();
+const sliderLabels = new Map<string, HTMLSpanElement>();
 for (const name of FILM_COND_NAMES) {
   const label = document.createElement('label');
+  const text = document.createElement('span');
+  text.dataset['testid'] = `slider-label-${name}`;
   const input = document.createElement('input');
   input.type = 'range';
   input.min = '0';
@@ -71,10 +74,30 @@ for (const name of FILM_COND_NAMES) {
   input.value = name.startsWith('style') ? '0.5' : '0';
   input.dataset['testid'] = `slider-${name}`;
   input.addEventListener('input', () => scheduleRender());
-  label.append(`${name} `, input);
+  label.append(text, ' ', input);
   $('sliders').append(label);
   sliders.set(name, input);
+  sliderLabels.set(name, text);
 }
+
+/**
+ * Names the sliders after what the loaded model learned (ModelConfig.strengthCond/styleConds):
+ * its strength knob says "strength" and starts at 1 (the full style), its style entries say
+ * which style axis they are; entries past the model's condition are disabled.
+ */
+function labelSliders(): void {
+  FILM_COND_NAMES.forEach((name, k) => {
+    const input = sliders.get(name)!;
+    let text: string = name;
+    if (config.strengthCond === k) text = `strength (${name}): 0 = the input, 1 = the style`;
+    else if (config.styleConds && (STYLE_COND_INDEX as readonly number[]).includes(k)) text = `style axis ${k - STYLE_COND_INDEX[0] + 1} (${name})`;
+    const becameStrength = config.strengthCond === k && !sliderLabels.get(name)!.textContent!.startsWith('strength');
+    sliderLabels.get(name)!.textContent = text;
+    if (becameStrength) input.value = '1';
+    input.disabled = k >= config.filmCondDim;
+  });
+}
+labelSliders();
 
 // View choices: the output, the 20 input channels, every intermediate channel of the loaded
 // model (rebuilt when a weights file brings another model), target, diff.
@@ -229,6 +252,7 @@ function setWeights(bytes: Uint8Array, label: string): void {
     g.timestamps = g.effect.enableTimestamps();
     config = fileConfig;
     fillViewSelect();
+    labelSliders();
   }
   g.effect.uploadWeights(g.ctx.device.queue, bytes);
   ui.weightsNote.textContent = `weights: ${label}`;
