@@ -208,3 +208,32 @@ test('the built binary reports a user error without a stack trace', (t) => {
   assert.match(help, /pack-photo/);
   assert.match(help, /inspect/);
 });
+
+test('--style P0,P1 writes style.json (single and batch); training data finds it at any depth; bad styles are named', async (t) => {
+  const root = tempDir(t);
+  const photo = join(REPO, 'examples/photos/cat.png');
+  const one = await runCli(['pack-photo', '--photo', photo, '--output', join(root, 'data/grade/sample_cat'), '--style', '1,0']);
+  assert.equal(one.code, 0, one.err);
+  assert.match(one.out, /\(style 1,0\)/);
+  assert.deepEqual(JSON.parse(readFileSync(join(root, 'data/grade/sample_cat/style.json'), 'utf8')), { style: [1, 0] });
+  const batch = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--output', join(root, 'data/sepia'), '--style', '0,0.5']);
+  assert.equal(batch.code, 0, batch.err);
+  assert.deepEqual(JSON.parse(readFileSync(join(root, 'data/sepia/sample_rocket/style.json'), 'utf8')), { style: [0, 0.5] });
+  const { discoverSamples, loadSampleDir } = await import('../src/dataset/sample-node.js');
+  const dirs = await discoverSamples(join(root, 'data'));
+  assert.equal(dirs.length, 5, 'grade/sample_cat and the four of sepia/');
+  assert.deepEqual((await loadSampleDir(join(root, 'data/grade/sample_cat'))).style, [1, 0]);
+  assert.equal((await loadSampleDir(join(root, 'data/sepia/sample_cat'))).style?.[1], 0.5);
+
+  for (const bad of ['1', '1,2', 'a,b', '0.5,-1']) {
+    const r = await runCli(['pack-photo', '--photo', photo, '--output', join(root, 'bad'), '--style', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /cnnv3 pack-photo: --style must be two numbers in \[0, 1\] like 1,0/);
+    assert.ok(!existsSync(join(root, 'bad')), 'nothing written');
+  }
+  writeFileSync(join(root, 'data/grade/sample_cat/style.json'), '{"style": [1]}');
+  await assert.rejects(loadSampleDir(join(root, 'data/grade/sample_cat')), /sample_cat\/style\.json: expected \{"style": \[p0, p1\]\} with both in \[0, 1\]/);
+  const train = await runCli(['train', '--input', join(root, 'data'), '--epochs', '1', '--patches-per-image', '1', '--checkpoint-dir', join(root, 'c')]);
+  assert.equal(train.code, 1);
+  assert.match(train.err, /style\.json: expected/);
+});
