@@ -25,24 +25,35 @@ type Vec = ArrayLike<number>;
 
 // ---------------------------------------------------------------- conv2d (stride 1, zero pad (k−1)/2)
 
-export function conv2dForward(x: Tensor, weight: Vec, bias: Vec, outC: number, k: number): Tensor {
+/**
+ * The window of output pixel (yy, xx) of output channel o: every (weight index, input index)
+ * pair whose input lies inside the image (zero padding contributes nothing). The one definition
+ * of the convolution's indexing, shared by the forward and the backward pass.
+ */
+function forEachTap(x: Tensor, k: number, o: number, yy: number, xx: number, visit: (wi: number, xi: number) => void): void {
   const pad = (k - 1) / 2;
+  for (let i = 0; i < x.c; i++) {
+    for (let ky = 0; ky < k; ky++) {
+      const sy = yy + ky - pad;
+      if (sy < 0 || sy >= x.h) continue;
+      for (let kx = 0; kx < k; kx++) {
+        const sx = xx + kx - pad;
+        if (sx < 0 || sx >= x.w) continue;
+        visit(((o * x.c + i) * k + ky) * k + kx, (i * x.h + sy) * x.w + sx);
+      }
+    }
+  }
+}
+
+export function conv2dForward(x: Tensor, weight: Vec, bias: Vec, outC: number, k: number): Tensor {
   const y = tensor(outC, x.h, x.w);
   for (let o = 0; o < outC; o++) {
     for (let yy = 0; yy < x.h; yy++) {
       for (let xx = 0; xx < x.w; xx++) {
         let acc = bias[o]!;
-        for (let i = 0; i < x.c; i++) {
-          for (let ky = 0; ky < k; ky++) {
-            const sy = yy + ky - pad;
-            if (sy < 0 || sy >= x.h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const sx = xx + kx - pad;
-              if (sx < 0 || sx >= x.w) continue;
-              acc += weight[((o * x.c + i) * k + ky) * k + kx]! * x.data[(i * x.h + sy) * x.w + sx]!;
-            }
-          }
-        }
+        forEachTap(x, k, o, yy, xx, (wi, xi) => {
+          acc += weight[wi]! * x.data[xi]!;
+        });
         y.data[(o * x.h + yy) * x.w + xx] = acc;
       }
     }
@@ -60,27 +71,16 @@ export function conv2dBackward(
   db: Float64Array,
   needDx = true,
 ): Tensor | undefined {
-  const pad = (k - 1) / 2;
   const dx = needDx ? tensor(x.c, x.h, x.w) : undefined;
   for (let o = 0; o < dy.c; o++) {
     for (let yy = 0; yy < x.h; yy++) {
       for (let xx = 0; xx < x.w; xx++) {
         const g = dy.data[(o * x.h + yy) * x.w + xx]!;
         db[o]! += g;
-        for (let i = 0; i < x.c; i++) {
-          for (let ky = 0; ky < k; ky++) {
-            const sy = yy + ky - pad;
-            if (sy < 0 || sy >= x.h) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const sx = xx + kx - pad;
-              if (sx < 0 || sx >= x.w) continue;
-              const wi = ((o * x.c + i) * k + ky) * k + kx;
-              const xi = (i * x.h + sy) * x.w + sx;
-              dW[wi]! += g * x.data[xi]!;
-              if (dx) dx.data[xi]! += g * weight[wi]!;
-            }
-          }
-        }
+        forEachTap(x, k, o, yy, xx, (wi, xi) => {
+          dW[wi]! += g * x.data[xi]!;
+          if (dx) dx.data[xi]! += g * weight[wi]!;
+        });
       }
     }
   }

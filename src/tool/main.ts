@@ -8,7 +8,7 @@ import weightsUrl from '../../examples/weights/cnn_v3_weights.bin?url';
 import { FEATURE_NAMES } from '../dataset/features.js';
 import { SAMPLE_FILES, STYLE_FILE, type SampleFileName } from '../dataset/layout.js';
 import { loadSample, type Sample } from '../dataset/sample.js';
-import { CnnV3Error, isCnnV3Error } from '../errors.js';
+import { CnnV3Error } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { CNNv3Effect, cnnNodeLayouts, type CnnNode } from '../effect/cnn-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
@@ -24,18 +24,18 @@ import { packPhotoSample } from '../pack/photo.js';
 import type { Raster } from '../image/image.js';
 import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
+import { $, setStatus, showError, statusElement } from './page-status.js';
 
 // The model of the loaded weights file: its extension trailer (e.g. the residual output) says
 // when it is not the playbook's default; loading such a file rebuilds the effect.
 let config: ModelConfig = DEFAULT_MODEL_CONFIG;
 const OUTPUT = 'cnn_v3_output';
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 // ---------------------------------------------------------------- UI state
 
 const ui = {
-  status: document.querySelector<HTMLElement>('[data-testid=status]')!,
+  status: statusElement(),
   adapter: document.querySelector<HTMLElement>('[data-testid=adapter]')!,
   gpuTime: $<HTMLElement>('gpu-time'),
   psnr: $<HTMLElement>('psnr'),
@@ -48,17 +48,6 @@ const ui = {
   split: $<HTMLInputElement>('split'),
   gain: $<HTMLInputElement>('gain'),
 };
-
-function setStatus(text: string, error = false): void {
-  ui.status.textContent = text;
-  ui.status.classList.toggle('error', error);
-}
-
-function showError(e: unknown): void {
-  const message = isCnnV3Error(e) ? e.message : (e as Error)?.message ?? String(e);
-  console.error(e);
-  setStatus(`error: ${message}`, true);
-}
 
 const sliders = new Map<string, HTMLInputElement>();
 const sliderLabels = new Map<string, HTMLSpanElement>();

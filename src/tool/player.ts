@@ -12,8 +12,9 @@ import { SinkBlit } from '../demo/blit.js';
 import { coverResize, type DemoAssets, type VideoFrames } from '../demo/effects.js';
 import { DemoEngine } from '../demo/engine.js';
 import { parseSeq, type SeqFile } from '../demo/seq.js';
-import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
+import { CnnV3Error, fileError } from '../errors.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
+import { $, setStatus, showError, statusElement } from './page-status.js';
 
 const EXAMPLE_PATH = 'examples/demo/example.seq';
 /** The example's files, by repository path (Vite copies each into the build). */
@@ -34,9 +35,8 @@ const WIDTH = size('width', 320);
 const HEIGHT = size('height', 180);
 const FPS_HINT = 60;
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
-  status: document.querySelector<HTMLElement>('[data-testid=status]')!,
+  status: statusElement(),
   adapter: document.querySelector<HTMLElement>('[data-testid=adapter]')!,
   canvas: $<HTMLCanvasElement>('player-canvas'),
   play: $<HTMLButtonElement>('play'),
@@ -48,16 +48,6 @@ const ui = {
   seqInput: $<HTMLInputElement>('seq-input'),
   audioNote: $<HTMLElement>('audio-note'),
 };
-function setStatus(text: string, error = false): void {
-  ui.status.textContent = text;
-  ui.status.classList.toggle('error', error);
-}
-
-function showError(e: unknown): void {
-  console.error(e);
-  setStatus(`error: ${isCnnV3Error(e) ? e.message : ((e as Error)?.message ?? String(e))}`, true);
-}
-
 async function fetchBytes(url: string, name: string): Promise<Uint8Array> {
   const r = await fetch(url);
   if (!r.ok) throw fileError(name, `cannot load (HTTP ${r.status})`);

@@ -74,31 +74,19 @@ export function trainLayout(table: ParamTable, side: number, maxBatch: number, l
   const fo = table.filmOut;
   const piStride = D + FILM_HIDDEN + fo + 4;
 
+  // Activation regions in order: name, pixels per patch, channel groups (see train_common.wgsl).
+  const regions: Array<[string, number, number]> = [
+    ['A_Z0', p0, g0], ['A_E0', p0, g0], ['A_P0', p1, g0],
+    ['A_Z1', p1, g1], ['A_E1', p1, g1], ['A_P1', p2, g1], ['A_B', p2, g1],
+    ['A_Z2', p1, g0], ['A_E2', p1, g0], ['A_Z3', p0, 1], ['A_G3', p0, 1],
+    ['A_DS0', p0, g0], ['A_G2', p1, g0], ['A_DS1', p1, g1], ['A_GB', p2, g1], ['A_G1', p1, g1], ['A_G0', p0, g0],
+  ];
   let act = 0;
-  const take = (vec4s: number) => {
-    const at = act;
-    act += vec4s;
-    return at;
-  };
-  const A = {
-    A_Z0: take(B * p0 * g0),
-    A_E0: take(B * p0 * g0),
-    A_P0: take(B * p1 * g0),
-    A_Z1: take(B * p1 * g1),
-    A_E1: take(B * p1 * g1),
-    A_P1: take(B * p2 * g1),
-    A_B: take(B * p2 * g1),
-    A_Z2: take(B * p1 * g0),
-    A_E2: take(B * p1 * g0),
-    A_Z3: take(B * p0),
-    A_G3: take(B * p0),
-    A_DS0: take(B * p0 * g0),
-    A_G2: take(B * p1 * g0),
-    A_DS1: take(B * p1 * g1),
-    A_GB: take(B * p2 * g1),
-    A_G1: take(B * p1 * g1),
-    A_G0: take(B * p0 * g0),
-  };
+  const A: Record<string, number> = {};
+  for (const [name, pixels, groups] of regions) {
+    A[name] = act;
+    act += B * pixels * groups;
+  }
 
   const shapes = layerShapes(table, side);
   const tilesW = shapes.map((s) => ceilDiv(s.side, TILE));
