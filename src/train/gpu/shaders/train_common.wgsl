@@ -383,23 +383,25 @@ fn bias4(l: u32, og: u32) -> vec4f {
 }
 
 // γ of output group og of a FiLM layer (1 for the bottleneck, which has none).
-fn gamma4(l: u32, n: u32, og: u32) -> vec4f {
+// Where FiLM layer l's γ start in the MLP's output; its β follow its channels (SPEC §4's order).
+fn film_gamma_of(l: u32) -> u32 {
   switch l {
-    case 0u: { return film4(n, F_G0, og, C0); }
-    case 1u: { return film4(n, F_G1, og, C1); }
-    case 3u: { return film4(n, F_G2, og, C0); }
-    case 4u: { return film4(n, F_G3, og, OUTC); }
-    default: { return vec4f(1.0); }
+    case 0u: { return F_G0; }
+    case 1u: { return F_G1; }
+    case 3u: { return F_G2; }
+    default: { return F_G3; }
   }
 }
 
-fn beta4(l: u32, n: u32, og: u32) -> vec4f {
-  switch l {
-    case 0u: { return film4(n, F_B0, og, C0); }
-    case 1u: { return film4(n, F_B1, og, C1); }
-    case 3u: { return film4(n, F_B2, og, C0); }
-    default: { return film4(n, F_B3, og, OUTC); }
+fn gamma4(l: u32, n: u32, og: u32) -> vec4f {
+  if (l == 2u) {
+    return vec4f(1.0);
   }
+  return film4(n, film_gamma_of(l), og, layer_out_ch(l));
+}
+
+fn beta4(l: u32, n: u32, og: u32) -> vec4f {
+  return film4(n, film_gamma_of(l) + layer_out_ch(l), og, layer_out_ch(l));
 }
 
 // Input group ig of layer l ≥ 1 at (y, x) of its resolution, zero padded.

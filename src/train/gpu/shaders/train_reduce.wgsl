@@ -10,24 +10,6 @@ fn rec_of(l: u32) -> u32 {
   return cout * layer_in_ch(l) * layer_kk(l) + select(3u * cout, cout, l == 2u);
 }
 
-fn film_gamma_of(l: u32) -> u32 {
-  switch l {
-    case 0u: { return F_G0; }
-    case 1u: { return F_G1; }
-    case 3u: { return F_G2; }
-    default: { return F_G3; }
-  }
-}
-
-fn film_beta_of(l: u32) -> u32 {
-  switch l {
-    case 0u: { return F_B0; }
-    case 1u: { return F_B1; }
-    case 3u: { return F_B2; }
-    default: { return F_B3; }
-  }
-}
-
 var<workgroup> dfilm_s: array<f32, FO>;
 var<workgroup> fpart_s: array<f32, FILM_THREADS>;
 
