@@ -61,3 +61,23 @@ test('cnnv3 eval on real photos: per-sample and mean scores, identity baseline, 
   const none = await runCli(['eval', ...w.slice(0, 4), '--input', dir + '/empty']);
   assert.match(none.err, /no such directory/);
 });
+
+test('cnnv3 eval --ablate: the bundled photo model needs its albedo; prev (always 0 in photos) costs nothing; GPU refused', async (t) => {
+  const data = tempDir(t);
+  const packed = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--targets', join(REPO, 'examples/targets'), '--output', join(data, 'simple')]);
+  assert.equal(packed.code, 0, packed.err);
+  const w = ['--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'), '--input', data];
+  const r = await runCli(['eval', ...w, '--ablate', '--json']);
+  assert.equal(r.code, 0, r.err);
+  const report = JSON.parse(r.out) as { full_psnr: number; groups: Array<{ group: string; drop: number; psnr: number }> };
+  const drop = (g: string) => report.groups.find((x) => x.group === g)!.drop;
+  assert.equal(report.groups.length, 8);
+  assert.equal(report.groups[0]!.group, 'albedo', 'the largest loss comes first');
+  assert.ok(drop('albedo') > 3, `albedo: −${drop('albedo')} dB`);
+  assert.equal(drop('prev'), 0, 'a group that is zero anyway');
+  const text = await runCli(['eval', ...w, '--ablate']);
+  assert.match(text.out, /every input: \S+ dB PSNR\. Zeroing one channel group at a time:\n {2}albedo +ch 0,1,2 /);
+  const gpu = await runCli(['eval', ...w, '--ablate', '--device', 'gpu']);
+  assert.equal(gpu.code, 2);
+  assert.match(gpu.err, /--ablate runs on the CPU reference/);
+});

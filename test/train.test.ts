@@ -146,3 +146,18 @@ test('--val-split holds samples out, scores them every epoch, keeps best.safeten
   assert.equal(both.code, 2);
   assert.match(both.err, /give --val-split or --val, not both/);
 });
+
+test('train warns when the best held-out score is below returning the input untouched, and not when it beats it', async (t) => {
+  // Targets that are the photos themselves: nothing beats the identity (infinite PSNR, capped).
+  const root = tempDir(t);
+  const r0 = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--output', join(root, 'same')]);
+  assert.equal(r0.code, 0, r0.err);
+  const same = await runCli(['train', '--input', root, ...SMALL, '--epochs', '1', '--val-split', '0.25', '--checkpoint-dir', join(root, 'ck1')]);
+  assert.equal(same.code, 0, same.err);
+  assert.match(same.out, /the input itself scores 200\.00 dB/);
+  assert.match(same.err, /^warning: the best held-out score \(\S+ dB, epoch 1\) is below returning the input untouched \(200\.00 dB\)/m);
+  // The example targets (a strong grade) are far from the photos: a short run already beats the identity.
+  const graded = await runCli(['train', '--input', await exampleDataset(t), ...SMALL, '--epochs', '3', '--lr', '1e-2', '--val-split', '0.25', '--checkpoint-dir', join(root, 'ck2')]);
+  assert.equal(graded.code, 0, graded.err);
+  assert.doesNotMatch(graded.err, /warning: the best held-out/);
+});

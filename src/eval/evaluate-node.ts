@@ -46,8 +46,23 @@ export interface EvalInput {
   cond: number[];
 }
 
-/** The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported. */
-export function cpuOutput(input: EvalInput, s: Sample): Float64Array {
+/**
+ * The input channel groups `eval --ablate` zeroes one at a time (SPEC §3's channels): what the
+ * network loses without each tells which inputs it relies on.
+ */
+export const CHANNEL_GROUPS = {
+  albedo: [0, 1, 2],
+  normal: [3, 4],
+  depth: [5, 6, 7],
+  material: [8],
+  prev: [9, 10, 11],
+  mips: [12, 13, 14, 15, 16, 17],
+  shadow: [18],
+  transparency: [19],
+} as const satisfies Record<string, readonly number[]>;
+
+/** The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported; `zeroed` channels fed as 0. */
+export function cpuOutput(input: EvalInput, s: Sample, zeroed: readonly number[] = []): Float64Array {
   const table = buildParamTable(input.config);
   const params = new Float64Array(table.total);
   params.set(readWeightsBin(input.config, input.weights, 'weights'));
@@ -55,7 +70,7 @@ export function cpuOutput(input: EvalInput, s: Sample): Float64Array {
   const f = computeFeatures(s);
   const { width: W, height: H } = s;
   const x = tensor(NUM_FEATURES, H, W);
-  for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = f[p * NUM_FEATURES + c]!;
+  for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = zeroed.includes(c) ? 0 : f[p * NUM_FEATURES + c]!;
   const y = forward(table, params, x, input.cond, film).y;
   const out = new Float64Array(W * H * 4);
   for (let p = 0; p < W * H; p++) for (let c = 0; c < 4; c++) out[p * 4 + c] = y.data[c * W * H + p]!;
@@ -121,4 +136,26 @@ export async function evaluateDataset(
     mean: { psnr: mean(scores.map((s) => s.psnr)), ssim: mean(scores.map((s) => s.ssim)), alpha_psnr: mean(scores.map((s) => s.alpha_psnr)) },
     identity: { psnr: mean(scores.map((s) => s.identity_psnr)), ssim: mean(scores.map((s) => s.identity_ssim)) },
   };
+}
+
+export interface AblationRow {
+  group: keyof typeof CHANNEL_GROUPS;
+  channels: readonly number[];
+  /** Mean RGB PSNR with the group zeroed, and how much lower that is than with every input. */
+  psnr: number;
+  drop: number;
+}
+
+/** PSNR lost on the dataset when each input channel group is zeroed (CPU reference), largest loss first. */
+export async function ablateDataset(dir: string, mode: InputMode | undefined, input: EvalInput): Promise<{ full: number; rows: AblationRow[] }> {
+  const samples: Array<{ name: string; s: Sample }> = [];
+  for (const d of await discoverSamples(dir, mode)) samples.push({ name: sampleName(dir, d), s: await loadSampleDir(d, sampleName(dir, d)) });
+  const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(input, s, zeroed)).psnr));
+  const full = meanPsnr([]);
+  const rows = (Object.entries(CHANNEL_GROUPS) as Array<[keyof typeof CHANNEL_GROUPS, readonly number[]]>).map(([group, channels]) => {
+    const psnr = meanPsnr(channels);
+    return { group, channels, psnr, drop: full - psnr };
+  });
+  rows.sort((a, b) => b.drop - a.drop);
+  return { full, rows };
 }

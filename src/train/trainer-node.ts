@@ -25,6 +25,7 @@ import { GpuTrainEngine } from './gpu/gpu-engine.js';
 import { runTrainingLoop, type EpochRecord, type LoopStart, type Snapshot, type TrainEvent } from './loop.js';
 import type { TrainOptions } from './options.js';
 import { lossCurvePng } from './plot.js';
+import { identityPsnr } from './validate.js';
 
 export type { EpochRecord };
 
@@ -154,7 +155,10 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     io.stdout(
       `Data: ${images.length} samples from ${opts.input} (${opts.inputMode}), ${patchesPerEpoch} ${opts.fullImage ? `images of ${side}×${side}` : `patches of ${side}×${side}`} per epoch, seed ${seed}\n`,
     );
-    if (valImages.length > 0) io.stdout(`Validation: ${valImages.length} held-out sample${valImages.length === 1 ? '' : 's'} (${valImages.map((v) => v.name).join(', ')}), scored each epoch; best kept as best.safetensors\n`);
+    const identity = valImages.length > 0 ? identityPsnr(valImages) : NaN;
+    if (valImages.length > 0) {
+      io.stdout(`Validation: ${valImages.length} held-out sample${valImages.length === 1 ? '' : 's'} (${valImages.map((v) => v.name).join(', ')}), scored each epoch; best kept as best.safetensors; the input itself scores ${identity.toFixed(2)} dB\n`);
+    }
     if (resumed) io.stdout(`Resuming from ${opts.resume} at epoch ${resumed.epoch}\n`);
 
     await makeDirs(opts.checkpointDir).catch((e: unknown) => {
@@ -211,6 +215,16 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     const valCurve = all.some((r) => r.val_loss !== undefined) ? all.map((r) => r.val_loss ?? NaN) : [];
     await writeFileAtomic(curve, lossCurvePng(all.map((r) => r.loss), all[0]?.epoch ?? 1, 640, 360, valCurve));
     io.stdout(`Wrote ${logPath} and ${curve}\n`);
+    const scored = all.filter((r) => r.val_psnr !== undefined);
+    if (scored.length > 0) {
+      const best = scored.reduce((a, b) => (b.val_loss! < a.val_loss! ? b : a));
+      if (best.val_psnr! < identity) {
+        io.stderr(
+          `warning: the best held-out score (${best.val_psnr!.toFixed(2)} dB, epoch ${best.epoch}) is below returning the input untouched (${identity.toFixed(2)} dB): ` +
+            'this model makes the held-out images worse than no effect. For looks close to the photo try --output-mode residual\n',
+        );
+      }
+    }
     return { epochs: result.records, checkpoint: result.checkpoint, seed };
   } finally {
     await engine.close();

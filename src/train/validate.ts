@@ -3,6 +3,7 @@
  * the run's controls give a meaning: the strength entry at 1 (the full style) and an image's own
  * style coordinates.
  */
+import { NUM_FEATURES } from '../dataset/features.js';
 import { psnr } from '../image/metrics.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../model/config.js';
 import type { FastModel } from '../model/fast.js';
@@ -30,4 +31,16 @@ export function validate(model: FastModel, params: Float32Array, images: Readonl
     psnrSum += Math.min(200, psnr(y, im.target, 4, [0, 1, 2]));
   }
   return { loss: se / n, psnr: psnrSum / images.length };
+}
+
+/** Mean RGB PSNR of returning the input untouched (the albedo) against the targets: the bar a model must clear. */
+export function identityPsnr(images: ReadonlyArray<TrainImage>): number {
+  let sum = 0;
+  for (const im of images) {
+    const n = im.width * im.height;
+    const plain = new Float32Array(n * 4);
+    for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) plain[p * 4 + c] = im.features[p * NUM_FEATURES + c]!;
+    sum += Math.min(200, psnr(plain, im.target, 4, [0, 1, 2]));
+  }
+  return sum / images.length;
 }

@@ -1,5 +1,5 @@
 import { CnnV3Error } from '../../errors.js';
-import { evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
+import { ablateDataset, evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../../model/config.js';
@@ -8,7 +8,7 @@ import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu
 import type { CliIO } from '../io.js';
 
 export const EVAL_HELP = `Usage: cnnv3 eval --weights W [--film F] --input DATASET [--input-mode simple|full]
-                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep] [--device cpu|gpu] [--json]
+                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep | --ablate] [--device cpu|gpu] [--json]
 
 Runs the trained network on every sample and prints per-sample and mean PSNR and SSIM (RGB)
 against target.png, alpha PSNR separately, and the identity baseline (albedo vs target).
@@ -17,13 +17,15 @@ The condition: --cond sets every entry (default 0.5 each, strength 1 for a model
 --strength-cond); --style P0,P1 and --strength S set style_p0/p1 and the strength knob. --json
 reports it with the scores. --sweep scores a grid instead: styles (1,0), (0.5,0.5), (0,1) by
 strength 0, 0.5, 1 (strength only for models that have the knob), mean PSNR of each against
-the targets and against the input photos.
+the targets and against the input photos. --ablate (CPU) shows the PSNR lost when each input
+channel group is zeroed (albedo, normal, depth, material, prev, mips, shadow, transparency):
+which inputs the model relies on.
 `;
 
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : v === Infinity ? 'inf' : 'n/a');
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' } });
+  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' }, ablate: { type: 'boolean' } });
   if (helpAsked(values, io, EVAL_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const input = stringFlag(values, 'input');
@@ -40,6 +42,17 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   let runner: GpuRunner | undefined;
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
+    if (values['ablate']) {
+      if (device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --ablate runs on the CPU reference: leave out --device gpu', 2);
+      const { full, rows } = await ablateDataset(input, modeRaw as InputMode | undefined, { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond });
+      if (json) io.stdout(`${JSON.stringify({ full_psnr: full, groups: rows }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
+      else {
+        io.stdout(`  every input: ${f(full)} dB PSNR. Zeroing one channel group at a time:\n`);
+        const widest = Math.max(0.01, ...rows.map((r) => r.drop));
+        for (const r of rows) io.stdout(`  ${r.group.padEnd(13)} ch ${r.channels.join(',').padEnd(17)} ${f(r.psnr).padStart(7)} dB  −${f(r.drop)} ${'#'.repeat(Math.max(0, Math.round((24 * r.drop) / widest)))}\n`);
+      }
+      return 0;
+    }
     if (values['sweep']) {
       const rows = await sweep(input, modeRaw as InputMode | undefined, config, files, runner);
       if (json) io.stdout(`${JSON.stringify(rows, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
