@@ -234,6 +234,13 @@ test('cnnv3 infer on a real photo writes the PNG and the raw float32 output', as
   const png = readFileSync(join(dir, 'out.png'));
   assert.equal(png.readUInt32BE(16), 640);
   assert.equal(png.readUInt32BE(20), 427);
+  assert.equal(png[25], 2, 'colour type 2: opaque RGB by default');
+  const withAlpha = await runCli([
+    'infer', '--weights', join(dir, 'cnn_v3_weights.bin'), '--film', join(dir, 'cnn_v3_film_mlp.bin'),
+    '--photo', join(REPO, 'examples/photos/rocket.jpg'), '--output', join(dir, 'alpha.png'), '--alpha',
+  ]);
+  assert.equal(withAlpha.code, 0, withAlpha.err);
+  assert.equal(readFileSync(join(dir, 'alpha.png'))[25], 6, 'colour type 6: RGBA with --alpha');
 });
 
 test('parity on dawn across workgroup-tile edges: sizes of 16k, 16k ± 1 at each resolution, small configs', async (t) => {

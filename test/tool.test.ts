@@ -99,7 +99,8 @@ test('the tool renders a real photo with the bundled weights exactly as cnnv3 in
   assert.equal(r.code, 0, r.err);
   const cli = decodePng(readFileSync(join(dir, 'cat.png')), 'cat.png');
   let worst = 0;
-  for (let p = 0; p < 320 * 213; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.data[p * 4 + c]! - cli.data[p * 4 + c]!));
+  assert.equal(cli.channels, 3, 'infer writes an opaque RGB PNG');
+  for (let p = 0; p < 320 * 213; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.data[p * 4 + c]! - cli.data[p * 3 + c]!));
   assert.ok(worst <= 1, `canvas vs cnnv3 infer: max difference ${worst} levels`);
   await page.screenshot({ path: join(dir, 'tool-cat.png') });
 

@@ -16,9 +16,39 @@ export function parseFlags<O extends OptionSpec>(
   } catch (e) {
     const err = e as Error & { code?: string };
     let msg = err.message.split('. ')[0] ?? err.message;
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') msg = msg.replace(/^Unknown option/, 'unknown option');
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      msg = msg.replace(/^Unknown option/, 'unknown option');
+      const flag = /'(-{1,2}[^'=]+)/.exec(err.message)?.[1];
+      const guess = flag === undefined ? undefined : nearest(flag.replace(/^-+/, ''), [...Object.keys(options), 'help']);
+      if (guess !== undefined) msg += ` (did you mean --${guess}?)`;
+    }
     throw new CnnV3Error(`cnnv3 ${command}: ${msg.replace(/\.$/, '')} (see cnnv3 ${command} --help)`, 2);
   }
+}
+
+/**
+ * The candidate closest to `word` by edit distance, when it is close enough to be a typo
+ * (at most a third of its letters, and at least one, differ); else undefined.
+ */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  // Optimal string alignment: insertions, deletions, substitutions and swapped neighbours cost 1.
+  const distance = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        const row = d[i]!;
+        row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+      }
+    }
+    return d[a.length]![b.length]!;
+  };
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (!best || d < best.d) best = { c, d };
+  }
+  return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? best.c : undefined;
 }
 
 /** Prints the command's help when -h/--help was given; the command then returns 0. */

@@ -10,6 +10,8 @@ import { inferCommand } from './commands/infer.js';
 import { parityCommand } from './commands/parity.js';
 import { toolCommand } from './commands/tool.js';
 import { demoCommand } from './commands/demo.js';
+import { createRequire } from 'node:module';
+import { nearest } from './args.js';
 import { processIO, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
@@ -30,7 +32,12 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   const lines = Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`);
-  return `Usage: cnnv3 <command> [options]   (cnnv3 <command> --help for its options)\n\nCommands:\n${lines.join('\n')}\n`;
+  return `Usage: cnnv3 <command> [options]   (cnnv3 <command> --help for its options; cnnv3 --version)\n\nCommands:\n${lines.join('\n')}\n`;
+}
+
+/** The package's version (package.json sits two folders up from both src/cli and dist/cli). */
+export function version(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
 
 /** Runs one command line; returns the exit code. User errors print one line, never a stack. */
@@ -40,9 +47,16 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     io.stdout(usage());
     return name === undefined ? 2 : 0;
   }
+  if (name === '--version' || name === '-V') {
+    io.stdout(`cnnv3 ${version()}\n`);
+    return 0;
+  }
   try {
     const command = COMMANDS[name];
-    if (!command) throw new CnnV3Error(`cnnv3: unknown command ${JSON.stringify(name)}\n\n${usage()}`, 2);
+    if (!command) {
+      const guess = nearest(name, Object.keys(COMMANDS));
+      throw new CnnV3Error(`cnnv3: unknown command ${JSON.stringify(name)}${guess ? ` (did you mean ${guess}?)` : ''}\n\n${usage()}`, 2);
+    }
     return await command.run(rest, io);
   } catch (e) {
     if (!isCnnV3Error(e)) throw e;

@@ -21,7 +21,7 @@ import { encodePng } from '../image/png.js';
 import { readExr } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
-import type { Raster } from '../image/image.js';
+import { floatRgbaTo8, type Raster } from '../image/image.js';
 import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { $, setStatus, showError, statusElement } from './page-status.js';
@@ -435,7 +435,8 @@ $('save').addEventListener('click', () => {
   (async () => {
     if (!gpu || !planes) throw new Error('nothing rendered yet');
     const out = await readRgba16f(gpu.ctx.device, gpu.nodes.get(OUTPUT)!);
-    const png = encodePng({ width: planes.width, height: planes.height, channels: 4, depth: 8, data: Uint8Array.from(out, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) });
+    // Opaque, like cnnv3 infer's default: the network's alpha is rarely what a viewer should show.
+    const png = encodePng({ width: planes.width, height: planes.height, channels: 3, depth: 8, data: floatRgbaTo8(out, 3) });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(new Blob([png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
     a.download = 'cnn_v3_output.png';

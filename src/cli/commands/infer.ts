@@ -9,11 +9,12 @@ import { GPU_INPUT_FLAGS, gpuJob, modelConfig, parseCond, readInputPlanes, readW
 import type { CliIO } from '../io.js';
 
 export const INFER_HELP = `Usage: cnnv3 infer --weights W [--film F] (--photo P | --sample DIR) [--cond b,n,a,s0,s1]
-                   --output OUT.png [--output-raw OUT.f32] [--gpu auto|dawn|chromium]
+                   --output OUT.png [--alpha] [--output-raw OUT.f32] [--gpu auto|dawn|chromium]
 
 Runs CNNv3Effect headless on WebGPU and writes the RGBA result. A photo is packed in simple mode
 (no geometry); a sample directory in full mode. Without --film, FiLM is the identity; --cond
-defaults to 0.5 for every entry. --output-raw writes little-endian float32 RGBA, row-major.
+defaults to 0.5 for every entry. OUT.png is opaque RGB; --alpha keeps the network's alpha (RGBA).
+--output-raw writes little-endian float32 RGBA, row-major.
 --gpu: auto (= dawn) runs in this process through Dawn on a hardware GPU, else on SwiftShader
 (Debian's chromium + libvulkan1); chromium runs the same job in a headless Chromium page.
 The model (widths, condition size, output mode) is read from the weights file; --enc-channels
@@ -21,7 +22,7 @@ and --film-cond-dim, if given, only check that the file holds that model.
 `;
 
 export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags('infer', argv, { ...GPU_INPUT_FLAGS, output: { type: 'string', short: 'o' }, 'output-raw': { type: 'string' } });
+  const { values } = parseFlags('infer', argv, { ...GPU_INPUT_FLAGS, output: { type: 'string', short: 'o' }, 'output-raw': { type: 'string' }, alpha: { type: 'boolean' } });
   if (helpAsked(values, io, INFER_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const output = stringFlag(values, 'output');
@@ -37,7 +38,9 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     const result = await runner.infer(gpuJob(files, input.planes, cond));
     const rgba = decodeRgba(result);
-    await writeFileAtomic(output, encodePng({ width: result.width, height: result.height, channels: 4, depth: 8, data: floatRgbaTo8(rgba) }));
+    // Opaque RGB unless asked: the network's alpha is rarely what an image viewer should show.
+    const channels = values['alpha'] === true ? 4 : 3;
+    await writeFileAtomic(output, encodePng({ width: result.width, height: result.height, channels, depth: 8, data: floatRgbaTo8(rgba, channels) }));
     const raw = stringFlag(values, 'output-raw');
     if (raw !== undefined) {
       const le = new Uint8Array(rgba.length * 4);
