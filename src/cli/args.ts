@@ -58,6 +58,11 @@ export function helpAsked(values: Record<string, unknown>, io: { stdout(text: st
   return true;
 }
 
+/** Option specs for flags that take a value (`--name VALUE`): most of every command's flags. */
+export function valueFlags<const N extends string>(...names: N[]): Record<N, { type: 'string' }> {
+  return Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])) as Record<N, { type: 'string' }>;
+}
+
 export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;

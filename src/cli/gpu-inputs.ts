@@ -12,19 +12,10 @@ import { toBase64 } from '../util/base64.js';
 import { decodeImage } from '../image/decode.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
 import { readInputFile } from '../util/read-node.js';
-import { pairFlag, stringFlag, type OptionSpec } from './args.js';
+import { pairFlag, stringFlag, valueFlags, type OptionSpec } from './args.js';
 
 export const GPU_INPUT_FLAGS = {
-  weights: { type: 'string' },
-  film: { type: 'string' },
-  photo: { type: 'string' },
-  sample: { type: 'string' },
-  cond: { type: 'string' },
-  style: { type: 'string' },
-  strength: { type: 'string' },
-  'enc-channels': { type: 'string' },
-  'film-cond-dim': { type: 'string' },
-  gpu: { type: 'string' },
+  ...valueFlags('weights', 'film', 'photo', 'sample', 'cond', 'style', 'strength', 'enc-channels', 'film-cond-dim', 'gpu'),
 } as const satisfies OptionSpec;
 
 /**

@@ -24,7 +24,7 @@ import { packPhotoSample } from '../pack/photo.js';
 import { floatRgbaTo8, type Raster } from '../image/image.js';
 import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
-import { $, setStatus, showError, statusElement } from './page-status.js';
+import { $, setStatus, showAdapter, showError } from './page-status.js';
 
 // The model of the loaded weights file: its extension trailer (e.g. the residual output) says
 // when it is not the playbook's default; loading such a file rebuilds the effect.
@@ -35,8 +35,6 @@ const OUTPUT = 'cnn_v3_output';
 // ---------------------------------------------------------------- UI state
 
 const ui = {
-  status: statusElement(),
-  adapter: document.querySelector<HTMLElement>('[data-testid=adapter]')!,
   gpuTime: $<HTMLElement>('gpu-time'),
   psnr: $<HTMLElement>('psnr'),
   size: $<HTMLElement>('size'),
@@ -134,7 +132,7 @@ let photo: { raster: Raster; name: string } | undefined;
 
 async function initGpu(): Promise<Gpu> {
   const ctx = await contextFromGpu(navigator.gpu, ' in this browser: use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)');
-  ui.adapter.textContent = ctx.adapterName;
+  showAdapter(ctx.adapterName);
   const canvas = ui.canvas.getContext('webgpu');
   if (!canvas) throw new Error('this canvas cannot show WebGPU output');
   const format = navigator.gpu.getPreferredCanvasFormat();

@@ -17,3 +17,8 @@ export function showError(e: unknown): void {
   console.error(e);
   setStatus(`error: ${isCnnV3Error(e) ? e.message : ((e as Error)?.message ?? String(e))}`, true);
 }
+
+/** The `data-testid=adapter` line: which GPU the page renders on. */
+export function showAdapter(name: string): void {
+  document.querySelector<HTMLElement>('[data-testid=adapter]')!.textContent = name;
+}

@@ -14,7 +14,7 @@ import { DemoEngine } from '../demo/engine.js';
 import { parseSeq, type SeqFile } from '../demo/seq.js';
 import { CnnV3Error, fileError } from '../errors.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
-import { $, setStatus, showError, statusElement } from './page-status.js';
+import { $, setStatus, showAdapter, showError } from './page-status.js';
 
 const EXAMPLE_PATH = 'examples/demo/example.seq';
 /** The example's files, by repository path (Vite copies each into the build). */
@@ -36,8 +36,6 @@ const HEIGHT = size('height', 180);
 const FPS_HINT = 60;
 
 const ui = {
-  status: statusElement(),
-  adapter: document.querySelector<HTMLElement>('[data-testid=adapter]')!,
   canvas: $<HTMLCanvasElement>('player-canvas'),
   play: $<HTMLButtonElement>('play'),
   seek: $<HTMLInputElement>('seek'),
@@ -160,7 +158,7 @@ function seekTo(t: number): void {
 
 async function initGpu(): Promise<NonNullable<typeof gpu>> {
   const ctx = await contextFromGpu(navigator.gpu, ' in this browser: use a recent Chrome or Edge (or Chromium with --enable-unsafe-webgpu)');
-  ui.adapter.textContent = ctx.adapterName;
+  showAdapter(ctx.adapterName);
   const canvas = ui.canvas.getContext('webgpu');
   if (!canvas) throw new CnnV3Error('this canvas cannot show WebGPU output');
   const format = navigator.gpu.getPreferredCanvasFormat();

@@ -20,7 +20,7 @@ import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { fromHalfBits } from '../../util/half.js';
-import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
@@ -139,11 +139,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     argv,
     {
       out: { type: 'string', short: 'o' },
-      width: { type: 'string' },
-      height: { type: 'string' },
-      fps: { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
+      ...valueFlags('width', 'height', 'fps', 'from', 'to'),
       stability: { type: 'boolean' },
     },
     true,

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
 import { packPhotoFile } from '../../pack/photo-node.js';
-import { helpAsked, pairFlag, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, pairFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -73,9 +73,7 @@ export async function packPhotoCommand(argv: string[], io: CliIO): Promise<numbe
       photo: { type: 'string' },
       target: { type: 'string' },
       output: { type: 'string', short: 'o' },
-      photos: { type: 'string' },
-      targets: { type: 'string' },
-      style: { type: 'string' },
+      ...valueFlags('photos', 'targets', 'style'),
     },
     true,
   );

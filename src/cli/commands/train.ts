@@ -4,7 +4,7 @@ import { DETECTORS, type Detector } from '../../train/keypoints.js';
 import { parseEncChannels, parseFilmCondDim, parseOutputMode, parseStrengthCond } from '../../model/config.js';
 import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
-import { intFlag, numberFlag, parseFlags, stringFlag } from '../args.js';
+import { intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -55,30 +55,9 @@ function choice<T extends string>(values: Record<string, unknown>, name: string,
 
 export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
-    input: { type: 'string' },
-    'input-mode': { type: 'string' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    'lr-schedule': { type: 'string' },
-    'patch-size': { type: 'string' },
-    'patches-per-image': { type: 'string' },
-    detector: { type: 'string' },
-    'channel-dropout-p': { type: 'string' },
+    ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    'image-size': { type: 'string' },
-    'enc-channels': { type: 'string' },
-    'film-cond-dim': { type: 'string' },
-    'output-mode': { type: 'string' },
-    'checkpoint-dir': { type: 'string' },
-    'checkpoint-every': { type: 'string' },
-    device: { type: 'string' },
-    threads: { type: 'string' },
-    seed: { type: 'string' },
-    resume: { type: 'string' },
-    'val-split': { type: 'string' },
-    val: { type: 'string' },
-    'strength-cond': { type: 'string' },
+    ...valueFlags('image-size', 'enc-channels', 'film-cond-dim', 'output-mode', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
