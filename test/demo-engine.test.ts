@@ -122,6 +122,34 @@ EFFECT + CNNv3Effect f0 f1 -> sink 0 1
   assert.ok((await readRgba16f(ctx.device, engine.sink)).every((v, i) => v === (i % 4 === 3 ? 1 : 0)), 'nothing drew: sink is black');
 });
 
+test('a cut (a new sequence starts) clears the history: its first frame equals a fresh render started there', async (t) => {
+  const ctx = await gpu(t);
+  if (!ctx) return;
+  // Two shots of the same photo with prev fed back: the second differs only by starting at 1 s.
+  const text = `SEQUENCE 0 0 "a"
+EFFECT + ImageFeaturesEffect prev_cnn -> f0 f1 0 1 image=cat.png
+EFFECT + CNNv3Effect f0 f1 -> sink 0 1 style_p0=0.2
+SEQUENCE 1 0 "b"
+EFFECT + ImageFeaturesEffect prev_cnn -> f0 f1 0 1 image=cat.png
+EFFECT + CNNv3Effect f0 f1 -> sink 0 1 style_p0=0.8
+`;
+  const path = seqFile(t, text);
+  const played = await load(ctx, path);
+  t.after(() => played.destroy());
+  for (let f = 0; f < 10; f++) played.renderFrame(f / 10, 0.1);
+  const beforeCut = prevChannels(await readRgba32u(ctx.device, played.nodes.get('f1')!));
+  assert.ok(beforeCut.some((v) => v !== 0), 'inside a shot, prev carries the last output');
+  played.renderFrame(1, 0.1); // the first frame of "b": a cut
+  const atCut = await readRgba16f(ctx.device, played.sink);
+  assert.ok(prevChannels(await readRgba32u(ctx.device, played.nodes.get('f1')!)).every((v) => v === 0), 'at the cut prev is black');
+  const fresh = await load(ctx, path);
+  t.after(() => fresh.destroy());
+  fresh.renderFrame(1, 0.1);
+  assert.deepEqual(Array.from(atCut), Array.from(await readRgba16f(ctx.device, fresh.sink)), 'the cut frame is the fresh render, bit for bit');
+  played.renderFrame(1.1, 0.1);
+  assert.ok(prevChannels(await readRgba32u(ctx.device, played.nodes.get('f1')!)).some((v) => v !== 0), 'after the cut, history builds again');
+});
+
 test('beat and audio values at given times, and the FiLM they drive', async (t) => {
   const ctx = await gpu(t);
   if (!ctx) return;

@@ -55,6 +55,8 @@ export class DemoEngine {
   private readonly effects = new Map<number, DemoEffect>();
   private prevIsBlack = true;
   private needsClear = true;
+  /** The running effects of the last frame (a change is a cut). */
+  private lastActive: string | undefined;
 
   private constructor(
     readonly ctx: GpuContext,
@@ -106,7 +108,7 @@ export class DemoEngine {
     return this.nodes.get(SINK)!;
   }
 
-  /** Playback jumped: the next frame sees a black prev_cnn. */
+  /** Playback jumped: the next frame sees a black prev_cnn (as it does after a cut, see encodeFrame). */
   seek(): void {
     this.needsClear = true;
   }
@@ -134,6 +136,12 @@ export class DemoEngine {
     const plan = planAt(this.seq, t);
     const params = this.frameParams(t, dt);
     const { width, height } = this.options;
+    // A cut: the set of running effects changed (a sequence started or ended, an effect came in
+    // or went out). The previous frame belongs to another shot, so history starts black, as it
+    // would in a fresh render started here.
+    const active = plan.steps.map((s) => s.active.effect.index).join(',');
+    if (this.lastActive !== undefined && active !== this.lastActive) this.needsClear = true;
+    this.lastActive = active;
     if (this.needsClear && !this.prevIsBlack) this.clear(encoder, this.nodes.get(PREV_CNN)!);
     if (this.needsClear) this.prevIsBlack = true;
     this.needsClear = false;
