@@ -335,3 +335,32 @@ test('the styles model: sliders named from its config (strength, style axes); mo
   assert.ok(change > 0.03, `style (1,0) vs (0,1): mean |Δ| ${change.toFixed(4)} is no more than noise`);
   await page.close();
 });
+
+test('feedback: on, each render feeds its output back as prev (the picture moves on a still photo); reset history gives the first frame again; off is the plain render', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const page = await openTool();
+  await load(page, 'image-input', PHOTO);
+  assert.equal(await waitReady(page), 'ready');
+  const read = () => page.evaluate(() => (globalThis as unknown as { cnnv3Tool: { readOutput: () => Promise<number[] | undefined> } }).cnnv3Tool.readOutput()) as Promise<number[]>;
+  const act = async (what: 'toggle' | 'reset' | 'nudge') => {
+    await page.evaluate((w) => {
+      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+      if (w === 'toggle') document.querySelector<HTMLInputElement>('[data-testid=feedback-toggle]')!.click();
+      else if (w === 'reset') document.querySelector<HTMLButtonElement>('[data-testid=reset-history]')!.click();
+      else document.querySelector<HTMLInputElement>('[data-testid=slider-beat_phase]')!.dispatchEvent(new Event('input'));
+    }, what);
+    assert.equal(await waitReady(page), 'ready', what);
+  };
+  const plain = await read();
+  await act('toggle'); // on: the first frame still sees a black history
+  assert.deepEqual(await read(), plain, 'the first frame with feedback has a black history');
+  await act('nudge'); // the same condition, but now prev holds the last output
+  const second = await read();
+  assert.ok(second.some((v, i) => v !== plain[i]), 'the fed-back output changes the next frame');
+  await act('reset');
+  assert.deepEqual(await read(), plain, 'reset history: the first frame again');
+  await act('toggle'); // off
+  await act('nudge');
+  assert.deepEqual(await read(), plain, 'feedback off: every render is the plain one');
+  await page.close();
+});

@@ -123,6 +123,31 @@ let gpu: Gpu | undefined;
 let planes: FeaturePlanes | undefined;
 let target: Uint8Array | undefined;
 let planesDirty = false;
+
+// ---------------------------------------------------------------- frame history (prev_cnn)
+
+const feedback = $<HTMLInputElement>('feedback');
+/** Set when the history must start black: a new input, "reset history", feedback switched off. */
+let historyDirty = true;
+
+function historyNode(g: Gpu, width: number, height: number): GPUTexture {
+  const usage = GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT;
+  return g.nodes.ensure(FEATURE_NODES.prev, 'rgba16float', width, height, usage).texture;
+}
+
+function clearHistory(encoder: GPUCommandEncoder, g: Gpu, width: number, height: number): void {
+  const view = historyNode(g, width, height).createView({ label: 'prev_cnn clear view' });
+  encoder.beginRenderPass({ label: 'clear prev_cnn', colorAttachments: [{ view, loadOp: 'clear', storeOp: 'store', clearValue: { r: 0, g: 0, b: 0, a: 1 } }] }).end();
+}
+
+feedback.addEventListener('change', () => {
+  historyDirty = true;
+  scheduleRender();
+});
+$('reset-history').addEventListener('click', () => {
+  historyDirty = true;
+  scheduleRender();
+});
 let video: HTMLVideoElement | undefined;
 // What the train panel trains on: the loaded input as a sample, else why it cannot be one. A
 // photo becomes a sample (as `cnnv3 pack-photo` makes it) once its target is picked.
@@ -187,8 +212,14 @@ async function render(): Promise<void> {
   const t0 = performance.now();
   device.pushErrorScope('validation');
   const encoder = device.createCommandEncoder({ label: 'tool frame' });
+  if (historyDirty) {
+    clearHistory(encoder, g, planes.width, planes.height);
+    historyDirty = false;
+  }
   g.features.encode(encoder, g.nodes);
   g.effect.render(encoder, {}, g.nodes);
+  // Feedback: this output is the next frame's prev.rgb, as in the demo engine.
+  if (feedback.checked) encoder.copyTextureToTexture({ texture: g.nodes.get(OUTPUT)! }, { texture: historyNode(g, planes.width, planes.height) }, { width: planes.width, height: planes.height });
   g.view.encode(encoder, g.canvas.getCurrentTexture().createView(), g.nodes, OUTPUT, {
     source: shown,
     layout,
@@ -253,6 +284,7 @@ function setFilm(bytes: Uint8Array, label: string): void {
 
 function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string): void {
   stopVideo();
+  historyDirty = true;
   planes = p;
   target = tgt;
   trainable = undefined;
@@ -324,6 +356,7 @@ function stopVideo(): void {
 /** Runs a video or the webcam through the effect, one frame at a time. */
 function playVideo(v: HTMLVideoElement, label: string): void {
   stopVideo();
+  historyDirty = true;
   video = v;
   target = undefined;
   trainable = undefined;
