@@ -86,6 +86,8 @@ type FilmLayer = keyof ParamTable['film'];
 interface PassSpec {
   name: ConvLayerName;
   shader: ShaderName;
+  /** The shared WGSL files the pass's module starts with, in order, before its own file. */
+  prelude: ShaderName[];
   /** The fast path's uniform struct; general-path offsets are override constants instead. */
   struct?: UniformStruct;
   /** General path: binds the γ/β storage buffer (binding 1). */
@@ -100,13 +102,16 @@ interface PassSpec {
 
 const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
 
+// The fast path's 3×3 passes of at most four outputs stage their weights alike (conv3_common);
+// the full-resolution ones compute 2×2 blocks per thread (block_common); dec0's output, the
+// residual one included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32] },
-  { name: 'enc1', shader: 'enc1', struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
-  { name: 'bottleneck', shader: 'bottleneck', struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
-  { name: 'dec1', shader: 'dec1', struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8] },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32] },
+  { name: 'enc1', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
+  { name: 'bottleneck', shader: 'bottleneck', prelude: ['common'], struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
+  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8] },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
@@ -114,6 +119,7 @@ const groupsOf = (n: number) => Math.ceil(n / 4);
 const GENERAL_PASSES: PassSpec[] = FAST_PASSES.map((p) => ({
   ...p,
   shader: `wide_${p.name}` as ShaderName,
+  prelude: p.name === 'dec0' ? ['common', 'wide_common', 'dec0_common'] : ['common', 'wide_common'],
   struct: undefined,
   film: p.name !== 'bottleneck',
   tile: [8, 8],
@@ -205,7 +211,7 @@ export class CNNv3Effect {
       : undefined;
     const weightOffsets = convHalfOffsets(this.table);
     this.passes = (general ? GENERAL_PASSES : FAST_PASSES).map((spec) => {
-      const code = general ? `${WGSL.common}\n${WGSL.wide_common}\n${WGSL[spec.shader]}` : `${WGSL.common}\n${WGSL[spec.shader]}`;
+      const code = [...spec.prelude, spec.shader].map((name) => WGSL[name]).join('\n');
       const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.shader}`, code });
       const constants: Record<string, number | undefined> = {
         C0: c0,

@@ -2,7 +2,6 @@
 // One pixel per thread; the weights are unpacked once per workgroup into four 4×4 blocks.
 override C1: u32 = 8u;
 
-@group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3ParamsBottleneck;
 @group(0) @binding(2) var enc1_tex: texture_2d<u32>;
 @group(0) @binding(3) var out_tex: texture_storage_2d<rgba32uint, write>;

@@ -1,7 +1,4 @@
-// Shared by every CNN pass (prepended by the pipeline builder).
-// Weights: one read-only buffer of f16 pairs, the layout of cnn_v3_weights.bin (SPEC §6):
-// weight (o, i, ky, kx) of a layer at base + ((o·IN + i)·K + ky)·K + kx, bias o at
-// base + OUT·IN·K·K + o; half k in word k/2, even k in the low 16 bits.
+// Shared by every CNN pass (prepended by the pipeline builder, CNNv3Effect).
 
 // The uniform structs of the passes (SPEC §7), one definition each; a test checks them against
 // the TypeScript layouts in uniforms.ts.
@@ -26,25 +23,24 @@ struct CnnV3ParamsBottleneck {
   _pad: vec3u,
 }
 
+// Weights: one read-only buffer of f16 pairs, the layout of cnn_v3_weights.bin (SPEC §6):
+// weight (o, i, ky, kx) of a layer at base + ((o·IN + i)·K + ky)·K + kx, bias o at
+// base + OUT·IN·K·K + o; half k in word k/2, even k in the low 16 bits.
+@group(0) @binding(0) var<storage, read> weights: array<u32>;
+
 fn get_w(base: u32, idx: u32) -> f32 {
   let i = base + idx;
   let pair = unpack2x16float(weights[i >> 1u]);
   return select(pair.x, pair.y, (i & 1u) == 1u);
 }
 
-// The weights (co, ci, tap) for co < n ≤ 4 of a 3×3 layer with n outputs and IN inputs, as one
-// vec4 over co (OIHW order, SPEC §6).
-fn conv3_weights4(base: u32, n: u32, IN: u32, ci: u32, tap: u32) -> vec4f {
-  var v = vec4f(0.0);
-  for (var co = 0u; co < n; co++) { v[co] = get_w(base, (co * IN + ci) * 9u + tap); }
-  return v;
+// FiLM, γ ⊙ x + β per channel, and the relu after it in every FiLM layer but dec0.
+fn apply_film(x: vec4f, gamma: vec4f, beta: vec4f) -> vec4f {
+  return gamma * x + beta;
 }
 
-// The n ≤ 4 biases of that layer, after its weights.
-fn conv3_bias4(base: u32, n: u32, IN: u32) -> vec4f {
-  var b = vec4f(0.0);
-  for (var co = 0u; co < n; co++) { b[co] = get_w(base, n * IN * 9u + co); }
-  return b;
+fn film_relu(x: vec4f, gamma: vec4f, beta: vec4f) -> vec4f {
+  return max(apply_film(x, gamma, beta), vec4f(0.0));
 }
 
 fn inside(p: vec2i, size: vec2i) -> bool {

@@ -2,29 +2,20 @@
 override C0: u32 = 4u;
 override C1: u32 = 8u;
 
-@group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3Params4ch;
 @group(0) @binding(2) var bottleneck_tex: texture_2d<u32>;
 @group(0) @binding(3) var enc1_tex: texture_2d<u32>;
 @group(0) @binding(4) var out_tex: texture_storage_2d<rgba16float, write>;
 
-// [tap][ci over the 2·C1 cat channels] → vec4 over output channels.
-var<workgroup> w: array<vec4f, 144>;
-var<workgroup> bias: vec4f;
+override IN: u32 = 2u * C1;
+override OUT: u32 = C0;
+// Weights staged as [tap][ci over the 2·C1 cat channels].
+const STRIDE: u32 = 16u;
+const THREADS: u32 = 64u;
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let base = params.weight_offset;
-  let IN = 2u * C1;
-  for (var k = lid; k < 9u * IN; k += 64u) {
-    let tap = k / IN;
-    let ci = k % IN;
-    w[tap * 16u + ci] = conv3_weights4(base, C0, IN, ci, tap);
-  }
-  if (lid == 0u) {
-    bias = conv3_bias4(base, C0, IN);
-  }
-  workgroupBarrier();
+  stage_conv3(lid);
 
   let size = vec2i(textureDimensions(out_tex));
   let p = vec2i(gid.xy);
@@ -36,12 +27,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
       if (!inside(q, size)) { continue; }
       let up = unpack8(textureLoad(bottleneck_tex, q / 2, 0));
       let skip = unpack8(textureLoad(enc1_tex, q, 0));
-      let tap = u32(ky * 3 + kx) * 16u;
+      let tap = u32(ky * 3 + kx) * STRIDE;
       for (var ci = 0u; ci < C1; ci++) {
         acc += w[tap + ci] * up[ci / 4u][ci % 4u];
         acc += w[tap + C1 + ci] * skip[ci / 4u][ci % 4u];
       }
     }
   }
-  textureStore(out_tex, p, max(params.gamma * acc + params.beta, vec4f(0.0)));
+  textureStore(out_tex, p, film_relu(acc, params.gamma, params.beta));
 }

@@ -7,7 +7,6 @@
 override C0: u32 = 4u;
 override C1: u32 = 8u;
 
-@group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<uniform> params: CnnV3ParamsEnc1;
 @group(0) @binding(2) var enc0_tex: texture_2d<f32>;
 @group(0) @binding(3) var out_tex: texture_storage_2d<rgba32uint, write>;
@@ -18,10 +17,9 @@ const CELLS: u32 = 324u;
 const THREADS: u32 = 64u;
 const ROUNDS: u32 = 6u; // ⌈CELLS / THREADS⌉: a fixed count, so the loads can all be issued before the stores
 
-// Transformed weights per ξ·4 + ν, a 4×4 block: column = input channel, row = output channel
-// 0..3 (lo) or 4..7 (hi).
-var<workgroup> u_lo: array<mat4x4f, 16>;
-var<workgroup> u_hi: array<mat4x4f, 16>;
+// Transformed weights of output channels 4h..4h + 3 (h = 0 lo, 1 hi) per ξ·4 + ν, a 4×4 block:
+// column = input channel, row = output channel − 4h.
+var<workgroup> u: array<array<mat4x4f, 16>, 2>;
 var<workgroup> bias_lo: vec4f;
 var<workgroup> bias_hi: vec4f;
 var<workgroup> pool: array<vec4f, CELLS>;
@@ -53,29 +51,20 @@ fn window(i: u32) -> array<vec4f, 16> {
   );
 }
 
-// U ⊙ V for the low and the high four output channels.
-fn products_lo(v: array<vec4f, 16>) -> array<vec4f, 16> {
+// U ⊙ V for output channels 4h..4h + 3.
+fn products(h: u32, v: array<vec4f, 16>) -> array<vec4f, 16> {
   return array<vec4f, 16>(
-    u_lo[0] * v[0], u_lo[1] * v[1], u_lo[2] * v[2], u_lo[3] * v[3],
-    u_lo[4] * v[4], u_lo[5] * v[5], u_lo[6] * v[6], u_lo[7] * v[7],
-    u_lo[8] * v[8], u_lo[9] * v[9], u_lo[10] * v[10], u_lo[11] * v[11],
-    u_lo[12] * v[12], u_lo[13] * v[13], u_lo[14] * v[14], u_lo[15] * v[15],
-  );
-}
-
-fn products_hi(v: array<vec4f, 16>) -> array<vec4f, 16> {
-  return array<vec4f, 16>(
-    u_hi[0] * v[0], u_hi[1] * v[1], u_hi[2] * v[2], u_hi[3] * v[3],
-    u_hi[4] * v[4], u_hi[5] * v[5], u_hi[6] * v[6], u_hi[7] * v[7],
-    u_hi[8] * v[8], u_hi[9] * v[9], u_hi[10] * v[10], u_hi[11] * v[11],
-    u_hi[12] * v[12], u_hi[13] * v[13], u_hi[14] * v[14], u_hi[15] * v[15],
+    u[h][0] * v[0], u[h][1] * v[1], u[h][2] * v[2], u[h][3] * v[3],
+    u[h][4] * v[4], u[h][5] * v[5], u[h][6] * v[6], u[h][7] * v[7],
+    u[h][8] * v[8], u[h][9] * v[9], u[h][10] * v[10], u[h][11] * v[11],
+    u[h][12] * v[12], u[h][13] * v[13], u[h][14] * v[14], u[h][15] * v[15],
   );
 }
 
 fn store(p: vec2i, size: vec2i, lo: vec4f, hi: vec4f) {
   if (inside(p, size)) {
-    let a = max(params.gamma_lo * lo + params.beta_lo, vec4f(0.0));
-    let b = max(params.gamma_hi * hi + params.beta_hi, vec4f(0.0));
+    let a = film_relu(lo, params.gamma_lo, params.beta_lo);
+    let b = film_relu(hi, params.gamma_hi, params.beta_hi);
     textureStore(out_tex, p, pack8(a, b));
   }
 }
@@ -98,8 +87,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     let wl = wino_weights(lo);
     let wh = wino_weights(hi);
     for (var k = 0u; k < 16u; k++) {
-      u_lo[k][li] = wl[k];
-      u_hi[k][li] = wh[k];
+      u[0][k][li] = wl[k];
+      u[1][k][li] = wh[k];
     }
   }
   if (li == 4u) {
@@ -127,8 +116,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
 
   let q = lid.xy * 2u;
   let v = window(q.y * HALO + q.x);
-  let lo = wino_out(products_lo(v));
-  let hi = wino_out(products_hi(v));
+  let lo = wino_out(products(0u, v));
+  let hi = wino_out(products(1u, v));
   let p = origin + 1 + vec2i(q);
   store(p, size, bias_lo + lo[0], bias_hi + hi[0]);
   store(p + vec2i(1, 0), size, bias_lo + lo[1], bias_hi + hi[1]);

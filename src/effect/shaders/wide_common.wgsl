@@ -3,15 +3,17 @@
 // component c % 4 of layer c / 4, zero past the node's channels, so every stored activation is
 // an f16 exactly as the fast path's nodes store it.
 //
-// Each thread computes the four output channels 4g..4g+3 (g = workgroup_id.z) of one pixel. The
-// pass's own file declares what the convolution below needs:
-//   K (3 or 1), IN and OUT: kernel size and the layer's input and output channel counts (its
-//     weights are OUT·IN·K·K halves, SPEC §6);
-//   IN_LAYERS: layers of four input channels that fetch() reads;
-//   in_channel(c): the weight's input index for padded input channel c, NO_CHANNEL for padding;
-//   fetch(q, layer): four input channels at position q (q inside the node).
+// Each thread computes the four output channels 4g..4g+3 (g = workgroup_id.z) of one pixel of
+// out_tex. The pass's own file declares what the convolution below needs:
+//   K (3 or 1) and OUT: kernel size and the layer's output channels;
+//   IN_A and IN_B: its input channels, IN_A in layers 0..G_A−1 and then, for an input
+//     cat(a, b), IN_B in the layers after them (each part padded to whole layers; IN_B = 0 for a
+//     single input), so the layer has IN = IN_A + IN_B inputs (its weights are OUT·IN·K·K
+//     halves, SPEC §6);
+//   fetch(q, layer): four padded input channels at position q (q inside the node);
+//   out_tex (storage texture, the output node) and store(p, g, acc): writes the output at p from
+//     conv + bias (acc) of group g.
 
-@group(0) @binding(0) var<storage, read> weights: array<u32>;
 @group(0) @binding(1) var<storage, read> film: array<vec4f>;
 
 // The layer's offset in `weights` (halves) and of its γ/β in `film` (vec4s: G_OUT of γ, then
@@ -21,6 +23,9 @@ override FILM_BASE: u32;
 
 const NO_CHANNEL: u32 = 0xffffffffu;
 const TAPS: u32 = K * K;
+override IN: u32 = IN_A + IN_B;
+override G_A: u32 = (IN_A + 3u) / 4u;
+override IN_LAYERS: u32 = G_A + (IN_B + 3u) / 4u;
 override G_OUT: u32 = (OUT + 3u) / 4u;
 // Every general pass runs @workgroup_size(8, 8).
 const WIDE_THREADS: u32 = 64u;
@@ -30,6 +35,13 @@ const CHUNK_LAYERS: u32 = 4u;
 const CHUNK_CHANNELS: u32 = 4u * CHUNK_LAYERS;
 // [tap][padded input channel of the chunk] → vec4 over the group's four outputs.
 var<workgroup> chunk_w: array<vec4f, 9u * CHUNK_CHANNELS>;
+
+// The weight's input index of padded input channel c, NO_CHANNEL for padding.
+fn in_channel(c: u32) -> u32 {
+  let a = 4u * G_A;
+  if (c < a) { return select(NO_CHANNEL, c, c < IN_A); }
+  return select(NO_CHANNEL, IN_A + c - a, c - a < IN_B);
+}
 
 fn wide_bias(g: u32) -> vec4f {
   var b = vec4f(0.0);
@@ -76,9 +88,13 @@ fn wide_conv(p: vec2i, size: vec2i, live: bool, g: u32, li: u32) -> vec4f {
   return acc;
 }
 
-// γ ⊙ acc + β for the group's four channels (γ = β = 0 past OUT, so padding stays 0).
-fn wide_film(acc: vec4f, g: u32) -> vec4f {
-  return film[FILM_BASE + g] * acc + film[FILM_BASE + G_OUT + g];
+// γ and β of the group's four channels (both 0 past OUT, so padding stays 0).
+fn wide_gamma(g: u32) -> vec4f {
+  return film[FILM_BASE + g];
+}
+
+fn wide_beta(g: u32) -> vec4f {
+  return film[FILM_BASE + G_OUT + g];
 }
 
 // The mean of the up to four texels of a 2×2 block of `layer` (avgpool; a block cut by the edge
@@ -94,4 +110,20 @@ fn pooled(tex: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4f {
     }
   }
   return s / n;
+}
+
+// fetch() of the decoder passes, whose input is cat(up(a), b): a's layers at half resolution,
+// nearest-upsampled, then b's.
+fn fetch_up_cat(a: texture_2d_array<f32>, b: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4f {
+  if (layer < G_A) { return textureLoad(a, q / 2, layer, 0); }
+  return textureLoad(b, q, layer - G_A, 0);
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
+  let size = vec2i(textureDimensions(out_tex));
+  let p = vec2i(gid.xy);
+  let live = inside(p, size);
+  let acc = wide_conv(p, size, live, wid.z, li);
+  if (live) { store(p, wid.z, acc); }
 }

@@ -7,14 +7,10 @@ override C0: u32 = 4u;
 @group(0) @binding(4) var out_tex: texture_storage_2d_array<rgba16float, write>;
 
 const K: u32 = 3u;
-const IN: u32 = 20u;
-override OUT: u32 = C0;
 // Channels 0–3 and 4–7 are the halves of feat0, 8–11, 12–15 and 16–19 the bytes of feat1's words.
-const IN_LAYERS: u32 = 5u;
-
-fn in_channel(c: u32) -> u32 {
-  return select(NO_CHANNEL, c, c < IN);
-}
+const IN_A: u32 = 20u;
+const IN_B: u32 = 0u;
+override OUT: u32 = C0;
 
 fn fetch(q: vec2i, layer: u32) -> vec4f {
   if (layer < 2u) {
@@ -25,11 +21,6 @@ fn fetch(q: vec2i, layer: u32) -> vec4f {
   return unpack4x8unorm(textureLoad(feat1, q, 0)[layer - 2u]);
 }
 
-@compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let size = vec2i(textureDimensions(feat0));
-  let p = vec2i(gid.xy);
-  let live = inside(p, size);
-  let acc = wide_conv(p, size, live, wid.z, li);
-  if (live) { textureStore(out_tex, p, wid.z, max(wide_film(acc, wid.z), vec4f(0.0))); }
+fn store(p: vec2i, g: u32, acc: vec4f) {
+  textureStore(out_tex, p, g, film_relu(acc, wide_gamma(g), wide_beta(g)));
 }
