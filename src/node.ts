@@ -5,6 +5,5 @@ export { writeDirAtomic, writeFileAtomic } from './util/atomic-node.js';
 export { packPhotoFile } from './pack/photo-node.js';
 export { loadCheckpoint, readCheckpointBytes, saveCheckpoint } from './checkpoint/checkpoint-node.js';
 export { exportCheckpointFile, type ExportResult } from './export/export-node.js';
-export { main } from './cli/main.js';
-export { bufferIO, type CliIO } from './cli/io.js';
+export { train, type TrainOutput, type TrainHooks, type TrainResult } from './train/trainer-node.js';
 export { nodeAssets } from './demo/assets-node.js';

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { decodeImage } from '../src/image/decode.js';
+import { toRgba8 } from '../src/image/image.js';
 import { psnr, ssim } from '../src/image/metrics.js';
+import { encodePng } from '../src/image/png.js';
+import { resizeLanczos3 } from '../src/image/resize.js';
 import { Rng } from '../src/util/rng.js';
 import { closeRunners, testRunner } from './gpu-helpers.js';
 import { REPO, requireTool, runCli, SKIMAGE_DATA, SYSTEM_PYTHON, tempDir } from './helpers.js';
@@ -63,10 +68,21 @@ test('cnnv3 eval on real photos: per-sample and mean scores, identity baseline, 
 });
 
 test('cnnv3 eval --ablate: the bundled photo model needs its albedo; prev (always 0 in photos) costs nothing; GPU refused', async (t) => {
+  // Two real photos shrunk to 80 px wide (with their targets): nine float64 passes each stay quick.
   const data = tempDir(t);
-  const packed = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--targets', join(REPO, 'examples/targets'), '--output', join(data, 'simple')]);
-  assert.equal(packed.code, 0, packed.err);
-  const w = ['--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'), '--input', data];
+  const small = (src: string, dst: string) => {
+    const r = decodeImage(readFileSync(src), src);
+    const rgba = toRgba8(r);
+    const h = Math.round((r.height * 80) / r.width);
+    writeFileSync(dst, encodePng({ width: 80, height: h, channels: 4, depth: 8, data: resizeLanczos3(rgba, r.width, r.height, 4, 80, h) }));
+  };
+  for (const name of ['cat', 'coffee']) {
+    small(join(REPO, `examples/photos/${name}.png`), join(data, `${name}.png`));
+    small(join(REPO, `examples/targets/${name}_styled.png`), join(data, `${name}_styled.png`));
+    const packed = await runCli(['pack-photo', join(data, `${name}.png`), join(data, `${name}_styled.png`), join(data, 'set', `sample_${name}`)]);
+    assert.equal(packed.code, 0, packed.err);
+  }
+  const w = ['--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'), '--input', join(data, 'set')];
   const r = await runCli(['eval', ...w, '--ablate', '--json']);
   assert.equal(r.code, 0, r.err);
   const report = JSON.parse(r.out) as { full_psnr: number; groups: Array<{ group: string; drop: number; psnr: number }> };

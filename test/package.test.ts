@@ -31,18 +31,19 @@ test('npm pack → npm install ./cnn-v3-*.tgz in an empty project: npx cnnv3, th
   writeFileSync(
     join(app, 'use.mjs'),
     `import { buildParamTable, DEFAULT_MODEL_CONFIG, CNNv3Effect, runTrainingLoop } from 'cnn-v3';
-import { main, bufferIO } from 'cnn-v3/node';
+import { main, bufferIO } from 'cnn-v3/cli';
+import { loadSampleDir } from 'cnn-v3/node';
 const io = bufferIO();
 const code = await main(['--version'], io);
-console.log(buildParamTable(DEFAULT_MODEL_CONFIG).total, typeof CNNv3Effect, typeof runTrainingLoop, code, io.out.trim());
+console.log(buildParamTable(DEFAULT_MODEL_CONFIG).total, typeof CNNv3Effect, typeof runTrainingLoop, typeof loadSampleDir, code, io.out.trim());
 `,
   );
-  assert.equal(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }), `2740 function function 0 cnnv3 ${version}\n`);
+  assert.equal(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }), `2740 function function function 0 cnnv3 ${version}\n`);
 
   writeFileSync(
     join(app, 'consumer.ts'),
     `import { buildParamTable, makeModelConfig, describeConfig, type ModelConfig } from 'cnn-v3';
-import type { CliIO } from 'cnn-v3/node';
+import type { CliIO } from 'cnn-v3/cli';
 const config: ModelConfig = makeModelConfig([8, 16], 5, 'residual', { strengthCond: 2 });
 const total: number = buildParamTable(config).total;
 const io: CliIO = { stdout: () => {}, stderr: () => {}, isTTY: false };
