@@ -56,11 +56,9 @@ for s in $styles; do
       --patch-size 32 --patches-per-image 64 --seed 1 --device cpu ${spec#*:} \
       --checkpoint-every 0 --checkpoint-dir "$run" | grep -E "^Epoch [0-9]+/[0-9]+ " | tail -1
     cnnv3 export "$run/best.safetensors" --output "$run/export" > /dev/null
-    # A sigmoid model of other widths has no trailer in its weights file: eval needs the flag.
-    widths=()
-    [[ $spec == *"--enc-channels 8,16"* ]] && widths=(--enc-channels 8,16)
+    # The weights file carries its model (widths, output mode): eval needs no size flags.
     cnnv3 eval --weights "$run/export/cnn_v3_weights.bin" --film "$run/export/cnn_v3_film_mlp.bin" \
-      "${widths[@]}" --input "$out/$s/heldout" --json > "$run/eval.json"
+      --input "$out/$s/heldout" --json > "$run/eval.json"
     node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
       console.log(`   held-out PSNR ${r.mean.psnr.toFixed(2)} dB, SSIM ${r.mean.ssim.toFixed(4)}; identity ${r.identity.psnr.toFixed(2)} dB, ${r.identity.ssim.toFixed(4)}`)' "$run/eval.json"
   done
