@@ -7,7 +7,7 @@ import { decodeRgba, encodePlanes } from '../src/jobs/jobs.js';
 import { referenceOutput } from '../src/verify/parity.js';
 import { randomPlanes, randomWeights } from '../src/verify/random-input.js';
 import { chromiumRunner, type GpuRunner } from '../src/jobs/runner-node.js';
-import { UNIFORM_LAYOUTS } from '../src/effect/uniforms.js';
+import { UNIFORM_LAYOUTS } from '../src/gpu/uniforms.js';
 import { WGSL as EFFECT_WGSL } from '../src/effect/shaders.generated.js';
 import { WGSL as DEMO_WGSL } from '../src/demo/shaders.generated.js';
 import { WGSL as TRAIN_WGSL } from '../src/train/gpu/shaders.generated.js';

@@ -17,7 +17,7 @@ import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable }
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL, type ShaderName } from './shaders.generated.js';
-import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from './uniforms.js';
+import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from '../gpu/uniforms.js';
 
 export type FilmParams = Record<(typeof FILM_COND_NAMES)[number], number>;
 

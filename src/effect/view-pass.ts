@@ -7,7 +7,7 @@ import { DEFAULT_MODEL_CONFIG } from '../model/config.js';
 import type { GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
-import { UNIFORM_LAYOUTS } from './uniforms.js';
+import { UNIFORM_LAYOUTS } from '../gpu/uniforms.js';
 
 export type ViewSource =
   | { kind: 'output' }

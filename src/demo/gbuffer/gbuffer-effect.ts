@@ -38,7 +38,7 @@ import type { GpuContext } from '../../gpu/context.js';
 import { FEATURE_NODES, FeaturePass } from '../../effect/feature-pass.js';
 import type { TextureNodes } from '../../effect/nodes.js';
 import { WGSL } from '../shaders.generated.js';
-import { UNIFORM_LAYOUTS } from '../../effect/uniforms.js';
+import { UNIFORM_LAYOUTS } from '../../gpu/uniforms.js';
 import { fileError } from '../../errors.js';
 import { buildDefaultScene, DEFAULT_SCENE_NAME } from './default-scene.js';
 import { invert, lookAtWorld, multiply, orthographic, perspective, transformPoint, transpose, type Mat4, type Vec3 } from './math.js';

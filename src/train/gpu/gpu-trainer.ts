@@ -10,7 +10,7 @@ import { outputMode } from '../../model/config.js';
 import type { ParamTable } from '../../model/params.js';
 import { gpuAwait } from '../../gpu/context.js';
 import { WGSL } from './shaders.generated.js';
-import { UNIFORM_LAYOUTS } from '../../effect/uniforms.js';
+import { UNIFORM_LAYOUTS } from '../../gpu/uniforms.js';
 import { checkFits, type GpuTrainingSet } from './data.js';
 import { KERNEL_CONSTANTS, LAYER_IDS, layerShapes, TILE, TILE_PX, trainLayout, type TrainLayout } from './layout.js';
 
