@@ -65,6 +65,17 @@ async function load(page: Page, testid: string, files: string | string[]): Promi
   await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent !== 'waiting', undefined, { timeout: 120_000 });
 }
 
+/** Picks a view by its label and waits for the render it triggers. */
+async function showView(page: Page, label: string): Promise<void> {
+  await page.evaluate((l) => {
+    document.querySelector('[data-testid=status]')!.textContent = 'waiting';
+    const sel = document.querySelector<HTMLSelectElement>('[data-testid=view-select]')!;
+    sel.value = [...sel.options].find((o) => o.text === l)!.value;
+    sel.dispatchEvent(new Event('input'));
+  }, label);
+  assert.equal(await waitReady(page), 'ready', label);
+}
+
 /**
  * The canvas as displayed: a screenshot of the element (a WebGPU canvas keeps no drawing
  * buffer after it is presented, so drawImage would read back nothing). The page shows the
@@ -149,13 +160,7 @@ test('a sample with a target shows a PSNR; channels and intermediate nodes can b
   const psnr = Number(/PSNR vs target ([\d.]+) dB/.exec((await page.textContent('[data-testid=psnr]'))!)?.[1]);
   assert.ok(psnr > 20, `PSNR ${psnr}`);
   for (const label of ['input 0: albedo.r', 'cnn_v3_enc1 ch 3', 'cnn_v3_bottleneck ch 0', '|output − target|']) {
-    await page.evaluate((l) => {
-      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
-      const sel = document.querySelector<HTMLSelectElement>('[data-testid=view-select]')!;
-      sel.value = [...sel.options].find((o) => o.text === l)!.value;
-      sel.dispatchEvent(new Event('input'));
-    }, label);
-    assert.equal(await waitReady(page), 'ready', label);
+    await showView(page, label);
   }
   await page.close();
 });
@@ -189,13 +194,7 @@ test('a wide model (enc_channels [8, 16], read from its weights file) renders as
   assert.ok(labels.includes('cnn_v3_enc0_c8 ch 7') && labels.includes('cnn_v3_bottleneck_c16 ch 15'), 'the wide model\'s channels are offered');
   assert.ok(!labels.includes('cnn_v3_enc0 ch 0'), 'the bundled model\'s nodes are gone');
   for (const label of ['cnn_v3_enc1_c16 ch 13', 'cnn_v3_dec1_c8 ch 6']) {
-    await page.evaluate((l) => {
-      document.querySelector('[data-testid=status]')!.textContent = 'waiting';
-      const sel = document.querySelector<HTMLSelectElement>('[data-testid=view-select]')!;
-      sel.value = [...sel.options].find((o) => o.text === l)!.value;
-      sel.dispatchEvent(new Event('input'));
-    }, label);
-    assert.equal(await waitReady(page), 'ready', label);
+    await showView(page, label);
     const shown = await canvasPixels(page);
     const levels = new Set(shown.data.filter((_, i) => i % 4 === 0));
     assert.ok(levels.size > 8, `${label}: only ${levels.size} gray levels shown`);
