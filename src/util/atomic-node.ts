@@ -2,13 +2,34 @@
  * Writes that never leave a torn result: stage next to the destination, then rename.
  * A staged name starts with '.', which the dataset scan skips.
  */
-import { appendFile, mkdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFile, mkdir, rm, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileError } from '../errors.js';
 
-function stagingName(path: string, tag: string): string {
+/** Staged files and folders not yet renamed into place or removed: what an interrupted process must delete. */
+const staged = new Set<string>();
+
+/** A fresh staging path beside `path`, tracked until `unstage` (see removeStaged). */
+export function stagingName(path: string, tag: string): string {
   const rand = Math.floor(Math.random() * 0xffffffff).toString(16);
-  return join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${rand}`);
+  const name = join(dirname(path), `.${basename(path)}.${tag}-${process.pid}-${rand}`);
+  staged.add(name);
+  return name;
+}
+
+/** The staged path is gone or has become the real one: no longer the interrupt handler's business. */
+export function unstage(name: string): void {
+  staged.delete(name);
+}
+
+/**
+ * Deletes every staged file and folder now, synchronously: for a signal handler that is about to
+ * end the process (Ctrl-C mid-write must leave nothing half-written behind).
+ */
+export function removeStaged(): void {
+  for (const name of staged) rmSync(name, { recursive: true, force: true });
+  staged.clear();
 }
 
 const REASONS: Record<string, string> = {
@@ -83,11 +104,15 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await ensureParent(path);
   const tmp = stagingName(path, 'tmp');
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    // Synchronous, so an interrupt lands before or after, never while a write the signal handler
+    // cannot see is still creating the staged file on another thread.
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
     throw fileError(path, `cannot write (${fsReason(e)})`);
+  } finally {
+    unstage(tmp);
   }
 }
 
@@ -101,19 +126,24 @@ export async function writeDirAtomic(dir: string, files: Record<string, Uint8Arr
   await ensureParent(dir);
   const tmp = stagingName(dir, 'tmp');
   try {
-    await mkdir(tmp);
-    for (const [name, data] of Object.entries(files)) await writeFile(join(tmp, name), data);
+    // Synchronous for the same reason as writeFileAtomic: no write still in flight at an interrupt.
+    mkdirSync(tmp);
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
     if (existing === 'dir') {
+      // The old sample is not tracked: an interrupt between the two renames must not delete it.
       const old = stagingName(dir, 'old');
-      await rename(dir, old);
-      await rename(tmp, dir);
+      unstage(old);
+      renameSync(dir, old);
+      renameSync(tmp, dir);
       await rm(old, { recursive: true, force: true });
     } else {
-      await rename(tmp, dir);
+      renameSync(tmp, dir);
     }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw fileError(dir, `cannot write (${fsReason(e)})`);
+  } finally {
+    unstage(tmp);
   }
 }
 

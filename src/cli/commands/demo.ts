@@ -7,9 +7,9 @@
  * it holds nothing but an earlier render's files (or nothing at all).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { nodeAssets, onPath } from '../../demo/assets-node.js';
 import { DemoEngine, seqDuration, type FrameInfo } from '../../demo/engine.js';
 import { checkAllFrames } from '../../demo/graph.js';
@@ -19,6 +19,7 @@ import { createNodeGpu } from '../../gpu/device-node.js';
 import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
+import { stagingName, unstage } from '../../util/atomic-node.js';
 import { fromHalfBits } from '../../util/half.js';
 import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
@@ -163,15 +164,9 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   if (frames > MAX_FRAMES) throw new CnnV3Error(`cnnv3 demo: ${frames} frames is more than ${MAX_FRAMES}: check --fps and --to`, 2);
   await checkOut(out);
   const ctx = await createNodeGpu({ adapter: 'auto' });
-  const staging = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${Math.floor(Math.random() * 0xffffffff).toString(16)}`);
+  // Tracked: Ctrl-C (or a kill) mid-render skips `finally`, and the CLI's signal handler removes it.
+  const staging = stagingName(out, 'tmp');
   let engine: DemoEngine | undefined;
-  // Ctrl-C (or a kill) mid-render skips `finally`: the staging folder must go all the same.
-  const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(staging, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps });
     await mkdir(staging, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
@@ -185,7 +180,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       const t = from + i / fps;
       const info: FrameInfo = engine.renderFrame(t, 1 / fps);
       const rgba = await readRgba16f(ctx.device, engine.sink);
-      await writeFile(join(staging, frameName(i)), encodePng({ width, height, channels: 3, depth: 8, data: floatRgbaTo8(rgba, 3) }));
+      // Synchronous: an interrupt never finds a frame write in flight in the staging folder it removes.
+      writeFileSync(join(staging, frameName(i)), encodePng({ width, height, channels: 3, depth: 8, data: floatRgbaTo8(rgba, 3) }));
       if (stability) {
         const frame = info.cnn && {
           output: await readRgba16f(ctx.device, engine.nodes.get(info.cnn.output)!),
@@ -214,10 +210,9 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     engine?.destroy();
     await rm(staging, { recursive: true, force: true });
+    unstage(staging);
     ctx.device.destroy();
   }
 }
