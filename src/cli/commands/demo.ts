@@ -23,6 +23,7 @@ import { stagingName, unstage } from '../../util/atomic-node.js';
 import { fromHalfBits } from '../../util/half.js';
 import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
+import { interruptExitCode, onInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -167,6 +168,9 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   // Tracked: Ctrl-C (or a kill) mid-render skips `finally`, and the CLI's signal handler removes it.
   const staging = stagingName(out, 'tmp');
   let engine: DemoEngine | undefined;
+  // A signal stops the render between frames, so the GPU device is destroyed before the process ends.
+  let stop = false;
+  const unregister = onInterrupt(() => (stop = true));
   try {
     engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps });
     await mkdir(staging, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
@@ -177,6 +181,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     const bar = new ProgressBar(io, 'demo', frames);
     const started = performance.now();
     for (let i = 0; i < frames; i++) {
+      if (stop) throw new CnnV3Error(`cnnv3 demo: interrupted at frame ${i}; nothing written to ${out}`, interruptExitCode());
       const t = from + i / fps;
       const info: FrameInfo = engine.renderFrame(t, 1 / fps);
       const rgba = await readRgba16f(ctx.device, engine.sink);
@@ -210,6 +215,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
     return 0;
   } finally {
+    unregister();
     engine?.destroy();
     await rm(staging, { recursive: true, force: true });
     unstage(staging);

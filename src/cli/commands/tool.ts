@@ -1,4 +1,5 @@
 import { intFlag, parseFlags, stringFlag } from '../args.js';
+import { onInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { STATIC_SERVER_DEFAULTS, startStaticServer, type RunningServer } from '../../serve/static-node.js';
 
@@ -34,11 +35,13 @@ export async function startTool(argv: string[], io: CliIO): Promise<RunningServe
 export async function toolCommand(argv: string[], io: CliIO): Promise<number> {
   const server = await startTool(argv, io);
   if (!server) return 0;
+  // Ctrl-C stops the server: the normal way to end this command, so it exits 0.
+  let unregister = () => {};
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    unregister = onInterrupt(resolve);
   });
+  unregister();
   await server.close();
+  process.exitCode = 0;
   return 0;
 }
