@@ -282,13 +282,19 @@ function setFilm(bytes: Uint8Array, label: string): void {
   ui.weightsNote.textContent += ` · FiLM: ${label}`;
 }
 
-function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string): void {
+/** A new input replaces the old: its video stops, the history starts black, nothing is kept for training. */
+function resetInputState(): void {
   stopVideo();
   historyDirty = true;
-  planes = p;
-  target = tgt;
+  target = undefined;
   trainable = undefined;
   photo = undefined;
+}
+
+function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string): void {
+  resetInputState();
+  planes = p;
+  target = tgt;
   planesDirty = true;
   ui.inputNote.textContent = label;
   scheduleRender();
@@ -355,12 +361,8 @@ function stopVideo(): void {
 
 /** Runs a video or the webcam through the effect, one frame at a time. */
 function playVideo(v: HTMLVideoElement, label: string): void {
-  stopVideo();
-  historyDirty = true;
+  resetInputState();
   video = v;
-  target = undefined;
-  trainable = undefined;
-  photo = undefined;
   untrainable = `train: ${label} cannot be trained on: load a photo with its target, a sample or an EXR`;
   const grab = document.createElement('canvas');
   const g2d = grab.getContext('2d', { willReadFrequently: true })!;
