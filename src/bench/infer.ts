@@ -8,10 +8,9 @@
  * 1920×1080 frame on an H100 (fp32 eager 1.66 ms); goal ≤ 0.30 ms.
  */
 import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels } from '../model/config.js';
-import { encodePlanes } from '../jobs/jobs.js';
+import { inferJob } from '../jobs/jobs.js';
 import { randomPlanes, randomWeights } from '../verify/random-input.js';
 import { openGpuRunner, type RunnerChoice } from '../jobs/runner-node.js';
-import { toBase64 } from '../util/base64.js';
 
 const ANCHOR_MS = 1.2;
 const GOAL_MS = 0.3;
@@ -27,14 +26,7 @@ async function main(): Promise<void> {
     console.log(`bench:infer  CNNv3Effect enc=[${config.encChannels.join(', ')}], ${runner.description}, ${frames} timed frames per size`);
     const w = randomWeights(config, 1);
     for (const [width, height] of [[640, 360], [1280, 720], [1920, 1080]] as const) {
-      const r = await runner.infer({
-        config,
-        planes: encodePlanes(randomPlanes(width, height, 1)),
-        weights: toBase64(w.weights),
-        film: toBase64(w.film),
-        cond: [0.5, 0.5, 0.5, 0.5, 0.5],
-        timingFrames: frames,
-      });
+      const r = await runner.infer({ ...inferJob({ config, ...w }, randomPlanes(width, height, 1), new Array<number>(config.filmCondDim).fill(0.5)), timingFrames: frames });
       const ms = r.gpuMs!;
       const how = r.timestamps ? `GPU timestamps, 5 CNN passes; ${r.wallMs!.toFixed(3)} ms/frame wall incl. feature packing` : 'wall time per frame incl. feature packing';
       let line = `  ${`${width}×${height}`.padEnd(10)} ${ms.toFixed(3).padStart(8)} ms/frame  ${(1000 / ms).toFixed(0).padStart(6)} fps  (${how})`;

@@ -6,9 +6,7 @@ import { loadSampleDir } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
-import { encodePlanes, type InferJob } from '../jobs/jobs.js';
 import type { RunnerChoice } from '../jobs/runner-node.js';
-import { toBase64 } from '../util/base64.js';
 import { decodeImage } from '../image/decode.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
 import { readInputFile } from '../util/read-node.js';
@@ -107,9 +105,4 @@ export function runnerChoice(command: string, values: Record<string, unknown>): 
   const g = stringFlag(values, 'gpu') ?? 'auto';
   if (g !== 'auto' && g !== 'dawn' && g !== 'chromium') throw new CnnV3Error(`cnnv3 ${command}: --gpu must be auto, dawn or chromium`, 2);
   return g;
-}
-
-/** The job infer and parity send to the GPU: the model's files, the planes to pack, the condition. */
-export function gpuJob(files: { weights: Uint8Array; film?: Uint8Array; config: ModelConfig }, planes: FeaturePlanes, cond: number[]): InferJob {
-  return { config: files.config, planes: encodePlanes(planes), weights: toBase64(files.weights), ...(files.film ? { film: toBase64(files.film) } : {}), cond };
 }

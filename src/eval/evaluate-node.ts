@@ -9,12 +9,11 @@ import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-no
 import type { Sample } from '../dataset/sample.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin } from '../export/read.js';
 import { planesFromSample } from '../effect/feature-pass.js';
-import { decodeRgba, encodePlanes } from '../jobs/jobs.js';
+import { decodeRgba, inferJob } from '../jobs/jobs.js';
 import type { GpuRunner } from '../jobs/runner-node.js';
 import { FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
-import { toBase64 } from '../util/base64.js';
 import { psnr, ssim } from '../image/metrics.js';
 
 export interface SampleScore {
@@ -115,13 +114,7 @@ export async function evaluateDataset(
     const s = await loadSampleDir(d, name);
     let out: ArrayLike<number>;
     if (runner) {
-      const r = await runner.infer({
-        config: input.config,
-        planes: encodePlanes(planesFromSample(s)),
-        weights: toBase64(input.weights),
-        ...(input.film ? { film: toBase64(input.film) } : {}),
-        cond: input.cond,
-      });
+      const r = await runner.infer(inferJob(input, planesFromSample(s), input.cond));
       out = decodeRgba(r);
     } else out = cpuOutput(input, s);
     const score = scoreSample(name, s, out);

@@ -54,6 +54,11 @@ export interface InferResult {
   timestamps?: boolean;
 }
 
+/** The job for a model's two files, the planes to pack and a condition (what infer, parity and eval send). */
+export function inferJob(files: { config: ModelConfig; weights: Uint8Array; film?: Uint8Array }, planes: FeaturePlanes, cond: number[]): InferJob {
+  return { config: files.config, planes: encodePlanes(planes), weights: toBase64(files.weights), ...(files.film ? { film: toBase64(files.film) } : {}), cond };
+}
+
 export function encodePlanes(p: FeaturePlanes): WirePlanes {
   const opt = (a?: ArrayBufferView) => (a ? toBase64(bytesOf(a)) : undefined);
   const w: WirePlanes = { width: p.width, height: p.height, albedo: toBase64(p.albedo) };

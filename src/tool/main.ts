@@ -22,6 +22,7 @@ import { readExr } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import { floatRgbaTo8, type Raster } from '../image/image.js';
+import { psnr } from '../image/metrics.js';
 import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { $, setStatus, showAdapter, showError } from './page-status.js';
@@ -235,22 +236,13 @@ async function render(): Promise<void> {
   const timings = g.timestamps ? await g.effect.readTimings() : undefined;
   ui.gpuTime.textContent = timings ? `GPU ${timings.total.toFixed(3)} ms (timestamp queries)` : `frame ${wall.toFixed(2)} ms (wall clock: no timestamp queries)`;
   ui.size.textContent = `${planes.width}×${planes.height}`;
-  ui.psnr.textContent = hasTarget ? `PSNR vs target ${psnr(await readRgba16f(device, g.nodes.get(OUTPUT)!), target!).toFixed(2)} dB` : '';
+  ui.psnr.textContent = hasTarget ? `PSNR vs target ${targetPsnr(await readRgba16f(device, g.nodes.get(OUTPUT)!), target!).toFixed(2)} dB` : '';
   setStatus('ready');
 }
 
-/** PSNR of the output's RGB against the 8-bit target, both in [0, 1]. */
-function psnr(out: Float32Array, tgt: Uint8Array): number {
-  let se = 0;
-  let n = 0;
-  for (let p = 0; p < tgt.length / 4; p++) {
-    for (let c = 0; c < 3; c++) {
-      const d = Math.min(1, Math.max(0, out[p * 4 + c]!)) - tgt[p * 4 + c]! / 255;
-      se += d * d;
-      n++;
-    }
-  }
-  return se === 0 ? Infinity : 10 * Math.log10(n / se);
+/** PSNR of the output's RGB (clamped to [0, 1]) against the 8-bit target. */
+function targetPsnr(out: Float32Array, tgt: Uint8Array): number {
+  return psnr(Float64Array.from(out, (v) => Math.min(1, Math.max(0, v))), Float64Array.from(tgt, (v) => v / 255), 4, [0, 1, 2]);
 }
 
 // ---------------------------------------------------------------- loading

@@ -75,8 +75,10 @@ export function applyConditionControls(
       if (sx < 0 || sx >= image.width) continue;
       const f = (sy * image.width + sx) * NUM_FEATURES;
       const t = (y * side + x) * 4;
-      const plain = [image.features[f]!, image.features[f + 1]!, image.features[f + 2]!, 1 - image.features[f + 19]!];
-      for (let c = 0; c < 4; c++) target[t + c] = plain[c]! + s * (target[t + c]! - plain[c]!);
+      for (let c = 0; c < 4; c++) {
+        const plain = c < 3 ? image.features[f + c]! : 1 - image.features[f + 19]!;
+        target[t + c] = plain + s * (target[t + c]! - plain);
+      }
     }
   }
 }

@@ -263,14 +263,5 @@ async function openEngine(opts: TrainOptions, table: ParamTable, images: TrainIm
     return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP });
   }
   hooks.onGpu?.(gpu);
-  const engine = await GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }).catch((e: unknown) => {
-    gpu.device.destroy();
-    throw e;
-  });
-  const close = engine.close.bind(engine);
-  engine.close = async () => {
-    await close();
-    gpu.device.destroy();
-  };
-  return engine;
+  return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }, true);
 }

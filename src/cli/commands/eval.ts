@@ -40,10 +40,10 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const cond = parseCond('eval', values, config);
   const json = values['json'] === true;
   let runner: GpuRunner | undefined;
+  if (values['ablate'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --ablate runs on the CPU reference: leave out --device gpu', 2);
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
     if (values['ablate']) {
-      if (device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --ablate runs on the CPU reference: leave out --device gpu', 2);
       const { full, rows } = await ablateDataset(input, modeRaw as InputMode | undefined, { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond });
       if (json) io.stdout(`${JSON.stringify({ full_psnr: full, groups: rows }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
       else {

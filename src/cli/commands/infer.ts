@@ -1,11 +1,11 @@
 import { CnnV3Error } from '../../errors.js';
-import { decodeRgba } from '../../jobs/jobs.js';
+import { decodeRgba, inferJob } from '../../jobs/jobs.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { writeFileAtomic } from '../../util/atomic-node.js';
 import { helpAsked, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, gpuJob, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const INFER_HELP = `Usage: cnnv3 infer --weights W [--film F] (--photo P | --sample DIR) [--cond b,n,a,s0,s1]
@@ -36,7 +36,7 @@ export async function inferCommand(argv: string[], io: CliIO): Promise<number> {
 
   const runner = await openGpuRunner(runnerChoice('infer', values));
   try {
-    const result = await runner.infer(gpuJob(files, input.planes, cond));
+    const result = await runner.infer(inferJob(files, input.planes, cond));
     const rgba = decodeRgba(result);
     // Opaque RGB unless asked: the network's alpha is rarely what an image viewer should show.
     const channels = values['alpha'] === true ? 4 : 3;

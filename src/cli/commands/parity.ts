@@ -1,10 +1,11 @@
 import { CnnV3Error } from '../../errors.js';
+import { inferJob } from '../../jobs/jobs.js';
 import { DEFAULT_MODEL_CONFIG } from '../../model/config.js';
 import { formatParityReport } from '../../verify/parity.js';
 import { randomPlanes, randomWeights } from '../../verify/random-input.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
 import { helpAsked, intFlag, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, gpuJob, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
@@ -46,7 +47,7 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
   }
   const runner = await openGpuRunner(runnerChoice('parity', values));
   try {
-    const report = await runner.parity(gpuJob(files, input.planes, cond));
+    const report = await runner.parity(inferJob(files, input.planes, cond));
     if (values['json']) io.stdout(`${JSON.stringify({ input: input.label, runner: runner.description, ...report }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
     else io.stdout(`Input: ${input.label}\nRunner: ${runner.description}\n${formatParityReport(report)}`);
     return report.pass ? 0 : 1;

@@ -16,13 +16,22 @@ export class GpuTrainEngine implements TrainEngine {
   private constructor(
     readonly ctx: GpuContext,
     readonly session: GpuTrainingSession,
+    private readonly ownsDevice: boolean,
   ) {
     this.description = `gpu (${ctx.adapterName})`;
   }
 
-  /** Uploads the training set; refused (with a message) when it does not fit the GPU. */
-  static async create(ctx: GpuContext, table: ParamTable, images: ReadonlyArray<GpuImageSource>, opts: SessionOptions): Promise<GpuTrainEngine> {
-    return new GpuTrainEngine(ctx, await GpuTrainingSession.create(ctx, table, images, opts));
+  /**
+   * Uploads the training set; refused (with a message) when it does not fit the GPU. With
+   * `ownsDevice`, the device is the engine's: destroyed by `close`, or when creation fails.
+   */
+  static async create(ctx: GpuContext, table: ParamTable, images: ReadonlyArray<GpuImageSource>, opts: SessionOptions, ownsDevice = false): Promise<GpuTrainEngine> {
+    try {
+      return new GpuTrainEngine(ctx, await GpuTrainingSession.create(ctx, table, images, opts), ownsDevice);
+    } catch (e) {
+      if (ownsDevice) ctx.device.destroy();
+      throw e;
+    }
   }
 
   setState(s: TrainState): void {
@@ -42,5 +51,6 @@ export class GpuTrainEngine implements TrainEngine {
 
   async close(): Promise<void> {
     this.session.destroy();
+    if (this.ownsDevice) this.ctx.device.destroy();
   }
 }
