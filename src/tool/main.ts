@@ -19,7 +19,7 @@ import { readRgba16f } from '../gpu/readback.js';
 import { TARGET_NODE, ViewPass, type ViewLayout, type ViewSource } from '../effect/view-pass.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
-import { readExr } from '../exr/exr.js';
+import { readExrParts } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import { floatRgbaTo8, type Raster } from '../image/image.js';
@@ -337,8 +337,8 @@ async function loadSampleFiles(files: File[]): Promise<void> {
 
 /** A Blender multilayer EXR: packed into a sample exactly as `cnnv3 pack-blender` does. */
 async function loadExr(file: File): Promise<void> {
-  const img = readExr(await bytesOf(file), file.name);
-  const { files, warnings } = packBlenderSample(img, { name: file.name });
+  const parts = readExrParts(await bytesOf(file), file.name); // passes may sit in any part
+  const { files, warnings } = packBlenderSample(parts, { name: file.name });
   const sample = await loadSample({ name: file.name, label: (f: SampleFileName) => `${file.name} (${f})`, read: async (f: SampleFileName) => files[f] });
   setInput(planesFromSample(sample), sample.target, `EXR ${file.name} (${sample.kind} mode)${warnings.length ? ` · ${warnings.join('; ')}` : ''}`);
   trainable = sample;
