@@ -24,6 +24,10 @@ test('the library entry bundles for the browser with no Node built-in reachable'
   for (const m of ['demo/seq.ts', 'effect/cnn-effect.ts', 'train/loop.ts', 'train/gpu/gpu-engine.ts', 'train/cpu/cpu-engine.ts', 'exr/exr.ts', 'demo/engine.ts', 'demo/effects.ts', 'demo/gbuffer/gbuffer-effect.ts']) {
     assert.ok(inputs.some((f) => f.includes(m)), `${m} is in the bundle`);
   }
+  // glTF decoders: meshoptimizer's is browser-safe and bundled; draco3dgltf (an Emscripten build
+  // that reads its .wasm with fs) is not: the player page loads its own (src/tool/draco-decoder.ts).
+  assert.ok(inputs.some((f) => f.includes('meshoptimizer/meshopt_decoder')), 'the meshopt decoder is in the bundle');
+  assert.deepEqual(inputs.filter((f) => f.includes('draco3d')), [], 'no Draco build in the library bundle');
   assert.ok(result.outputFiles[0]!.text.length > 1000);
 });
 

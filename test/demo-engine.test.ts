@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { nodeAssets } from '../src/demo/assets-node.js';
@@ -236,6 +236,7 @@ test('load errors name the .seq line and the file', async (t) => {
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=nope.glb\n`, /demo\.seq:2: .*nope\.glb: scene not found$/],
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=bad.glb\n`, /demo\.seq:2: bad\.glb: /, { 'bad.glb': new Uint8Array(40).fill(3) }],
     [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect f0 -> f0 f1 0 1\n`, /demo\.seq:2: GBufferEffect reads node f0, which it writes itself/],
+    [`SEQUENCE 0 0 "a"\nEFFECT + GBufferEffect -> f0 f1 0 1 scene=fox.glb animation=Jump\n`, /demo\.seq:2: fox\.glb: animation=Jump: no such animation \(it has 0 "Survey", 1 "Walk", 2 "Run"; or all, none\)$/, { 'fox.glb': new Uint8Array(readFileSync(join(REPO, 'test/fixtures/gltf/Fox.glb'))) }],
     [`SEQUENCE 0 0 "a"\nEFFECT + ImageFeaturesEffect -> f0 f1 0 1 image=cat.png\nEFFECT + GBufferEffect f0 -> g0 g1 0 1\n`, /demo\.seq:3: GBufferEffect reads only prev_cnn \(the previous output\), not f0$/],
   ];
   for (const [text, re, extra] of cases) {

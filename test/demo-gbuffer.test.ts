@@ -349,7 +349,7 @@ test('bad scene files: one line naming the file and the problem', async (t) => {
   const textured = topDownScene();
   const tex = textured.createTexture('broken').setImage(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])).setMimeType('image/png').setURI('broken.png');
   textured.getRoot().listMaterials()[0]!.setBaseColorTexture(tex);
-  await rejects(await new WebIO().writeBinary(textured), 'tex.glb', /tex\.glb: image broken(\.png)?: /);
+  await rejects(await new WebIO().writeBinary(textured), 'tex.glb', /tex\.glb: material "Ground material": base colour texture "broken(\.png)?": its image: not a PNG or JPEG image/);
 
   const { json } = await new WebIO().writeJSON(topDownScene());
   const external = enc(JSON.stringify(json));

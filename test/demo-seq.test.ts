@@ -181,8 +181,10 @@ test('params: known keys per class, duplicates, ranges', () => {
   const E = (rest: string) => `${S}EFFECT + ${rest}`;
   bad(E('CNNv3Effect a -> sink 0 1 weights=a.bin weights=b.bin'), 'demo.seq:3: duplicate key "weights"');
   bad(E('CNNv3Effect a -> sink 0 1 scene=x.glb'), 'demo.seq:3: unknown key "scene" for CNNv3Effect (known: weights, film, style_p0, style_p1, strength, ease)');
-  bad(E('GBufferEffect prev_cnn -> sink 0 1 weights=w.bin'), 'demo.seq:3: unknown key "weights" for GBufferEffect (known: scene)');
-  bad(E('GBufferEffect prev_cnn -> sink 0 1 __proto__=x'), 'demo.seq:3: unknown key "__proto__" for GBufferEffect (known: scene)');
+  bad(E('GBufferEffect prev_cnn -> sink 0 1 weights=w.bin'), 'demo.seq:3: unknown key "weights" for GBufferEffect (known: scene, animation, speed)');
+  bad(E('GBufferEffect prev_cnn -> sink 0 1 __proto__=x'), 'demo.seq:3: unknown key "__proto__" for GBufferEffect (known: scene, animation, speed)');
+  bad(E('GBufferEffect prev_cnn -> sink 0 1 speed=fast'), "demo.seq:3: speed=fast: must be a number (the animation clock's rate, 1 = as authored)");
+  bad(E('GBufferEffect prev_cnn -> sink 0 1 speed=1e999'), "demo.seq:3: speed=1e999: must be a number (the animation clock's rate, 1 = as authored)");
   bad(E('CNNv3Effect a -> sink 0 1 style_p0=1.5'), 'demo.seq:3: style_p0=1.5 is outside [0, 1]');
   bad(E('CNNv3Effect a -> sink 0 1 style_p1=-0.1'), 'demo.seq:3: style_p1=-0.1 is outside [0, 1]');
   bad(E('CNNv3Effect a -> sink 0 1 style_p1=NaN'), 'demo.seq:3: bad number "NaN" for style_p1');

@@ -12,7 +12,7 @@ import { parseSeq } from '../src/demo/seq.js';
 import { gpuAwait } from '../src/gpu/context.js';
 import { CnnNodeEffect } from '../src/effect/cnn-node-effect.js';
 import { cnnNodeLayouts, scaledSize, type EffectPath } from '../src/effect/cnn-effect.js';
-import { FEATURE_NODES, FeaturePass } from '../src/effect/feature-pass.js';
+import { FeaturePass } from '../src/effect/feature-pass.js';
 import { TextureNodes } from '../src/effect/nodes.js';
 import { ViewPass } from '../src/effect/view-pass.js';
 import { weightsFileConfig } from '../src/export/read.js';

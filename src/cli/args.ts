@@ -1,6 +1,7 @@
 /** Flag parsing on node:util's parseArgs, with user-facing messages instead of stack traces. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { CnnV3Error } from '../errors.js';
+import { FIT_MODES, type FitMode } from '../image/fit.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -102,3 +103,18 @@ export function intFlag(command: string, values: Record<string, unknown>, name: 
 export function numberFlag(command: string, values: Record<string, unknown>, name: string, fallback: number, min = -Infinity, max = Infinity): number {
   return boundedFlag(command, values, name, fallback, min, max, 'number');
 }
+
+/**
+ * A flag with a fixed set of values (`--NAME a|b|c`): the fallback when not given; a value
+ * outside the set is one line naming the flag and the valid values, with the nearest as a guess.
+ */
+export function choiceFlag<T extends string>(command: string, values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  const guess = nearest(raw, allowed);
+  throw new CnnV3Error(`cnnv3 ${command}: --${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`, 2);
+}
+
+/** `--fit stretch|contain|cover`: how an image meets a frame of another shape (image/fit.ts). */
+export const fitFlag = (command: string, values: Record<string, unknown>, fallback: FitMode): FitMode => choiceFlag(command, values, 'fit', FIT_MODES, fallback);

@@ -1,8 +1,10 @@
 /**
  * Ctrl-C and SIGTERM for the command line. Staged outputs are removed at once (atomic-node's
- * registry). A command holding a GPU device registers a stopper instead of being killed mid-frame
- * (ending the process while Dawn's threads run can crash it): the stopper makes the command
- * unwind through its `finally` blocks, and it then ends with the signal's exit code.
+ * registry). A command that may hold a GPU device (demo, train) registers a stopper instead of
+ * being killed mid-frame or mid-step (ending the process while Dawn's threads run can crash it
+ * with SIGSEGV): the stopper makes the command unwind through its `finally` blocks (the device
+ * destroyed, child processes such as ffmpeg stopped), and it then ends with the signal's exit
+ * code. test/interrupt.test.ts sends both signals at several moments of each long command.
  */
 import { removeStaged } from '../util/atomic-node.js';
 

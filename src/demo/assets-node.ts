@@ -9,6 +9,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { CnnV3Error, fileError } from '../errors.js';
 import { readInputFile } from '../util/read-node.js';
 import type { DemoAssets, VideoFrames } from './effects.js';
+import { nodeGltfDecoders } from './gbuffer/decoders-node.js';
+import type { FitMode } from '../image/fit.js';
 import type { Raster } from '../image/image.js';
 
 export const BUNDLED_WEIGHTS_DIR = new URL('../../examples/weights/', import.meta.url).pathname;
@@ -21,12 +23,24 @@ export function onPath(program: string): boolean {
 /** At most this many bytes of decoded video are held (a long clip at a large size is refused). */
 const MAX_VIDEO_BYTES = 1 << 30;
 
-/** Every frame of a video at width×height through ffmpeg, at `fps`. */
-function ffmpegVideo(path: string, width: number, height: number, fps: number): VideoFrames {
+/** ffmpeg's filters for image/fit.ts's modes (contain's bars black, as fitImage's). */
+export function ffmpegFitFilter(width: number, height: number, fit: FitMode): string {
+  switch (fit) {
+    case 'stretch':
+      return `scale=${width}:${height}`;
+    case 'contain':
+      return `scale=${width}:${height}:force_original_aspect_ratio=decrease,pad=${width}:${height}:-1:-1:black`;
+    case 'cover':
+      return `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`;
+  }
+}
+
+/** Every frame of a video at width×height (fitted as `fit` says) through ffmpeg, at `fps`. */
+function ffmpegVideo(path: string, width: number, height: number, fps: number, fit: FitMode): VideoFrames {
   const frameBytes = width * height * 3;
   const r = spawnSync(
     'ffmpeg',
-    ['-v', 'error', '-nostdin', '-i', path, '-vf', `fps=${fps},scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    ['-v', 'error', '-nostdin', '-i', path, '-vf', `fps=${fps},${ffmpegFitFilter(width, height, fit)}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
     { maxBuffer: MAX_VIDEO_BYTES, encoding: 'buffer' },
   );
   if (r.error) throw fileError(path, `cannot decode the video with ffmpeg (${r.error.message})`);
@@ -49,6 +63,7 @@ export function nodeAssets(seqPath: string, fps: number): DemoAssets {
   const hasFfmpeg = onPath('ffmpeg');
   const assets: DemoAssets = {
     read: (path, what) => readInputFile(at(path), what),
+    gltfDecoders: nodeGltfDecoders(),
     async bundledWeights() {
       try {
         const [weights, film] = await Promise.all([readFile(`${BUNDLED_WEIGHTS_DIR}cnn_v3_weights.bin`), readFile(`${BUNDLED_WEIGHTS_DIR}cnn_v3_film_mlp.bin`)]);
@@ -63,12 +78,12 @@ export function nodeAssets(seqPath: string, fps: number): DemoAssets {
     },
   };
   if (hasFfmpeg) {
-    assets.openVideo = async (path, width, height) => {
+    assets.openVideo = async (path, width, height, fit) => {
       const file = at(path);
       // Named here, before ffmpeg's own wording can get in the way.
       const kind = await stat(file).then((s) => (s.isDirectory() ? 'a directory' : 'ok'), () => 'not found');
       if (kind !== 'ok') throw fileError(file, kind === 'not found' ? 'video not found' : 'video is a directory');
-      return ffmpegVideo(file, width, height, fps);
+      return ffmpegVideo(file, width, height, fps, fit);
     };
   }
   else assets.videoUnsupported = 'video needs ffmpeg on PATH in Node (apt-get install ffmpeg), and it is not there';

@@ -4,26 +4,30 @@
  * browser player: fetched URLs), so this module never touches the file system.
  *
  * - ImageFeaturesEffect `[prev_cnn] -> feat0 feat1`: a photo (`image=`) or a video frame
- *   (`video=`, where the platform decodes video) in simple mode, scaled to cover the frame
- *   (centre crop, Lanczos-3), packed by FeaturePass. Without `prev_cnn` as input, ch 9–11 are 0.
+ *   (`video=`, where the platform decodes video) in simple mode, fitted to the frame (`fit`,
+ *   default cover: centre crop; image/fit.ts; Lanczos-3), packed by FeaturePass. Without
+ *   `prev_cnn` as input, ch 9–11 are 0.
  * - CNNv3Effect `feat0 feat1 -> out`: the network. `weights=` (default: the bundled example
  *   weights), `film=` (default: the bundled FiLM MLP when `weights=` is not given, else the
  *   identity FiLM: another model's weights need their own MLP), `style_p0=`/`style_p1=`
  *   (default 0.5). FiLM inputs are set every frame from the beat and the audio.
  * - GBufferEffect `[prev_cnn] -> feat0 feat1`: src/demo/gbuffer (`scene=` a glTF/GLB, default its
- *   built-in scene); URIs inside the scene resolve relative to it.
+ *   built-in scene; `animation=` a name or index, `all` or `none`; `speed=` the animation clock's
+ *   rate); URIs inside the scene resolve relative to it.
  * Paths in params are relative to the `.seq` file. Every load error names `file:line`.
  */
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import { readWeightsBin, weightsFileConfig } from '../export/read.js';
-import { CNNv3Effect } from '../effect/cnn-effect.js';
+import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
 import type { GpuContext } from '../gpu/context.js';
 import { FeaturePass, planesFromPhoto } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
 import { decodeImage } from '../image/decode.js';
 import { toRgba8, type Raster } from '../image/image.js';
+import { fitResize, type FitMode } from '../image/fit.js';
 import { resizeLanczos3 } from '../image/resize.js';
 import { GBufferEffect, type GBufferOptions } from './gbuffer/gbuffer-effect.js';
+import type { GltfDecoders } from './gbuffer/scene.js';
 import { PREV_CNN, SINK } from './graph.js';
 import { parseTrack, trackAt, type Ease, type Track } from './keyframes.js';
 import type { SeqEffect, SeqFile } from './seq.js';
@@ -63,26 +67,29 @@ export interface DemoAssets {
   bundledWeights(): Promise<{ weights: Uint8Array; film: Uint8Array }>;
   /** A resolver for URIs inside a file the `.seq` names (glTF buffers and images). */
   resolver(path: string): (uri: string) => Promise<Uint8Array>;
-  /** Video decoding; absent where the platform has none. */
-  openVideo?: (path: string, width: number, height: number) => Promise<VideoFrames>;
+  /** Video decoding, each frame fitted to width×height as `fitImage` does; absent where the platform has none. */
+  openVideo?: (path: string, width: number, height: number, fit: FitMode) => Promise<VideoFrames>;
   /** Says why video is unavailable, for the error message. */
   videoUnsupported?: string;
+  /** glTF decoders the platform has (Draco); absent: a Draco-compressed scene is refused by name. */
+  gltfDecoders?: GltfDecoders;
 }
 
 export const DEFAULT_STYLE = 0.5;
 
-/** `image` scaled to cover width×height (centre crop, then Lanczos-3), as RGBA8. */
-export function coverResize(image: Raster, width: number, height: number): Raster {
-  const rgba = toRgba8(image);
-  const scale = Math.max(width / image.width, height / image.height);
-  const cw = Math.min(image.width, Math.max(1, Math.round(width / scale)));
-  const ch = Math.min(image.height, Math.max(1, Math.round(height / scale)));
-  const x0 = Math.floor((image.width - cw) / 2);
-  const y0 = Math.floor((image.height - ch) / 2);
-  const crop = new Uint8Array(cw * ch * 4);
-  for (let y = 0; y < ch; y++) crop.set(rgba.subarray(((y0 + y) * image.width + x0) * 4, ((y0 + y) * image.width + x0 + cw) * 4), y * cw * 4);
-  return { width, height, channels: 4, depth: 8, data: resizeLanczos3(crop, cw, ch, 4, width, height) };
+/** How the demo fits an image or video into its frame unless told otherwise. */
+export const DEFAULT_DEMO_FIT: FitMode = 'cover';
+
+/**
+ * `image` fitted to width×height (image/fit.ts; Lanczos-3), as RGBA8. `contain`'s bars are
+ * opaque black (0, 0, 0, 255): black albedo, transp 0, as a letterboxed video's bars are.
+ */
+export function fitImage(image: Raster, width: number, height: number, fit: FitMode): Raster {
+  return { width, height, channels: 4, depth: 8, data: fitResize(toRgba8(image), image.width, image.height, 4, width, height, fit, resizeLanczos3, [0, 0, 0, 255]) };
 }
+
+/** `image` scaled to cover width×height (centre crop, then Lanczos-3), as RGBA8. */
+export const coverResize = (image: Raster, width: number, height: number): Raster => fitImage(image, width, height, 'cover');
 
 /**
  * The shared node pool seen through one FeaturePass: its packed outputs and prev_cnn are the
@@ -117,25 +124,25 @@ export class ImageFeaturesEffect implements DemoEffect {
     private readonly video: VideoFrames | undefined,
     private readonly fps: number,
   ) {
-    this.pass = new FeaturePass(ctx, { feat0: outputs[0], feat1: outputs[1], prev });
+    this.pass = new FeaturePass(ctx.device, { feat0: outputs[0], feat1: outputs[1], prev });
   }
 
-  static async create(ctx: GpuContext, e: SeqEffect, assets: DemoAssets, size: { width: number; height: number; fps: number }): Promise<ImageFeaturesEffect> {
+  static async create(ctx: GpuContext, e: SeqEffect, assets: DemoAssets, size: EffectFactoryOptions): Promise<ImageFeaturesEffect> {
     const prev = e.inputs.includes(PREV_CNN) ? PREV_CNN : NO_PREV;
     const outputs = e.outputs as [string, string];
     const image = e.params['image'];
     if (image !== undefined) {
       const photo = decodeImage(await assets.read(image, 'image'), image);
-      return new ImageFeaturesEffect(ctx, outputs, prev, coverResize(photo, size.width, size.height), undefined, size.fps);
+      return new ImageFeaturesEffect(ctx, outputs, prev, fitImage(photo, size.width, size.height, size.fit ?? DEFAULT_DEMO_FIT), undefined, size.fps);
     }
     const video = e.params['video']!;
     if (!assets.openVideo) throw new CnnV3Error(`video=${video}: ${assets.videoUnsupported ?? 'video is not supported here'}; use image=`);
-    return new ImageFeaturesEffect(ctx, outputs, prev, undefined, await assets.openVideo(video, size.width, size.height), size.fps);
+    return new ImageFeaturesEffect(ctx, outputs, prev, undefined, await assets.openVideo(video, size.width, size.height, size.fit ?? DEFAULT_DEMO_FIT), size.fps);
   }
 
   render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
     if (!this.view) {
-      const device = this.pass.ctx.device;
+      const device = this.pass.device;
       this.view = new FeatureNodes(device, nodes, new Set([...this.outputs, this.prev]));
     }
     // A video uploads the frame under the effect's clock, once per distinct video frame.
@@ -164,7 +171,7 @@ export class CNNv3EffectAdapter implements DemoEffect {
   readonly cnnOutput: string;
 
   private constructor(
-    private readonly effect: CNNv3Effect,
+    private readonly effect: CnnNodeEffect,
     private readonly style: [Track, Track],
     /** Overrides the model's strength entry (strength=); absent: the entry keeps its frame value. */
     private readonly strength: Track | undefined,
@@ -183,14 +190,7 @@ export class CNNv3EffectAdapter implements DemoEffect {
     // The model's widths and output mode come from the file's trailer when it has one.
     const config = weightsFileConfig(weights, weightsName);
     readWeightsBin(config, weights, weightsName);
-    const effect = new CNNv3Effect(ctx, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!], e.start, e.end, config);
-    try {
-      effect.uploadWeights(ctx.device.queue, weights);
-      if (film) effect.uploadFilmMlp(film, filmPath ?? 'bundled cnn_v3_film_mlp.bin');
-    } catch (err) {
-      effect.destroy();
-      throw err;
-    }
+    const effect = new CnnNodeEffect(ctx.device, { weights, ...(film ? { film } : {}), config, names: { weights: weightsName, film: filmPath ?? 'bundled cnn_v3_film_mlp.bin' } }, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!]);
     if (e.params['strength'] !== undefined && config.strengthCond === undefined) {
       effect.destroy();
       throw new CnnV3Error(`strength=: ${weightsName} has no strength knob (it was trained without --strength-cond)`);
@@ -203,13 +203,13 @@ export class CNNv3EffectAdapter implements DemoEffect {
   condition(frame: Pick<DemoFrame, 'beat_phase' | 'beat_norm' | 'audio_intensity' | 'localTime'>): number[] {
     const t = frame.localTime;
     const cond = [frame.beat_phase, frame.beat_norm, frame.audio_intensity, trackAt(this.style[0], t, this.ease), trackAt(this.style[1], t, this.ease)];
-    const k = this.effect.config.strengthCond;
+    const k = this.effect.effect.config.strengthCond;
     if (this.strength && k !== undefined) cond[k] = trackAt(this.strength, t, this.ease);
-    return cond.slice(0, this.effect.config.filmCondDim);
+    return cond.slice(0, this.effect.effect.config.filmCondDim);
   }
 
   render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
-    this.effect.setFilmParams(this.condition(frame));
+    this.effect.effect.setFilmParams(this.condition(frame));
     this.effect.render(encoder, frame, nodes);
   }
 
@@ -244,6 +244,8 @@ export interface EffectFactoryOptions {
   width: number;
   height: number;
   fps: number;
+  /** How images and videos meet the frame (default DEFAULT_DEMO_FIT, cover). */
+  fit?: FitMode;
 }
 
 /** Builds the effect of one EFFECT line; any problem becomes `file:line: message`. */
@@ -296,5 +298,9 @@ async function createGBuffer(ctx: GpuContext, e: SeqEffect, assets: DemoAssets):
     opts.sceneName = scene;
     opts.resolveUri = assets.resolver(scene);
   }
+  if (assets.gltfDecoders) opts.decoders = assets.gltfDecoders;
+  if (e.params['animation'] !== undefined) opts.animation = e.params['animation'];
+  // Checked by the parser: a finite decimal.
+  if (e.params['speed'] !== undefined) opts.animationSpeed = Number(e.params['speed']);
   return new GBufferAdapter(ctx.device, await GBufferEffect.create(ctx, opts), new Set([...outputs, prev]));
 }

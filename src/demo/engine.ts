@@ -16,6 +16,7 @@
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
 import { TextureNodes } from '../effect/nodes.js';
+import type { FitMode } from '../image/fit.js';
 import { createEffect, type DemoAssets, type DemoEffect, type DemoFrame } from './effects.js';
 import { checkAllFrames, planAt, PREV_CNN, SINK, type FramePlan } from './graph.js';
 import type { SeqFile } from './seq.js';
@@ -29,6 +30,10 @@ export interface EngineOptions {
   height: number;
   /** Frames per second the caller plays at (video effects step at this rate). */
   fps: number;
+  /** How ImageFeaturesEffect fits a photo or video into the frame (default cover: centre crop). */
+  fit?: FitMode;
+  /** Checked between effects while loading (each may compile pipelines for seconds): aborted, load throws its reason. */
+  signal?: AbortSignal;
 }
 
 /** What a frame did, for readbacks (stability) and tests. */
@@ -91,7 +96,10 @@ export class DemoEngine {
     const engine = new DemoEngine(ctx, seq, options, audio);
     try {
       for (const s of seq.sequences) {
-        for (const e of s.effects) engine.effects.set(e.index, await createEffect(ctx, seq, e, assets, options));
+        for (const e of s.effects) {
+          options.signal?.throwIfAborted();
+          engine.effects.set(e.index, await createEffect(ctx, seq, e, assets, options));
+        }
       }
     } catch (e) {
       engine.destroy();

@@ -23,7 +23,9 @@
  * - Node names are identifiers (`[A-Za-z_][A-Za-z0-9_]*`); an effect may have no inputs but needs
  *   at least one output. Graph rules (sink, prev_cnn, read-before-write) are checked in graph.ts.
  * - key=value params follow the times; values are kept as strings, keys are checked per class:
- *   GBufferEffect: scene; ImageFeaturesEffect: image or video (exactly one);
+ *   GBufferEffect: scene, animation (a name or index of the scene's, `all` or `none`; checked
+ *   against the scene when it loads), speed (a number: the animation clock's rate, default 1);
+ *   ImageFeaturesEffect: image or video (exactly one);
  *   CNNv3Effect: weights, film, style_p0, style_p1 (style_* numbers in [0, 1]).
  * Every error is a CnnV3Error `file:line: message` (`file: no SEQUENCE` for a file without one).
  */
@@ -38,7 +40,7 @@ export type EffectClass = (typeof EFFECT_CLASSES)[number];
 
 /** Known `key=value` params of each effect class. */
 export const EFFECT_KEYS: Readonly<Record<EffectClass, readonly string[]>> = {
-  GBufferEffect: ['scene'],
+  GBufferEffect: ['scene', 'animation', 'speed'],
   ImageFeaturesEffect: ['image', 'video'],
   CNNv3Effect: ['weights', 'film', 'style_p0', 'style_p1', 'strength', 'ease'],
 };
@@ -174,6 +176,7 @@ function parseParams(className: EffectClass, toks: Token[]): Record<string, stri
       }
     }
     if (key === 'ease' && !(EASES as readonly string[]).includes(value)) throw new LineError(`ease=${value}: must be one of ${EASES.join(', ')}`);
+    if (key === 'speed' && (t.quoted || !DECIMAL.test(value) || !Number.isFinite(Number(value)))) throw new LineError(`speed=${value}: must be a number (the animation clock's rate, 1 = as authored)`);
     params[key] = value;
   }
   if (className === 'ImageFeaturesEffect') {

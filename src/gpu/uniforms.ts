@@ -17,7 +17,7 @@ export const UNIFORM_LAYOUTS = {
   /** GBufferEffect's per-frame uniforms (gbuffer_raster.wgsl); matrices column-major f32. */
   GBufferFrame: { size: 224, offsets: { view_proj: 0, view: 64, light_view_proj: 128, light_dir: 192, shadow: 208 } },
   /** GBufferEffect's per-draw uniforms, one 256-byte slot each (dynamic offset). */
-  GBufferObject: { size: 160, offsets: { model: 0, normal_matrix: 64, base_color: 128, matid: 144, alpha_mode: 148, alpha_cutoff: 152, has_normals: 156 } },
+  GBufferObject: { size: 192, offsets: { model: 0, normal_matrix: 64, base_color: 128, emissive: 144, matid: 160, alpha_mode: 164, alpha_cutoff: 168, has_normals: 172, unlit: 176, joint_offset: 180 } },
 } as const;
 
 /** The CNN passes' structs, written by writeUniform. */

@@ -9,12 +9,14 @@ import filmUrl from '../../examples/weights/cnn_v3_film_mlp.bin?url';
 import weightsUrl from '../../examples/weights/cnn_v3_weights.bin?url';
 import exampleSeq from '../../examples/demo/example.seq?raw';
 import { SinkBlit } from '../demo/blit.js';
-import { coverResize, type DemoAssets, type VideoFrames } from '../demo/effects.js';
+import { fitImage, type DemoAssets, type VideoFrames } from '../demo/effects.js';
+import type { FitMode } from '../image/fit.js';
 import { DemoEngine } from '../demo/engine.js';
 import { parseSeq, type SeqFile } from '../demo/seq.js';
 import { CnnV3Error, fileError } from '../errors.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { $, setStatus, showAdapter, showError } from './page-status.js';
+import { loadDracoDecoder } from './draco-decoder.js';
 
 const EXAMPLE_PATH = 'examples/demo/example.seq';
 /** The example's files, by repository path (Vite copies each into the build). */
@@ -57,7 +59,7 @@ const resolvePath = (seqPath: string, path: string) => decodeURIComponent(new UR
 const baseName = (p: string) => p.split(/[\\/]/).pop() ?? p;
 
 /** A video played along in a hidden element; each frame is grabbed at the demo's size. */
-async function browserVideo(bytes: Uint8Array, name: string, width: number, height: number): Promise<VideoFrames> {
+async function browserVideo(bytes: Uint8Array, name: string, width: number, height: number, fit: FitMode): Promise<VideoFrames> {
   const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>]));
   const video = document.createElement('video');
   video.muted = true;
@@ -76,7 +78,7 @@ async function browserVideo(bytes: Uint8Array, name: string, width: number, heig
       if (video.paused && t < video.duration) void video.play().catch(() => {});
       g.drawImage(video, 0, 0);
       const img = g.getImageData(0, 0, grab.width, grab.height);
-      return coverResize({ width: grab.width, height: grab.height, channels: 4, depth: 8, data: new Uint8Array(img.data.buffer) }, width, height);
+      return fitImage({ width: grab.width, height: grab.height, channels: 4, depth: 8, data: new Uint8Array(img.data.buffer) }, width, height, fit);
     },
     destroy() {
       video.pause();
@@ -90,7 +92,8 @@ function makeAssets(read: (path: string, what: string) => Promise<Uint8Array>): 
     read,
     bundledWeights: async () => ({ weights: await fetchBytes(weightsUrl, 'cnn_v3_weights.bin'), film: await fetchBytes(filmUrl, 'cnn_v3_film_mlp.bin') }),
     resolver: (path) => (uri) => read(resolvePath(path, uri), `file ${uri} referenced by ${path}`),
-    openVideo: async (path, width, height) => browserVideo(await read(path, 'video'), path, width, height),
+    openVideo: async (path, width, height, fit) => browserVideo(await read(path, 'video'), path, width, height, fit),
+    gltfDecoders: { draco: loadDracoDecoder },
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import type { Sample } from '../dataset/sample.js';
+import { fitResize, type FitMode } from '../image/fit.js';
 import { resizeLanczos3, resizeNearest } from '../image/resize.js';
 import { roundToHalf } from '../util/half.js';
 import { Rng } from '../util/rng.js';
@@ -20,27 +21,34 @@ export interface TrainImage {
   style?: [number, number];
 }
 
-/** A sample resized to size×size: Lanczos for colour-like planes, nearest for geometry and ids. */
-export function resizeSample(s: Sample, size: number): Sample {
-  const lz = (data: Uint8Array, c: number) => resizeLanczos3(data, s.width, s.height, c, size, size);
-  const nn = <T extends Uint8Array | Uint16Array>(data: T, c: number) => resizeNearest(data, s.width, s.height, c, size, size);
+/**
+ * A sample brought to size×size (`fit`, default stretch; image/fit.ts): Lanczos for colour-like
+ * planes, nearest for geometry and ids. `contain`'s bars are an opaque black photo region: albedo
+ * and target black with target alpha 255, transp 0 (opaque), neutral normal (128, 128), depth 0,
+ * matid 0, shadow 255 (lit), the values pack-photo gives a photo's own pixels.
+ */
+export function resizeSample(s: Sample, size: number, fit: FitMode = 'stretch'): Sample {
+  const lz = (data: Uint8Array, c: number, pad: number[]) => fitResize(data, s.width, s.height, c, size, size, fit, resizeLanczos3, pad);
+  const nn = <T extends Uint8Array | Uint16Array>(data: T, c: number, pad: number[]) => fitResize(data, s.width, s.height, c, size, size, fit, resizeNearest, pad);
   return {
     ...s,
     width: size,
     height: size,
-    albedo: lz(s.albedo, 3),
-    target: lz(s.target, 4),
-    shadow: lz(s.shadow, 1),
-    transp: lz(s.transp, 1),
-    normal: nn(s.normal, 2),
-    depth: nn(s.depth, 1),
-    matid: nn(s.matid, 1),
+    albedo: lz(s.albedo, 3, [0, 0, 0]),
+    target: lz(s.target, 4, [0, 0, 0, 255]),
+    shadow: lz(s.shadow, 1, [255]),
+    transp: lz(s.transp, 1, [0]),
+    normal: nn(s.normal, 2, [128, 128]),
+    depth: nn(s.depth, 1, [0]),
+    matid: nn(s.matid, 1, [0]),
   };
 }
 
 export interface TrainingSetOptions {
   fullImage: boolean;
   imageSize: number;
+  /** How fullImage brings an image to imageSize² (default stretch). */
+  fit?: FitMode;
   patchSize: number;
   patchesPerImage: number;
   detector: Detector;
@@ -49,7 +57,7 @@ export interface TrainingSetOptions {
 }
 
 export function prepareImage(sample: Sample, opts: TrainingSetOptions, index: number): TrainImage {
-  const s = opts.fullImage ? resizeSample(sample, opts.imageSize) : sample;
+  const s = opts.fullImage ? resizeSample(sample, opts.imageSize, opts.fit) : sample;
   const target = new Float32Array(s.width * s.height * 4);
   for (let i = 0; i < target.length; i++) target[i] = s.target[i]! / 255;
   const centres = opts.fullImage

@@ -23,6 +23,11 @@ export interface EpochPlan {
    * conditions on the host takes them from here, so a run is the same for the same seed.
    */
   rng: Rng;
+  /**
+   * Polled between steps (CPU) or chunks of steps (GPU, with nothing left in flight): once
+   * aborted, the epoch throws the signal's reason (an interrupted run ends there).
+   */
+  signal?: AbortSignal;
 }
 
 export interface EpochOutcome {

@@ -72,6 +72,11 @@ export interface LoopHooks {
   save?(kind: 'epoch' | 'best', snap: Snapshot): Promise<string>;
   /** Polled between epochs: true ends the run early (the state so far is returned). */
   shouldStop?(): boolean;
+  /**
+   * Aborts the run (Ctrl-C in the CLI): checked before each epoch and by the engine between
+   * steps; the loop then throws the signal's reason, writing nothing more.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LoopResult {
@@ -100,6 +105,7 @@ export async function runTrainingLoop(
   engine.setState(state);
 
   for (let epoch = startEpoch + 1; epoch <= settings.epochs; epoch++) {
+    hooks.signal?.throwIfAborted();
     // The state the epoch starts from: if it diverges or the device is lost, the last good one.
     const before: Snapshot = { epoch: epoch - 1, loss: records.at(-1)?.loss ?? NaN, state, rng: rng.getState(), bestValLoss: bestVal };
     const keepLastGood = async () => (epoch - 1 > startEpoch && hooks.save ? await hooks.save('epoch', before) : lastCheckpoint);
@@ -112,7 +118,7 @@ export async function runTrainingLoop(
     const t0 = performance.now();
     let done = 0;
     const outcome = await engine
-      .epoch({ order, lr, rng }, (k) => {
+      .epoch({ order, lr, rng, ...(hooks.signal ? { signal: hooks.signal } : {}) }, (k) => {
         done += k;
         hooks.onEvent?.({ type: 'progress', epoch, done, steps });
       })

@@ -1,5 +1,6 @@
 /** `cnnv3 train` options: the playbook's flags (same names, same defaults) and this port's additions. */
 import type { InputMode } from '../dataset/layout.js';
+import type { FitMode } from '../image/fit.js';
 import type { OutputMode } from '../model/config.js';
 import type { Detector } from './keypoints.js';
 
@@ -18,6 +19,11 @@ export interface TrainOptions {
   channelDropoutP: number;
   fullImage: boolean;
   imageSize: number;
+  /**
+   * How --full-image brings each image to imageSize²: stretch (the aspect changes), contain
+   * (letterbox: opaque black bars, see train/data.ts) or cover (centre crop).
+   */
+  fit: FitMode;
   encChannels: [number, number];
   filmCondDim: number;
   /** dec0's output: the playbook's sigmoid, or the opt-in residual (ModelConfig.output). */
@@ -51,6 +57,7 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   channelDropoutP: 0.3,
   fullImage: false,
   imageSize: 256,
+  fit: 'stretch',
   encChannels: [4, 8],
   filmCondDim: 5,
   outputMode: 'sigmoid',

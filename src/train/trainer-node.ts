@@ -10,6 +10,7 @@ import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint-node.js
 import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
 import { CnnV3Error, fileError } from '../errors.js';
+import { aspectDiffers, formatAspect } from '../image/fit.js';
 import type { GpuContext } from '../gpu/context.js';
 import { FILM_COND_NAMES, STYLE_COND_INDEX, describeConfig, makeModelConfig, sameModelConfig, sameNetwork, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
@@ -40,7 +41,7 @@ export const checkpointPath = (dir: string, epoch: number) => join(dir, `checkpo
 
 
 /** The training images and the held-out ones (--val-split of the samples, or --val DIR). */
-async function loadImages(opts: TrainOptions, seed: number, onEvent: (e: TrainRunEvent) => void): Promise<{ train: TrainImage[]; val: TrainImage[] }> {
+async function loadImages(opts: TrainOptions, seed: number, onEvent: (e: TrainRunEvent) => void, signal: AbortSignal | undefined): Promise<{ train: TrainImage[]; val: TrainImage[]; stretched: Stretched[] }> {
   const dirs = (await discoverSamples(opts.input, opts.inputMode)).map((d) => ({ dir: d, root: opts.input }));
   let valDirs: typeof dirs = [];
   let trainDirs = dirs;
@@ -56,17 +57,37 @@ async function loadImages(opts: TrainOptions, seed: number, onEvent: (e: TrainRu
   }
   const total = trainDirs.length + valDirs.length;
   let done = 0;
+  const stretched: Stretched[] = [];
   const load = async (list: typeof dirs, forVal: boolean) => {
     const out: TrainImage[] = [];
     for (const [i, { dir, root }] of list.entries()) {
+      signal?.throwIfAborted();
       const sample = await loadSampleDir(dir, sampleName(root, dir));
+      if (opts.fullImage && opts.fit === 'stretch' && aspectDiffers(sample.width, sample.height, opts.imageSize, opts.imageSize)) {
+        stretched.push({ dir, width: sample.width, height: sample.height });
+      }
       // Held-out images are scored whole: they need no patch centres.
       out.push(prepareImage(sample, forVal ? { ...opts, seed, detector: 'random', patchesPerImage: 1 } : { ...opts, seed }, i));
       onEvent({ type: 'load', done: ++done, total, name: sample.name });
     }
     return out;
   };
-  return { train: await load(trainDirs, false), val: await load(valDirs, true) };
+  return { train: await load(trainDirs, false), val: await load(valDirs, true), stretched };
+}
+
+/** A sample whose aspect --full-image --fit stretch changes. */
+interface Stretched {
+  dir: string;
+  width: number;
+  height: number;
+}
+
+/** One line for the samples --fit stretch distorts (more than 1% of aspect), naming the first. */
+function stretchWarning(stretched: Stretched[], total: number, size: number): string {
+  const ex = stretched[0]!;
+  const example = `${ex.dir} (${ex.width}×${ex.height}, aspect ${formatAspect(ex.width, ex.height)})`;
+  const what = stretched.length === 1 ? example : `${stretched.length} of ${total} samples, e.g. ${example},`;
+  return `warning: --full-image stretches ${what} to ${size}×${size} (aspect ${formatAspect(size, size)}); --fit contain (letterbox) or --fit cover (centre crop) keeps the shape\n`;
 }
 
 async function readLog(path: string): Promise<EpochRecord[]> {
@@ -102,6 +123,12 @@ export interface TrainHooks {
   onGpu?: (ctx: GpuContext) => void;
   /** Loading and step progress, and each finished epoch. */
   onEvent?: (e: TrainRunEvent) => void;
+  /**
+   * Stops the run (the CLI's Ctrl-C): checked between samples while loading and between steps
+   * while training; train() then closes its engine (a GPU device is destroyed with no work in
+   * flight) and throws the signal's reason. Checkpoints already written stay.
+   */
+  signal?: AbortSignal;
 }
 
 export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -131,7 +158,8 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   }
 
   io.stdout(`${describeModel(buildParamTable(network))}\n`);
-  const { train: images, val: valImages } = await loadImages(opts, seed, onEvent);
+  const { train: images, val: valImages, stretched } = await loadImages(opts, seed, onEvent, hooks.signal);
+  if (stretched.length > 0) io.stderr(stretchWarning(stretched, images.length + valImages.length, opts.imageSize));
   const config = withControls(network, opts, images, io);
   if (resumed && !sameModelConfig(resumed.config, config)) {
     throw fileError(opts.resume!, `checkpoint has ${describeConfig(resumed.config)} but this run has ${describeConfig(config)}: pass the same --strength-cond and samples with the same style.json`);
@@ -198,6 +226,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
       start,
       {
         onEvent,
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
         afterEpoch: async (r, best) => {
           const val = r.val_loss === undefined ? '' : `  val ${r.val_loss.toFixed(6)} (${r.val_psnr!.toFixed(2)} dB)${best ? ' best' : ''}`;
           io.stdout(`Epoch ${r.epoch}/${opts.epochs}  loss ${r.loss.toFixed(6)}${val}  ${r.patches_per_s.toFixed(0)} patches/s  lr ${r.lr.toExponential(2)}  ${r.seconds.toFixed(1)}s\n`);

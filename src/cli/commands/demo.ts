@@ -6,34 +6,38 @@
  * DIR, which replaces DIR only when everything succeeded. An existing DIR is replaced only when
  * it holds nothing but an earlier render's files (or nothing at all).
  */
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { nodeAssets, onPath } from '../../demo/assets-node.js';
 import { DemoEngine, seqDuration, type FrameInfo } from '../../demo/engine.js';
+import { DEFAULT_DEMO_FIT } from '../../demo/effects.js';
 import { checkAllFrames } from '../../demo/graph.js';
 import { parseSeq } from '../../demo/seq.js';
 import { CnnV3Error, fileError } from '../../errors.js';
+import type { GpuContext } from '../../gpu/context.js';
 import { createNodeGpu } from '../../gpu/device-node.js';
 import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { stagingName, unstage } from '../../util/atomic-node.js';
 import { fromHalfBits } from '../../util/half.js';
-import { helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
+import { fitFlag, helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
 import { interruptExitCode, onInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 export const DEMO_HELP = `Usage: cnnv3 demo FILE.seq --out DIR [--width 320] [--height 180] [--fps 30]
-                  [--from S] [--to S] [--stability]
+                  [--from S] [--to S] [--fit cover|contain|stretch] [--stability]
 
 Renders a .seq demo (SPEC §8) headless on WebGPU through Dawn (a hardware GPU, else
 SwiftShader) to DIR/frame_00000.png, frame_00001.png, … (frame i shows t = from + i/fps), then
 DIR/demo.mp4 (H.264, else MPEG-4; yuv420p; with the AUDIO track) when ffmpeg is on PATH.
 --to defaults to the end of the last effect. Paths inside the .seq are relative to it.
+--fit: how an ImageFeaturesEffect photo or video meets a frame of another shape: cover (scale
+to fill, centre crop; the default), contain (letterbox: the whole image, black bars) or stretch.
 --stability prints the temporal stability of the output: the mean absolute frame-to-frame
 change of the CNN output against that of its albedo input, per second of the clip.
 DIR is replaced only if it is empty or holds an earlier render; nothing is half-written.
@@ -120,14 +124,38 @@ export function formatStability(t: ReturnType<StabilityMeter['table']>): string 
   return s;
 }
 
-function encodeMp4(io: CliIO, dir: string, frames: number, fps: number, audio: { path: string; from: number } | undefined): void {
+/**
+ * DIR/demo.mp4 from the frames. ffmpeg runs asynchronously, so a Ctrl-C is handled while it
+ * encodes: `signal` stops it and this throws `interrupted(…)`. ffmpeg ending on a signal of
+ * its own (a terminal's Ctrl-C reaches the whole process group) is an interruption too.
+ */
+async function encodeMp4(
+  io: CliIO,
+  dir: string,
+  frames: number,
+  fps: number,
+  audio: { path: string; from: number } | undefined,
+  signal: AbortSignal,
+  interrupted: (where: string) => CnnV3Error,
+): Promise<void> {
   const encoders = spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '';
   const codec = /\blibx264\b/.test(encoders) ? ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20'] : ['-c:v', 'mpeg4', '-q:v', '3'];
   const args = ['-v', 'error', '-nostdin', '-y', '-framerate', String(fps), '-i', join(dir, 'frame_%05d.png')];
   if (audio) args.push('-ss', String(audio.from), '-t', String(frames / fps), '-i', audio.path, '-map', '0:v', '-map', '1:a', '-c:a', 'aac', '-b:a', '128k');
   // yuv420p needs even sizes: an odd width or height gets one black column or row.
   args.push(...codec, '-pix_fmt', 'yuv420p', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-movflags', '+faststart', join(dir, 'demo.mp4'));
-  const r = spawnSync('ffmpeg', args, { encoding: 'utf8' });
+  if (signal.aborted) throw interrupted('before ffmpeg encoded demo.mp4');
+  const r = await new Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; error?: Error }>((done) => {
+    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'], signal });
+    let stderr = '';
+    let error: Error | undefined;
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.on('error', (e) => (error = e));
+    // 'close' follows 'error' too (a failed spawn, or the abort's kill).
+    child.on('close', (status, sig) => done({ status, signal: sig, stderr, ...(error ? { error } : {}) }));
+  });
+  // Stopped by `signal`, or 255: ffmpeg's own exit on SIGINT/SIGTERM.
+  if (signal.aborted || r.signal !== null || r.status === 255) throw interrupted('while ffmpeg encoded demo.mp4');
   if (r.error || r.status !== 0) {
     const why = r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
     throw new CnnV3Error(`cnnv3 demo: ffmpeg failed to write demo.mp4: ${why}`);
@@ -141,7 +169,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     argv,
     {
       out: { type: 'string', short: 'o' },
-      ...valueFlags('width', 'height', 'fps', 'from', 'to'),
+      ...valueFlags('width', 'height', 'fps', 'from', 'to', 'fit'),
       stability: { type: 'boolean' },
     },
     true,
@@ -156,6 +184,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const height = intFlag('demo', values, 'height', 180, 1, 8192);
   const fps = numberFlag('demo', values, 'fps', 30, 1e-3, 1000);
   const from = numberFlag('demo', values, 'from', 0, 0, 1e7);
+  const fit = fitFlag('demo', values, DEFAULT_DEMO_FIT);
 
   const seq = parseSeq(new TextDecoder().decode(await readInputFile(seqPath, '.seq file')), seqPath);
   checkAllFrames(seq);
@@ -164,15 +193,22 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   const frames = Math.ceil((to - from) * fps - 1e-9);
   if (frames > MAX_FRAMES) throw new CnnV3Error(`cnnv3 demo: ${frames} frames is more than ${MAX_FRAMES}: check --fps and --to`, 2);
   await checkOut(out);
-  const ctx = await createNodeGpu({ adapter: 'auto' });
-  // Tracked: Ctrl-C (or a kill) mid-render skips `finally`, and the CLI's signal handler removes it.
+  // A signal stops the command at the next safe point (the GPU device opened, between effects
+  // while loading, between frames, ffmpeg stopped) and it unwinds through `finally`, so the
+  // device is destroyed before the process ends: ending it under Dawn's threads can crash it.
+  const interrupted = (where: string) => new CnnV3Error(`cnnv3 demo: interrupted ${where}; nothing written to ${out}`, interruptExitCode());
+  const abort = new AbortController();
+  const unregister = onInterrupt(() => abort.abort());
+  // Tracked: a second signal ends the process at once, and the CLI's signal handler removes it.
   const staging = stagingName(out, 'tmp');
+  let ctx: GpuContext | undefined;
   let engine: DemoEngine | undefined;
-  // A signal stops the render between frames, so the GPU device is destroyed before the process ends.
-  let stop = false;
-  const unregister = onInterrupt(() => (stop = true));
   try {
-    engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps });
+    ctx = await createNodeGpu({ adapter: 'auto' });
+    if (abort.signal.aborted) throw interrupted('while opening the GPU');
+    engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps, fit, signal: abort.signal }).catch((e: unknown) => {
+      throw abort.signal.aborted ? interrupted('while loading the effects') : e;
+    });
     await mkdir(staging, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       throw fileError(out, `cannot create the output directory (${e.code})`);
     });
@@ -181,7 +217,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     const bar = new ProgressBar(io, 'demo', frames);
     const started = performance.now();
     for (let i = 0; i < frames; i++) {
-      if (stop) throw new CnnV3Error(`cnnv3 demo: interrupted at frame ${i}; nothing written to ${out}`, interruptExitCode());
+      if (abort.signal.aborted) throw interrupted(`at frame ${i}`);
       const t = from + i / fps;
       const info: FrameInfo = engine.renderFrame(t, 1 / fps);
       const rgba = await readRgba16f(ctx.device, engine.sink);
@@ -201,16 +237,19 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     const ffmpeg = onPath('ffmpeg');
     if (ffmpeg) {
       const audio = seq.audio === undefined ? undefined : { path: resolve(dirname(resolve(seqPath)), seq.audio), from };
-      encodeMp4(io, staging, frames, fps, audio);
+      await encodeMp4(io, staging, frames, fps, audio, abort.signal, interrupted);
     } else {
       io.stdout('ffmpeg is not on PATH: frames only, no demo.mp4 (apt-get install ffmpeg)\n');
     }
+    if (abort.signal.aborted) throw interrupted('before the render was moved into place');
     if (stability) io.stdout(formatStability(stability.table()));
     // Swap in the finished render; an earlier render in the way goes only after that succeeded.
+    // Synchronous renames: no signal handler runs between them.
     const old = `${staging}.old`;
     const hadOut = await stat(out).then(() => true, () => false);
-    if (hadOut) await rename(out, old);
-    await rename(staging, out);
+    if (hadOut) renameSync(out, old);
+    renameSync(staging, out);
+    unstage(staging);
     if (hadOut) await rm(old, { recursive: true, force: true });
     io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
     return 0;
@@ -219,6 +258,6 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     engine?.destroy();
     await rm(staging, { recursive: true, force: true });
     unstage(staging);
-    ctx.device.destroy();
+    ctx?.device.destroy();
   }
 }

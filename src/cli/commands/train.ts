@@ -4,7 +4,8 @@ import { DETECTORS, type Detector } from '../../train/keypoints.js';
 import { parseEncChannels, parseFilmCondDim, parseOutputMode, parseStrengthCond } from '../../model/config.js';
 import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
-import { intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
+import { choiceFlag, fitFlag, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
+import { interruptExitCode, onInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
@@ -26,6 +27,9 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --channel-dropout-p F     geometric group p, context p·0.67, temporal 0.5 (default ${D.channelDropoutP})
   --full-image              train on whole images resized to --image-size² instead of patches
   --image-size N            (default ${D.imageSize})
+  --fit F                   how --full-image makes a non-square image square: stretch | contain
+                            (letterbox, black bars) | cover (centre crop) (default ${D.fit}; warns
+                            when it changes an image's aspect)
   --enc-channels C0,C1      (default ${D.encChannels.join(',')})
   --film-cond-dim N         (default ${D.filmCondDim})
   --output-mode M           sigmoid (the playbook's network) | residual: y = clamp(albedo + tanh(·)),
@@ -44,20 +48,13 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
                             (pack-photo --style) condition style_p0/style_p1 on their coordinates
 `;
 
-function choice<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = stringFlag(values, name);
-  if (raw === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new CnnV3Error(`cnnv3 train: --${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`, 2);
-  }
-  return raw as T;
-}
+const choice = <T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T => choiceFlag('train', values, name, allowed, fallback);
 
 export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'enc-channels', 'film-cond-dim', 'output-mode', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -67,6 +64,9 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const strength = stringFlag(values, 'strength-cond');
   if (values['val'] !== undefined && values['val-split'] !== undefined) {
     throw new CnnV3Error('cnnv3 train: give --val-split or --val, not both', 2);
+  }
+  if (values['fit'] !== undefined && values['full-image'] !== true) {
+    throw new CnnV3Error('cnnv3 train: --fit needs --full-image (patches are cut from each image at its own size)', 2);
   }
   const seedRaw = stringFlag(values, 'seed');
   const threadsRaw = stringFlag(values, 'threads');
@@ -83,6 +83,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     channelDropoutP: numberFlag('train', values, 'channel-dropout-p', D.channelDropoutP, 0, 1),
     fullImage: values['full-image'] === true,
     imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
+    fit: fitFlag('train', values, D.fit),
     encChannels: enc === undefined ? D.encChannels : parseEncChannels('train', enc),
     filmCondDim: dim === undefined ? D.filmCondDim : parseFilmCondDim('train', dim),
     outputMode: mode === undefined ? D.outputMode : parseOutputMode('train', mode),
@@ -105,14 +106,28 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   let bar: ProgressBar | undefined;
-  await train(opts, io, {
-    onEvent: (e) => {
-      if (e.type === 'load') {
-        if (e.done === 1) bar = new ProgressBar(io, 'load', e.total);
-        bar?.tick(e.name);
-      } else if (e.type === 'epoch-start') bar = new ProgressBar(io, `epoch ${e.epoch}/${e.epochs}`, e.steps);
-      else if (e.type === 'progress') bar?.advance(e.done);
-    },
-  });
+  let epoch = 0;
+  // Ctrl-C stops the run between steps and unwinds (worker threads ended, a GPU device destroyed
+  // with nothing in flight) instead of ending the process under Dawn's running threads.
+  const abort = new AbortController();
+  const unregister = onInterrupt(() =>
+    abort.abort(new CnnV3Error(`cnnv3 train: interrupted${epoch > 0 ? ` in epoch ${epoch}` : ''}; checkpoints already written stay in ${opts.checkpointDir}`, interruptExitCode())),
+  );
+  try {
+    await train(opts, io, {
+      signal: abort.signal,
+      onEvent: (e) => {
+        if (e.type === 'load') {
+          if (e.done === 1) bar = new ProgressBar(io, 'load', e.total);
+          bar?.tick(e.name);
+        } else if (e.type === 'epoch-start') {
+          epoch = e.epoch;
+          bar = new ProgressBar(io, `epoch ${e.epoch}/${e.epochs}`, e.steps);
+        } else if (e.type === 'progress') bar?.advance(e.done);
+      },
+    });
+  } finally {
+    unregister();
+  }
   return 0;
 }

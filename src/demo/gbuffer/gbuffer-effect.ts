@@ -11,8 +11,17 @@
  * Conventions — the Blender path's (src/pack/blender.ts), so a glTF export of a Blender scene
  * gives the planes Blender + pack-blender would:
  * - albedo: base colour = baseColorFactor × base colour texture (the texture decoded from sRGB
- *   to linear first), then sRGB-encoded with the exact transfer function and rounded to 8 bits,
- *   as DiffCol becomes albedo.png. Unlit: no shading is applied.
+ *   to linear first), plus the emission (below), then sRGB-encoded with the exact transfer
+ *   function and rounded to 8 bits, as DiffCol becomes albedo.png. No shading is applied.
+ * - emissive: emission = emissiveFactor × KHR_materials_emissive_strength × emissive texture
+ *   (sRGB-decoded), linear. Cycles' DiffCol leaves emission out, but its Combined (the target)
+ *   shows it whatever the light; so here a glowing surface packs as one a light shows at that
+ *   colour: albedo = base colour + emission (clamped to 1 per channel), and shadow =
+ *   max(shadow, its brightest emission channel): a full-strength emitter is lit (255) even in
+ *   a cast shadow. KHR_materials_unlit surfaces are lit (255) everywhere, albedo = base colour.
+ * - UVs: each texture's TEXCOORD_n and KHR_texture_transform (scene.ts, applied at load).
+ * - skins: glTF skinning on the GPU (joint matrices in a storage buffer, JOINTS_0/WEIGHTS_0 in
+ *   the vertex shader); a skinned mesh's own node transform is ignored, as glTF says.
  * - normal: the surface's world-space normal (vertex normals, interpolated; flat where the
  *   primitive has none; flipped on the back of a double-sided face) in BLENDER's axes, Z up:
  *   glTF (x, y, z) → (x, −z, y); octahedral bytes per SPEC §2. A floor (glTF +Y) is (128, 128).
@@ -32,7 +41,8 @@
  *   albedo 0, normal (128, 128), depth 0, mat id 0, shadow 255, transp 255.
  * - camera: the file's first camera node (its yfov, or ymag for orthographic, znear, zfar; the
  *   aspect ratio is the frame's), else an orbit around the scene's bounds (ORBIT_PERIOD_S).
- * - time: `frame.t` seconds drives the node animations, looped over the longest one.
+ * - time: `frame.t` seconds drives the orbit camera, and `frame.t × animationSpeed` the chosen
+ *   animations (scene.ts AnimationChoice, `animation`), looped over the longest of them.
  */
 import type { GpuContext } from '../../gpu/context.js';
 import { FEATURE_NODES, FeaturePass } from '../../effect/feature-pass.js';
@@ -41,8 +51,23 @@ import { WGSL } from '../shaders.generated.js';
 import { UNIFORM_LAYOUTS } from '../../gpu/uniforms.js';
 import { fileError } from '../../errors.js';
 import { buildDefaultScene, DEFAULT_SCENE_NAME } from './default-scene.js';
-import { invert, lookAtWorld, multiply, orthographic, perspective, transformPoint, transpose, type Mat4, type Vec3 } from './math.js';
-import { extractScene, lightDirection, loadScene, worldMatrices, VERTEX_FLOATS, type LoadedScene, type ResolveUri } from './scene.js';
+import { identity, invert, lookAtWorld, multiply, orthographic, perspective, transformPoint, transpose, type Mat4, type Vec3 } from './math.js';
+import {
+  extractScene,
+  jointMatrices,
+  lightDirection,
+  loadScene,
+  skinnedBounds,
+  worldMatrices,
+  SKIN_VERTEX_BYTES,
+  VERTEX_FLOATS,
+  type AnimationChoice,
+  type GltfDecoders,
+  type ImageDecoder,
+  type LoadedScene,
+  type ResolveUri,
+  type SceneTexture,
+} from './scene.js';
 
 export interface GBufferOptions {
   /** .glb or .gltf bytes; absent = the built-in scene. */
@@ -55,6 +80,16 @@ export interface GBufferOptions {
   outputs: [string, string];
   /** Node read for prev.rgb (channels 9–11); default 'prev_cnn'. */
   prev?: string;
+  /** Decoders the platform supplies (Draco); see scene.ts. */
+  decoders?: GltfDecoders;
+  /** Which animations play (scene.ts AnimationChoice); default: see there. */
+  animation?: AnimationChoice;
+  /** Animation clock rate (1 = as authored; 0 freezes the first frame; negative plays backwards). */
+  animationSpeed?: number;
+  /** Decodes texture images (default: PNG/JPEG, WebP where the runtime can). */
+  decodeImage?: ImageDecoder;
+  /** Told once per scene what was ignored (morph targets, …); default console.warn. */
+  onWarning?: (message: string) => void;
 }
 
 export interface GBufferFrame {
@@ -76,6 +111,8 @@ interface Draw {
   primitive: number;
   slot: number;
   vertices: GPUBuffer;
+  /** Skinned draws: joints + weights (SKIN_VERTEX_BYTES a vertex). */
+  skin?: GPUBuffer;
   indices: GPUBuffer;
   count: number;
   material: GPUBindGroup;
@@ -92,14 +129,35 @@ export interface FrameView {
   shadowTexel: number;
   lightDepthRange: number;
   world: Mat4[];
+  /** Joint matrices of every skinned object, in object order (see jointOffsets). */
+  joints: Mat4[];
 }
 
-/** World-space bounds of every drawn primitive at the given node matrices. */
-function sceneBounds(scene: LoadedScene, world: Mat4[]): { center: Vec3; radius: number } {
+/** Where each skinned object's joint matrices start in FrameView.joints (−1: not skinned). */
+export function jointOffsets(scene: LoadedScene): number[] {
+  let n = 0;
+  return scene.objects.map((o) => {
+    if (!o.skin) return -1;
+    const at = n;
+    n += o.skin.joints.length;
+    return at;
+  });
+}
+
+/** World-space bounds of every drawn primitive at the given node and joint matrices. */
+function sceneBounds(scene: LoadedScene, world: Mat4[], joints: Mat4[], offsets: number[]): { center: Vec3; radius: number } {
   const lo: Vec3 = [Infinity, Infinity, Infinity];
   const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
-  for (const o of scene.objects) {
+  for (const [oi, o] of scene.objects.entries()) {
     for (const p of o.primitives) {
+      if (o.skin && p.skin) {
+        const b = skinnedBounds(p, joints.slice(offsets[oi]!, offsets[oi]! + o.skin.joints.length));
+        for (let k = 0; k < 3; k++) {
+          lo[k] = Math.min(lo[k]!, b.lo[k]!);
+          hi[k] = Math.max(hi[k]!, b.hi[k]!);
+        }
+        continue;
+      }
       for (let c = 0; c < 8; c++) {
         const corner = [c & 1 ? p.max[0] : p.min[0], c & 2 ? p.max[1] : p.min[1], c & 4 ? p.max[2] : p.min[2]];
         const w = transformPoint(world[o.node]!, corner);
@@ -115,9 +173,11 @@ function sceneBounds(scene: LoadedScene, world: Mat4[]): { center: Vec3; radius:
   return { center, radius };
 }
 
-export function frameView(scene: LoadedScene, t: number, aspect: number): FrameView {
-  const world = worldMatrices(scene, t);
-  const { center, radius } = sceneBounds(scene, world);
+/** A frame's matrices: `t` the effect's clock (camera orbit), `t × speed` the animation clock. */
+export function frameView(scene: LoadedScene, t: number, aspect: number, speed = 1): FrameView {
+  const world = worldMatrices(scene, t * speed);
+  const joints = scene.objects.flatMap((o) => (o.skin ? jointMatrices(o.skin, world) : []));
+  const { center, radius } = sceneBounds(scene, world, joints, jointOffsets(scene));
   let view: Mat4;
   let proj: Mat4;
   const cam = scene.camera;
@@ -140,17 +200,20 @@ export function frameView(scene: LoadedScene, t: number, aspect: number): FrameV
   const far = 3.5 * radius;
   const lightView = invert(lookAtWorld(lightEye, center, [0, 1, 0]));
   const lightViewProj = multiply(orthographic(-radius, radius, -radius, radius, near, far), lightView);
-  return { view, proj, lightViewProj, lightDir, shadowTexel: (2 * radius) / SHADOW_MAP_SIZE, lightDepthRange: far - near, world };
+  return { view, proj, lightViewProj, lightDir, shadowTexel: (2 * radius) / SHADOW_MAP_SIZE, lightDepthRange: far - near, world, joints };
 }
 
 export class GBufferEffect {
   readonly scene: LoadedScene;
   private readonly device: GPUDevice;
   private readonly featurePass: FeaturePass;
-  private readonly shadowPipeline: GPURenderPipeline;
-  private readonly mainPipelines: { single: GPURenderPipeline; double: GPURenderPipeline };
+  private readonly shadowPipelines: { rigid: GPURenderPipeline; skinned: GPURenderPipeline };
+  private readonly mainPipelines: Record<'rigid' | 'skinned', { single: GPURenderPipeline; double: GPURenderPipeline }>;
   private readonly frameBuffer: GPUBuffer;
   private readonly objectBuffer: GPUBuffer;
+  private readonly jointBuffer: GPUBuffer;
+  private readonly jointOffsets: number[];
+  private readonly speed: number;
   private readonly shadowMap: GPUTexture;
   private readonly shadowFrameGroup: GPUBindGroup;
   private readonly mainFrameGroup: GPUBindGroup;
@@ -164,12 +227,20 @@ export class GBufferEffect {
 
   static async create(ctx: GpuContext, opts: GBufferOptions): Promise<GBufferEffect> {
     const name = opts.sceneName ?? 'scene';
-    const scene = opts.scene ? await loadScene(opts.scene, name, opts.resolveUri) : extractScene(buildDefaultScene(), DEFAULT_SCENE_NAME);
-    return new GBufferEffect(ctx, scene, opts);
+    const load = { ...(opts.decoders ? { decoders: opts.decoders } : {}), animation: opts.animation, ...(opts.decodeImage ? { decodeImage: opts.decodeImage } : {}) };
+    const scene = opts.scene
+      ? await loadScene(opts.scene, name, opts.resolveUri, load)
+      : await extractScene(buildDefaultScene(), DEFAULT_SCENE_NAME, undefined, { animation: opts.animation });
+    const warn = opts.onWarning ?? ((m: string) => console.warn(m));
+    for (const w of scene.warnings) warn(w);
+    const speed = opts.animationSpeed ?? 1;
+    if (!Number.isFinite(speed)) throw fileError(name, `animation speed ${speed} is not a finite number`);
+    return new GBufferEffect(ctx, scene, opts, speed);
   }
 
-  private constructor(ctx: GpuContext, scene: LoadedScene, opts: GBufferOptions) {
+  private constructor(ctx: GpuContext, scene: LoadedScene, opts: GBufferOptions, speed: number) {
     this.scene = scene;
+    this.speed = speed;
     const device = (this.device = ctx.device);
     this.featurePass = new FeaturePass(ctx.device, { feat0: opts.outputs[0], feat1: opts.outputs[1], prev: opts.prev ?? FEATURE_NODES.prev });
     const label = (what: string) => `gbuffer ${what}`;
@@ -177,13 +248,15 @@ export class GBufferEffect {
 
     const uniformEntry = (binding: number, visibility: GPUShaderStageFlags, hasDynamicOffset = false): GPUBindGroupLayoutEntry => ({ binding, visibility, buffer: { type: 'uniform', hasDynamicOffset } });
     const VF = GPUShaderStage.VERTEX | GPUShaderStage.FRAGMENT;
-    const shadowFrameLayout = device.createBindGroupLayout({ label: label('shadow frame layout'), entries: [uniformEntry(0, GPUShaderStage.VERTEX)] });
+    const jointsEntry: GPUBindGroupLayoutEntry = { binding: 3, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } };
+    const shadowFrameLayout = device.createBindGroupLayout({ label: label('shadow frame layout'), entries: [uniformEntry(0, GPUShaderStage.VERTEX), jointsEntry] });
     const mainFrameLayout = device.createBindGroupLayout({
       label: label('frame layout'),
       entries: [
         uniformEntry(0, VF),
         { binding: 1, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'depth' } },
         { binding: 2, visibility: GPUShaderStage.FRAGMENT, sampler: { type: 'comparison' } },
+        jointsEntry,
       ],
     });
     const objectLayout = device.createBindGroupLayout({ label: label('object layout'), entries: [uniformEntry(0, VF, true)] });
@@ -192,25 +265,41 @@ export class GBufferEffect {
       entries: [
         { binding: 0, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'float' } },
         { binding: 1, visibility: GPUShaderStage.FRAGMENT, sampler: { type: 'filtering' } },
+        { binding: 2, visibility: GPUShaderStage.FRAGMENT, texture: { sampleType: 'float' } },
+        { binding: 3, visibility: GPUShaderStage.FRAGMENT, sampler: { type: 'filtering' } },
       ],
     });
 
     const stride = VERTEX_FLOATS * 4;
-    this.shadowPipeline = device.createRenderPipeline({
-      label: label('shadow pipeline'),
-      layout: device.createPipelineLayout({ label: label('shadow pipeline layout'), bindGroupLayouts: [shadowFrameLayout, objectLayout] }),
-      vertex: { module, entryPoint: 'vs_shadow', buffers: [{ arrayStride: stride, attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }] }] },
-      primitive: { topology: 'triangle-list', cullMode: 'none' },
-      depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less', depthBiasSlopeScale: 1.5 },
-    });
-    const mainLayout = device.createPipelineLayout({ label: label('pipeline layout'), bindGroupLayouts: [mainFrameLayout, objectLayout, materialLayout] });
-    const mainPipeline = (cullMode: GPUCullMode) =>
+    const skinLayout: GPUVertexBufferLayout = {
+      arrayStride: SKIN_VERTEX_BYTES,
+      attributes: [
+        { shaderLocation: 4, offset: 0, format: 'uint32x4' },
+        { shaderLocation: 5, offset: 16, format: 'float32x4' },
+      ],
+    };
+    const shadowLayout = device.createPipelineLayout({ label: label('shadow pipeline layout'), bindGroupLayouts: [shadowFrameLayout, objectLayout] });
+    const shadowPipeline = (skinned: boolean) =>
       device.createRenderPipeline({
-        label: label(`pipeline (cull ${cullMode})`),
+        label: label(`shadow pipeline${skinned ? ' (skinned)' : ''}`),
+        layout: shadowLayout,
+        vertex: {
+          module,
+          entryPoint: skinned ? 'vs_shadow_skinned' : 'vs_shadow',
+          buffers: [{ arrayStride: stride, attributes: [{ shaderLocation: 0, offset: 0, format: 'float32x3' }] }, ...(skinned ? [skinLayout] : [])],
+        },
+        primitive: { topology: 'triangle-list', cullMode: 'none' },
+        depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less', depthBiasSlopeScale: 1.5 },
+      });
+    this.shadowPipelines = { rigid: shadowPipeline(false), skinned: shadowPipeline(true) };
+    const mainLayout = device.createPipelineLayout({ label: label('pipeline layout'), bindGroupLayouts: [mainFrameLayout, objectLayout, materialLayout] });
+    const mainPipeline = (cullMode: GPUCullMode, skinned: boolean) =>
+      device.createRenderPipeline({
+        label: label(`pipeline (cull ${cullMode}${skinned ? ', skinned' : ''})`),
         layout: mainLayout,
         vertex: {
           module,
-          entryPoint: 'vs_main',
+          entryPoint: skinned ? 'vs_main_skinned' : 'vs_main',
           buffers: [
             {
               arrayStride: stride,
@@ -218,15 +307,22 @@ export class GBufferEffect {
                 { shaderLocation: 0, offset: 0, format: 'float32x3' },
                 { shaderLocation: 1, offset: 12, format: 'float32x3' },
                 { shaderLocation: 2, offset: 24, format: 'float32x2' },
+                { shaderLocation: 3, offset: 32, format: 'float32x2' },
               ],
             },
+            ...(skinned ? [skinLayout] : []),
           ],
         },
         fragment: { module, entryPoint: 'fs_main', targets: [{ format: 'rgba8unorm' }, { format: 'rgba8unorm' }, { format: 'r32float' }] },
         primitive: { topology: 'triangle-list', cullMode, frontFace: 'ccw' },
         depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less' },
       });
-    this.mainPipelines = { single: mainPipeline('back'), double: mainPipeline('none') };
+    const anySkinned = scene.objects.some((o) => o.skin);
+    this.mainPipelines = {
+      rigid: { single: mainPipeline('back', false), double: mainPipeline('none', false) },
+      // Built only when the scene has a skin (pipelines cost time on software GPUs).
+      skinned: anySkinned ? { single: mainPipeline('back', true), double: mainPipeline('none', true) } : { single: undefined!, double: undefined! },
+    };
 
     const buffer = (what: string, size: number, usage: GPUBufferUsageFlags) => {
       const b = device.createBuffer({ label: label(what), size, usage });
@@ -236,6 +332,9 @@ export class GBufferEffect {
     this.frameBuffer = buffer('frame uniforms', UNIFORM_LAYOUTS.GBufferFrame.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     const slots = scene.objects.reduce((n, o) => n + o.primitives.length, 0);
     this.objectBuffer = buffer('object uniforms', Math.max(1, slots) * OBJECT_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+    this.jointOffsets = jointOffsets(scene);
+    const jointCount = scene.objects.reduce((n, o) => n + (o.skin?.joints.length ?? 0), 0);
+    this.jointBuffer = buffer('joint matrices', Math.max(1, jointCount) * 64, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
     this.shadowMap = device.createTexture({
       label: label('shadow map'),
       format: 'depth32float',
@@ -245,7 +344,8 @@ export class GBufferEffect {
     this.owned.push(this.shadowMap);
     this.shadowTarget = this.shadowMap.createView({ label: label('shadow map target') });
     const frameBinding = { buffer: this.frameBuffer, size: UNIFORM_LAYOUTS.GBufferFrame.size };
-    this.shadowFrameGroup = device.createBindGroup({ label: label('shadow frame'), layout: shadowFrameLayout, entries: [{ binding: 0, resource: frameBinding }] });
+    const jointBinding = { binding: 3, resource: { buffer: this.jointBuffer } };
+    this.shadowFrameGroup = device.createBindGroup({ label: label('shadow frame'), layout: shadowFrameLayout, entries: [{ binding: 0, resource: frameBinding }, jointBinding] });
     this.mainFrameGroup = device.createBindGroup({
       label: label('frame'),
       layout: mainFrameLayout,
@@ -253,6 +353,7 @@ export class GBufferEffect {
         { binding: 0, resource: frameBinding },
         { binding: 1, resource: this.shadowMap.createView({ label: label('shadow map view') }) },
         { binding: 2, resource: device.createSampler({ label: label('shadow sampler'), compare: 'less', magFilter: 'linear', minFilter: 'linear' }) },
+        jointBinding,
       ],
     });
     this.objectGroup = device.createBindGroup({
@@ -265,28 +366,35 @@ export class GBufferEffect {
     this.owned.push(white);
     device.queue.writeTexture({ texture: white }, new Uint8Array([255, 255, 255, 255]), { bytesPerRow: 4 }, { width: 1, height: 1 });
     const maxDim = device.limits.maxTextureDimension2D;
-    const materialGroups = scene.materials.map((m, k) => {
+    const upload = (t: SceneTexture | undefined, what: string): { view: GPUTextureView; sampler: GPUSampler } => {
       let texture = white;
-      if (m.texture) {
-        const { width, height, rgba } = m.texture;
-        if (width > maxDim || height > maxDim) throw fileError(scene.name, `base colour texture of ${width}×${height} is larger than this GPU's ${maxDim}-pixel limit`);
-        texture = device.createTexture({ label: label(`material ${k} texture`), format: 'rgba8unorm-srgb', size: { width, height }, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
+      if (t) {
+        const { width, height, rgba } = t;
+        if (width > maxDim || height > maxDim) throw fileError(scene.name, `${what} of ${width}×${height} is larger than this GPU's ${maxDim}-pixel limit`);
+        texture = device.createTexture({ label: label(what), format: 'rgba8unorm-srgb', size: { width, height }, usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
         this.owned.push(texture);
         device.queue.writeTexture({ texture }, new Uint8Array(rgba), { bytesPerRow: width * 4 }, { width, height });
       }
       const sampler = device.createSampler({
-        label: label(`material ${k} sampler`),
-        addressModeU: m.texture?.addressModeU ?? 'repeat',
-        addressModeV: m.texture?.addressModeV ?? 'repeat',
-        magFilter: m.texture?.magFilter ?? 'linear',
-        minFilter: m.texture?.minFilter ?? 'linear',
+        label: label(`${what} sampler`),
+        addressModeU: t?.addressModeU ?? 'repeat',
+        addressModeV: t?.addressModeV ?? 'repeat',
+        magFilter: t?.magFilter ?? 'linear',
+        minFilter: t?.minFilter ?? 'linear',
       });
+      return { view: texture.createView({ label: label(`${what} view`) }), sampler };
+    };
+    const materialGroups = scene.materials.map((m, k) => {
+      const base = upload(m.texture, `material ${k} base colour texture`);
+      const emissive = upload(m.emissiveTexture, `material ${k} emissive texture`);
       return device.createBindGroup({
         label: label(`material ${k}`),
         layout: materialLayout,
         entries: [
-          { binding: 0, resource: texture.createView({ label: label(`material ${k} view`) }) },
-          { binding: 1, resource: sampler },
+          { binding: 0, resource: base.view },
+          { binding: 1, resource: base.sampler },
+          { binding: 2, resource: emissive.view },
+          { binding: 3, resource: emissive.sampler },
         ],
       });
     });
@@ -299,14 +407,19 @@ export class GBufferEffect {
         device.queue.writeBuffer(vertices, 0, p.vertices);
         const indices = buffer(`${what} indices`, p.indices.byteLength, GPUBufferUsage.INDEX | GPUBufferUsage.COPY_DST);
         device.queue.writeBuffer(indices, 0, p.indices);
-        this.draws.push({ object: oi, primitive: pi, slot: slot++, vertices, indices, count: p.indices.length, material: materialGroups[p.material]!, doubleSided: scene.materials[p.material]!.doubleSided });
+        let skin: GPUBuffer | undefined;
+        if (o.skin && p.skin) {
+          skin = buffer(`${what} joints and weights`, p.skin.byteLength, GPUBufferUsage.VERTEX | GPUBufferUsage.COPY_DST);
+          device.queue.writeBuffer(skin, 0, p.skin);
+        }
+        this.draws.push({ object: oi, primitive: pi, slot: slot++, vertices, ...(skin ? { skin } : {}), indices, count: p.indices.length, material: materialGroups[p.material]!, doubleSided: scene.materials[p.material]!.doubleSided });
       });
     });
   }
 
   render(encoder: GPUCommandEncoder, frame: GBufferFrame, nodes: TextureNodes): void {
     const { width: W, height: H } = frame;
-    const fv = frameView(this.scene, frame.t, W / H);
+    const fv = frameView(this.scene, frame.t, W / H, this.speed);
     this.writeUniforms(fv);
 
     const shadowPass = encoder.beginRenderPass({
@@ -314,11 +427,12 @@ export class GBufferEffect {
       colorAttachments: [],
       depthStencilAttachment: { view: this.shadowTarget, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'store' },
     });
-    shadowPass.setPipeline(this.shadowPipeline);
     shadowPass.setBindGroup(0, this.shadowFrameGroup);
     for (const d of this.draws) {
+      shadowPass.setPipeline(d.skin ? this.shadowPipelines.skinned : this.shadowPipelines.rigid);
       shadowPass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
       shadowPass.setVertexBuffer(0, d.vertices);
+      if (d.skin) shadowPass.setVertexBuffer(1, d.skin);
       shadowPass.setIndexBuffer(d.indices, 'uint32');
       shadowPass.drawIndexed(d.count);
     }
@@ -351,10 +465,12 @@ export class GBufferEffect {
     });
     pass.setBindGroup(0, this.mainFrameGroup);
     for (const d of this.draws) {
-      pass.setPipeline(d.doubleSided ? this.mainPipelines.double : this.mainPipelines.single);
+      const pipelines = d.skin ? this.mainPipelines.skinned : this.mainPipelines.rigid;
+      pass.setPipeline(d.doubleSided ? pipelines.double : pipelines.single);
       pass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
       pass.setBindGroup(2, d.material);
       pass.setVertexBuffer(0, d.vertices);
+      if (d.skin) pass.setVertexBuffer(1, d.skin);
       pass.setIndexBuffer(d.indices, 'uint32');
       pass.drawIndexed(d.count);
     }
@@ -374,6 +490,12 @@ export class GBufferEffect {
     f.set([1.5 * fv.shadowTexel, (2 * fv.shadowTexel) / fv.lightDepthRange], L.offsets.shadow / 4);
     this.device.queue.writeBuffer(this.frameBuffer, 0, f);
 
+    if (fv.joints.length > 0) {
+      const j = new Float32Array(fv.joints.length * 16);
+      fv.joints.forEach((m, k) => j.set(m, k * 16));
+      this.device.queue.writeBuffer(this.jointBuffer, 0, j);
+    }
+
     const O = UNIFORM_LAYOUTS.GBufferObject;
     const data = new ArrayBuffer(this.objectBuffer.size);
     for (const d of this.draws) {
@@ -381,16 +503,19 @@ export class GBufferEffect {
       const prim = o.primitives[d.primitive]!;
       const mat = this.scene.materials[prim.material]!;
       const base = d.slot * OBJECT_SLOT;
-      const model = fv.world[o.node]!;
+      const model = d.skin ? identity() : fv.world[o.node]!;
       const fl = new Float32Array(data, base, O.size / 4);
       const u = new Uint32Array(data, base, O.size / 4);
       fl.set(model, O.offsets.model / 4);
       fl.set(transpose(invert(model)), O.offsets.normal_matrix / 4);
       fl.set(mat.baseColorFactor, O.offsets.base_color / 4);
+      fl.set(mat.emissive, O.offsets.emissive / 4);
       fl[O.offsets.matid / 4] = o.matid;
       u[O.offsets.alpha_mode / 4] = ALPHA_MODES[mat.alphaMode];
       fl[O.offsets.alpha_cutoff / 4] = mat.alphaCutoff;
       u[O.offsets.has_normals / 4] = prim.hasNormals ? 1 : 0;
+      u[O.offsets.unlit / 4] = mat.unlit ? 1 : 0;
+      u[O.offsets.joint_offset / 4] = d.skin ? this.jointOffsets[d.object]! : 0;
     }
     this.device.queue.writeBuffer(this.objectBuffer, 0, data);
   }

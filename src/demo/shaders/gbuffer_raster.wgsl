@@ -15,27 +15,59 @@ struct GBufferFrame {
 }
 
 struct GBufferObject {
+  // Rigid draws: the node's world matrix and its inverse transpose. Skinned draws ignore both
+  // (glTF: a skinned mesh follows its joints only).
   model: mat4x4f,
   normal_matrix: mat4x4f,
   // Linear RGBA (glTF baseColorFactor).
   base_color: vec4f,
+  // rgb: linear emissiveFactor × KHR_materials_emissive_strength.
+  emissive: vec4f,
   matid: f32,
   // 0 OPAQUE, 1 MASK, 2 BLEND.
   alpha_mode: u32,
   alpha_cutoff: f32,
   has_normals: u32,
+  // KHR_materials_unlit: lit whatever the light.
+  unlit: u32,
+  // First of this draw's joint matrices in `joints` (skinned draws).
+  joint_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> frame: GBufferFrame;
 @group(0) @binding(1) var shadow_map: texture_depth_2d;
 @group(0) @binding(2) var shadow_sampler: sampler_comparison;
+// Every skin's joint matrices this frame: world(joint) · inverse bind matrix.
+@group(0) @binding(3) var<storage, read> joints: array<mat4x4f>;
 @group(1) @binding(0) var<uniform> object: GBufferObject;
 @group(2) @binding(0) var base_tex: texture_2d<f32>;
 @group(2) @binding(1) var base_sampler: sampler;
+@group(2) @binding(2) var emissive_tex: texture_2d<f32>;
+@group(2) @binding(3) var emissive_sampler: sampler;
+
+// glTF skinning: the weighted sum of the vertex's (up to four) joint matrices.
+fn skin_matrix(j: vec4u, w: vec4f) -> mat4x4f {
+  let o = object.joint_offset;
+  return joints[o + j.x] * w.x + joints[o + j.y] * w.y + joints[o + j.z] * w.z + joints[o + j.w] * w.w;
+}
+
+// A normal through m: the cofactor matrix of m's 3×3 part (its inverse transpose × det), sign kept.
+fn skin_normal(m: mat4x4f, n: vec3f) -> vec3f {
+  let a = m[0].xyz;
+  let b = m[1].xyz;
+  let c = m[2].xyz;
+  let det = dot(a, cross(b, c));
+  return mat3x3f(cross(b, c), cross(c, a), cross(a, b)) * n * select(1.0, -1.0, det < 0.0);
+}
 
 @vertex
 fn vs_shadow(@location(0) position: vec3f) -> @builtin(position) vec4f {
   return frame.light_view_proj * object.model * vec4f(position, 1.0);
+}
+
+@vertex
+fn vs_shadow_skinned(@location(0) position: vec3f, @location(4) j: vec4u, @location(5) w: vec4f) -> @builtin(position) vec4f {
+  return frame.light_view_proj * skin_matrix(j, w) * vec4f(position, 1.0);
 }
 
 struct GBufferVaryings {
@@ -43,17 +75,35 @@ struct GBufferVaryings {
   @location(0) world: vec3f,
   @location(1) normal: vec3f,
   @location(2) uv: vec2f,
+  @location(3) uv_emissive: vec2f,
 }
 
-@vertex
-fn vs_main(@location(0) position: vec3f, @location(1) normal: vec3f, @location(2) uv: vec2f) -> GBufferVaryings {
-  let world = object.model * vec4f(position, 1.0);
+fn varyings(world: vec4f, normal: vec3f, uv: vec2f, uv_emissive: vec2f) -> GBufferVaryings {
   var out: GBufferVaryings;
   out.clip = frame.view_proj * world;
   out.world = world.xyz;
-  out.normal = (object.normal_matrix * vec4f(normal, 0.0)).xyz;
+  out.normal = normal;
   out.uv = uv;
+  out.uv_emissive = uv_emissive;
   return out;
+}
+
+@vertex
+fn vs_main(@location(0) position: vec3f, @location(1) normal: vec3f, @location(2) uv: vec2f, @location(3) uv_emissive: vec2f) -> GBufferVaryings {
+  return varyings(object.model * vec4f(position, 1.0), (object.normal_matrix * vec4f(normal, 0.0)).xyz, uv, uv_emissive);
+}
+
+@vertex
+fn vs_main_skinned(
+  @location(0) position: vec3f,
+  @location(1) normal: vec3f,
+  @location(2) uv: vec2f,
+  @location(3) uv_emissive: vec2f,
+  @location(4) j: vec4u,
+  @location(5) w: vec4f,
+) -> GBufferVaryings {
+  let m = skin_matrix(j, w);
+  return varyings(m * vec4f(position, 1.0), skin_normal(m, normal), uv, uv_emissive);
 }
 
 struct GBufferTargets {
@@ -97,6 +147,7 @@ fn depth_plane(z: f32) -> f32 {
 fn fs_main(in: GBufferVaryings, @builtin(front_facing) front: bool) -> GBufferTargets {
   // Sampled and differentiated before any discard (uniform control flow).
   let tex = textureSample(base_tex, base_sampler, in.uv);
+  let emissive_texel = textureSample(emissive_tex, emissive_sampler, in.uv_emissive);
   // The face's normal turned towards the viewer (framebuffer y points down).
   let facing = normalize(cross(dpdy(in.world), dpdx(in.world)));
 
@@ -118,7 +169,9 @@ fn fs_main(in: GBufferVaryings, @builtin(front_facing) front: bool) -> GBufferTa
 
   var lit = 0.0;
   let to_light = -frame.light_dir.xyz;
-  if (dot(facing, to_light) > 0.0) {
+  if (object.unlit != 0u) {
+    lit = 1.0;
+  } else if (dot(facing, to_light) > 0.0) {
     let p = frame.light_view_proj * vec4f(in.world + facing * frame.shadow.x, 1.0);
     let uv = p.xy * vec2f(0.5, -0.5) + 0.5;
     if (all(uv >= vec2f(0.0)) && all(uv <= vec2f(1.0)) && p.z <= 1.0) {
@@ -128,8 +181,13 @@ fn fs_main(in: GBufferVaryings, @builtin(front_facing) front: bool) -> GBufferTa
     }
   }
 
+  // Emission (gbuffer-effect.ts, "emissive"): added to the albedo, and lights the surface as
+  // much as its brightest channel glows.
+  let emission = object.emissive.rgb * emissive_texel.rgb;
+  lit = max(lit, clamp(max(emission.r, max(emission.g, emission.b)), 0.0, 1.0));
+
   let z = -(frame.view * vec4f(in.world, 1.0)).z;
-  let albedo = srgb_encode(base.rgb);
+  let albedo = srgb_encode(base.rgb + emission);
   var out: GBufferTargets;
   out.albedo_matid = vec4f(to_byte(albedo.r), to_byte(albedo.g), to_byte(albedo.b), object.matid / 255.0);
   out.normal_shadow_transp = vec4f(oct_bytes(n_blender), to_byte(lit), (255.0 - round_half_up(alpha * 255.0)) / 255.0);

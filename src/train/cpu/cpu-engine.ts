@@ -45,7 +45,7 @@ export class CpuTrainEngine implements TrainEngine {
     this.adam.step = s.step;
   }
 
-  async epoch({ order, lr, rng }: EpochPlan, progress: (steps: number) => void): Promise<EpochOutcome> {
+  async epoch({ order, lr, rng, signal }: EpochPlan, progress: (steps: number) => void): Promise<EpochOutcome> {
     const { batchSize: B, side, channelDropoutP } = this.opts;
     const buf = this.gradients.buffers;
     const D = this.table.config.filmCondDim;
@@ -53,6 +53,7 @@ export class CpuTrainEngine implements TrainEngine {
     const steps = stepsOf(order.length, B);
     const losses = new Float64Array(steps);
     for (let s = 0; s < steps; s++) {
+      signal?.throwIfAborted();
       const items = order.slice(s * B, (s + 1) * B);
       items.forEach(([i, k], j) => {
         const im = this.images[i]!;

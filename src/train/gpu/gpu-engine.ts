@@ -39,9 +39,9 @@ export class GpuTrainEngine implements TrainEngine {
     this.step = s.step;
   }
 
-  async epoch({ order, lr }: EpochPlan, progress: (steps: number) => void): Promise<EpochOutcome> {
+  async epoch({ order, lr, signal }: EpochPlan, progress: (steps: number) => void): Promise<EpochOutcome> {
     const steps = stepsOf(order.length, this.session.opts.batchSize);
-    const r = await this.session.epoch(order, lr, this.step, progress);
+    const r = await this.session.epoch(order, lr, this.step, progress, signal);
     const losses = Float64Array.from(r.losses);
     const bad = losses.findIndex((l) => !Number.isFinite(l));
     if (bad >= 0 || !r.state.params.every(Number.isFinite)) return { losses: losses.subarray(0, Math.max(0, bad)), state: undefined, divergedAt: bad >= 0 ? bad : steps - 1 };

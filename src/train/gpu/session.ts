@@ -91,9 +91,11 @@ export class GpuTrainingSession {
 
   /**
    * One epoch over `order` (pairs of image index and keypoint index, already shuffled), Adam
-   * steps `firstStep + 1 …`; `progress(k)` after every k finished steps.
+   * steps `firstStep + 1 …`; `progress(k)` after every k finished steps. Once `signal` is
+   * aborted it throws its reason at the next chunk, after the chunk in flight has finished (so
+   * the device can be destroyed with no work queued).
    */
-  async epoch(order: ReadonlyArray<readonly [number, number]>, lr: number, firstStep: number, progress: (steps: number) => void): Promise<EpochResult> {
+  async epoch(order: ReadonlyArray<readonly [number, number]>, lr: number, firstStep: number, progress: (steps: number) => void, signal?: AbortSignal): Promise<EpochResult> {
     this.check();
     const B = this.opts.batchSize;
     writeOrder(
@@ -113,6 +115,10 @@ export class GpuTrainingSession {
     // steps are encoded, and each later chunk is encoded while the one before it runs.
     let size = Math.min(FIRST_CHUNK, this.chunk);
     for (let c = 0; c < steps.length; c += size, size = Math.min(2 * size, this.chunk)) {
+      if (signal?.aborted) {
+        if (inFlight) await this.guard(inFlight.done);
+        signal.throwIfAborted();
+      }
       const part = steps.slice(c, c + size);
       this.trainer.run(part);
       const done = this.trainer.done();
