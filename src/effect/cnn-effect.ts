@@ -11,7 +11,7 @@
  */
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes } from '../export/export.js';
-import { evalFilmMlp, identityFilm, readFilmMlpBin, type FilmMlp } from '../export/read.js';
+import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin, type FilmMlp } from '../export/read.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, outputMode, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable } from '../model/params.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
@@ -98,20 +98,26 @@ interface PassSpec {
   scale: number;
   /** Output pixels per workgroup along x and y (the shader's workgroup size × pixels per thread). */
   tile: [number, number];
+  /**
+   * conv3_common's STRIDE: the pass reads its weights as f32 vec4s from a uniform buffer
+   * (binding 8, filled by uploadWeights through stageConv3) instead of the packed halves.
+   */
+  staged?: number;
 }
 
 const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
 
-// The fast path's 3×3 passes of at most four outputs stage their weights alike (conv3_common);
+// The fast path's 3×3 passes of at most four outputs read their weights alike, staged as f32
+// vec4s in a uniform buffer (conv3_common, stageConv3);
 // the full-resolution ones compute 2×2 blocks per thread (block_common); dec0's output, the
 // residual one included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32] },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32], staged: 20 },
   { name: 'enc1', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
   { name: 'bottleneck', shader: 'bottleneck', prelude: ['common'], struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
-  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8] },
+  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8], staged: 16 },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32] },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32], staged: 8 },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
@@ -123,7 +129,27 @@ const GENERAL_PASSES: PassSpec[] = FAST_PASSES.map((p) => ({
   struct: undefined,
   film: p.name !== 'bottleneck',
   tile: [8, 8],
+  staged: undefined,
 }));
+
+/**
+ * A 3×3 layer's weights as conv3_common stages them: vec4 tap·stride + ci holds weight
+ * (co, ci, tap) in lane co, zero lanes past the layer's outputs (at most 4); vec4 9·stride the biases.
+ * `values` are the conv values in parameter-table order (readWeightsBin: each exactly a half).
+ */
+export function stageConv3(table: ParamTable, values: ArrayLike<number>, layer: ConvLayerName, stride: number): Float32Array<ArrayBuffer> {
+  const conv = table.convs.find((c) => c.name === layer)!;
+  if (conv.k !== 3 || conv.out > 4 || conv.in > stride) throw new CnnV3Error(`stageConv3: ${layer} (${conv.in}→${conv.out}, k=${conv.k}) does not fit stride ${stride}`);
+  const base = table.byName.get(`${layer}.weight`)!.offset;
+  const out = new Float32Array(4 * (9 * stride + 1));
+  for (let co = 0; co < conv.out; co++) {
+    for (let ci = 0; ci < conv.in; ci++) {
+      for (let tap = 0; tap < 9; tap++) out[4 * (tap * stride + ci) + co] = values[base + (co * conv.in + ci) * 9 + tap]!;
+    }
+    out[4 * 9 * stride + co] = values[base + conv.out * conv.in * 9 + co]!;
+  }
+  return out;
+}
 
 /**
  * The general path's γ/β buffer: per FiLM layer, ⌈channels / 4⌉ vec4s of γ then as many of β
@@ -144,6 +170,8 @@ interface PassState {
   pipeline: GPUComputePipeline;
   /** The fast path's per-pass uniforms (weight offset, γ/β). */
   uniform?: GPUBuffer;
+  /** The pass's weights staged as f32 (PassSpec.staged). */
+  staged?: GPUBuffer;
   /** Workgroups along z: 1 on the fast path, the layer's groups of four output channels on the general one. */
   groups: number;
   bindGroup?: GPUBindGroup;
@@ -153,7 +181,10 @@ interface PassState {
 export interface CnnTimings {
   /** GPU milliseconds per pass, from timestamp queries. */
   passes: Record<PassSpec['name'], number>;
+  /** Sum of the passes' times. */
   total: number;
+  /** The first pass's start to the last pass's end: the gaps between passes included. */
+  span: number;
 }
 
 export interface CnnEffectOptions {
@@ -229,8 +260,11 @@ export class CNNv3Effect {
       const uniform = spec.struct
         ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} params`, size: UNIFORM_LAYOUTS[spec.struct].size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
         : undefined;
+      const staged = spec.staged
+        ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} staged weights`, size: 16 * (9 * spec.staged + 1), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
+        : undefined;
       const groups = general ? groupsOf(this.table.convs.find((c) => c.name === spec.name)!.out) : 1;
-      return { spec, pipeline, uniform, groups, boundTo: [] };
+      return { spec, pipeline, uniform, staged, groups, boundTo: [] };
     });
     this.writeFilm(identityFilm(config));
   }
@@ -246,6 +280,11 @@ export class CNNv3Effect {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data, 0, n).slice() : new Uint8Array(data.buffer, data.byteOffset, n).slice();
     // writeBuffer needs a multiple of 4 bytes; the weight file always is one (whole u32s).
     queue.writeBuffer(this.weights, 0, bytes);
+    const staging = this.passes.filter((p) => p.staged);
+    if (staging.length) {
+      const values = readWeightsBin(this.config, bytes, 'cnn_v3_weights.bin');
+      for (const p of staging) queue.writeBuffer(p.staged!, 0, stageConv3(this.table, values, p.spec.name, p.spec.staged!));
+    }
   }
 
   /** Loads cnn_v3_film_mlp.bin; setFilmParams then runs it on the CPU. */
@@ -329,7 +368,7 @@ export class CNNv3Effect {
           label: `cnn_v3 ${pass.spec.shader}`,
           layout: pass.pipeline.getBindGroupLayout(0),
           entries: [
-            { binding: 0, resource: { buffer: this.weights } },
+            pass.staged ? { binding: 8, resource: { buffer: pass.staged } } : { binding: 0, resource: { buffer: this.weights } },
             ...(second ? [{ binding: 1, resource: { buffer: second } }] : []),
             ...textures.map((t, k) => ({
               binding: 2 + k,
@@ -370,13 +409,17 @@ export class CNNv3Effect {
       passes[p.name] = ms;
       total += ms;
     });
-    return { passes, total };
+    const span = Number(t[2 * this.passes.length - 1]! - t[0]!) / 1e6;
+    return { passes, total, span };
   }
 
   destroy(): void {
     this.weights.destroy();
     this.filmBuffer?.destroy();
-    for (const p of this.passes) p.uniform?.destroy();
+    for (const p of this.passes) {
+      p.uniform?.destroy();
+      p.staged?.destroy();
+    }
     this.querySet?.destroy();
     this.queryBuffer?.destroy();
   }

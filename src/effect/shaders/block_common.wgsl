@@ -11,13 +11,13 @@
 // Threads per workgroup along x and y; the output tile is (2·WG_X) × (2·WG_Y) (CNNv3Effect's tile).
 const WG_X: u32 = 8u;
 const WG_Y: u32 = 16u;
-const THREADS: u32 = WG_X * WG_Y;
 
-// The block of thread lid of workgroup wid in an image of `size`, after stage_conv3.
+// The block of thread lid of workgroup wid in an image of `size`.
 fn conv3_block(wid: vec3u, lid: vec3u, size: vec2i) {
   let p = vec2i((wid.xy * vec2u(WG_X, WG_Y) + lid.xy) * 2u);
   if (p.x >= size.x || p.y >= size.y) { return; }
   // acc_ij: pixel p + (j, i).
+  let bias = w[BIAS];
   var acc00 = bias;
   var acc01 = bias;
   var acc10 = bias;
