@@ -201,7 +201,8 @@ async function main(): Promise<void> {
   const cond = Array.from({ length: config.filmCondDim }, () => 0.5);
   const dir = flag('write-weights');
   if (dir) writeTorchInputs(dir, config, w, cond);
-  const ctx = await createNodeGpu();
+  // Unquantised timestamps: Dawn rounds them to 2^16 ns (65.5 µs) unless told otherwise.
+  const ctx = await createNodeGpu({ adapter: 'auto', dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
   try {
     const precs = precisions(ctx, flag('precision') ?? 'all');
     const log = (s: string) => {
