@@ -132,7 +132,10 @@ def make_runner(mode, model, w, h):
     if mode == 'compile-fp16-cl':
         m = model.half().to(dev).to(memory_format=torch.channels_last)
         x = torch.rand(1, IN_CHANNELS, h, w, device=dev, dtype=torch.half).to(memory_format=torch.channels_last)
-        c = torch.compile(m, mode='max-autotune')
+        # A fresh, static-shape compile per size (a second size would otherwise recompile with
+        # dynamic shapes, which runs slower).
+        torch._dynamo.reset()
+        c = torch.compile(m, mode='max-autotune', dynamic=False)
         t0 = time.time()
         with torch.no_grad():
             c(x)

@@ -112,7 +112,7 @@ const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
 // the full-resolution ones compute 2×2 blocks per thread (block_common); dec0's output, the
 // residual one included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [32, 32], staged: 20 },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32], staged: 20 },
   { name: 'enc1', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
   { name: 'bottleneck', shader: 'bottleneck', prelude: ['common'], struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
   { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8], staged: 16 },
