@@ -94,43 +94,64 @@ interface PassSpec {
   film: boolean;
   /** Node names read, in binding order after weights (0) and uniforms or γ/β (1). */
   reads: (effect: CNNv3Effect) => string[];
-  writes: (effect: CNNv3Effect) => string;
+  /** Node names written, in binding order after the reads. */
+  writes: (effect: CNNv3Effect) => string[];
   scale: number;
   /** Output pixels per workgroup along x and y (the shader's workgroup size × pixels per thread). */
   tile: [number, number];
   /**
-   * conv3_common's STRIDE: the pass reads its weights as f32 vec4s from a uniform buffer
-   * (binding 8, filled by uploadWeights through stageConv3) instead of the packed halves.
+   * The pass reads its weights as f32 from a uniform buffer of `vec4s` vec4s (binding 8), which
+   * uploadWeights fills with `stage` of the conv values, instead of the packed halves (binding 0).
    */
-  staged?: number;
+  staged?: { vec4s: number; stage: (table: ParamTable, values: ArrayLike<number>) => Float32Array<ArrayBuffer> };
+  /** The name of its time in CnnTimings (default: name). */
+  label?: string;
 }
 
 const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
+/** enc1.wgsl's staged mat4x4s: 32 Winograd blocks, 4 bottleneck blocks, 1 of biases (stageEnc1). */
+const ENC1_MATS = 37;
+const nodes = (...ns: CnnNode[]) => (e: CNNv3Effect) => ns.map((n) => e.nodeLayouts[n].name);
 
-// The fast path's 3×3 passes of at most four outputs read their weights alike, staged as f32
-// vec4s in a uniform buffer (conv3_common, stageConv3);
-// the full-resolution ones compute 2×2 blocks per thread (block_common); dec0's output, the
-// residual one included, is shared with the general path (dec0_common).
+/** conv3_common's staging of a 3×3 layer of at most four outputs, STRIDE `stride`. */
+const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] => ({
+  vec4s: 9 * stride + 1,
+  stage: (table, values) => stageConv3(table, values, layer, stride),
+});
+
+// The fast path: four passes. The 3×3 passes of at most four outputs read their weights alike,
+// staged as f32 vec4s in a uniform buffer (conv3_common, stageConv3); the full-resolution ones
+// compute 2×2 blocks per thread (block_common); enc1 (Winograd) also computes the bottleneck, one
+// texel per thread from its own 2×2 block of e1 (stageEnc1); dec0's output, the residual one
+// included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: node('enc0'), scale: 1, tile: [16, 32], staged: 20 },
-  { name: 'enc1', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: (e) => [node('enc0')(e)], writes: node('enc1'), scale: 2, tile: [16, 16] },
-  { name: 'bottleneck', shader: 'bottleneck', prelude: ['common'], struct: 'CnnV3ParamsBottleneck', film: false, reads: (e) => [node('enc1')(e)], writes: node('bottleneck'), scale: 4, tile: [8, 8] },
-  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('bottleneck')(e), node('enc1')(e)], writes: node('dec1'), scale: 2, tile: [8, 8], staged: 16 },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: nodes('enc0'), scale: 1, tile: [16, 32], staged: conv3Staged('enc0', 20) },
+  { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: nodes('enc0'), writes: nodes('enc1', 'bottleneck'), scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
+  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: nodes('bottleneck', 'enc1'), writes: nodes('dec1'), scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => e.outputs[0], scale: 1, tile: [16, 32], staged: 8 },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => [e.outputs[0]], scale: 1, tile: [16, 32], staged: conv3Staged('dec0', 8) },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
 
-const GENERAL_PASSES: PassSpec[] = FAST_PASSES.map((p) => ({
-  ...p,
-  shader: `wide_${p.name}` as ShaderName,
-  prelude: p.name === 'dec0' ? ['common', 'wide_common', 'dec0_common'] : ['common', 'wide_common'],
-  struct: undefined,
-  film: p.name !== 'bottleneck',
+// The general path: five passes (shaders/wide_*.wgsl), 8×8 tiles, γ/β from a storage buffer.
+const wide = (name: ConvLayerName, reads: PassSpec['reads'], writes: PassSpec['writes'], scale: number): PassSpec => ({
+  name,
+  shader: `wide_${name}` as ShaderName,
+  prelude: name === 'dec0' ? ['common', 'wide_common', 'dec0_common'] : ['common', 'wide_common'],
+  film: name !== 'bottleneck',
+  reads,
+  writes,
+  scale,
   tile: [8, 8],
-  staged: undefined,
-}));
+});
+const GENERAL_PASSES: PassSpec[] = [
+  wide('enc0', (e) => [...e.inputs], nodes('enc0'), 1),
+  wide('enc1', nodes('enc0'), nodes('enc1'), 2),
+  wide('bottleneck', nodes('enc1'), nodes('bottleneck'), 4),
+  wide('dec1', nodes('bottleneck', 'enc1'), nodes('dec1'), 2),
+  wide('dec0', (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], (e) => [e.outputs[0]], 1),
+];
 
 /**
  * A 3×3 layer's weights as conv3_common stages them: vec4 tap·stride + ci holds weight
@@ -147,6 +168,39 @@ export function stageConv3(table: ParamTable, values: ArrayLike<number>, layer: 
       for (let tap = 0; tap < 9; tap++) out[4 * (tap * stride + ci) + co] = values[base + (co * conv.in + ci) * 9 + tap]!;
     }
     out[4 * 9 * stride + co] = values[base + conv.out * conv.in * 9 + co]!;
+  }
+  return out;
+}
+
+/**
+ * enc1.wgsl's staged weights (C0 ≤ 4, C1 ≤ 8), as f32 mat4x4s (16 floats, column-major):
+ * mat 16h + ξ·4 + ν, column ci, row co − 4h: U = G g Gᵀ of enc1's taps (Winograd F(2×2, 3×3),
+ * common.wgsl's wino_weights in f32, step by step); mat 32 + 2·(co / 4) + ci / 4, column ci % 4,
+ * row co % 4: the bottleneck's 1×1 weights; mat 36: columns enc1 bias lo, hi, bottleneck bias lo, hi.
+ */
+export function stageEnc1(table: ParamTable, values: ArrayLike<number>): Float32Array<ArrayBuffer> {
+  const [c0, c1] = table.config.encChannels;
+  const f = Math.fround;
+  const out = new Float32Array(16 * ENC1_MATS);
+  const at = (mat: number, col: number, row: number) => 16 * mat + 4 * col + row;
+  const enc1 = table.byName.get('enc1.weight')!.offset;
+  const g = (a: number, b: number, c: number) => [a, f(0.5 * f(f(a + b) + c)), f(0.5 * f(f(a - b) + c)), c];
+  for (let co = 0; co < c1; co++) {
+    for (let ci = 0; ci < c0; ci++) {
+      const t = (tap: number) => values[enc1 + (co * c0 + ci) * 9 + tap]!;
+      // Columns kx of G along ky, then G along kx of each of their four rows ξ.
+      const cols = [0, 1, 2].map((kx) => g(t(kx), t(3 + kx), t(6 + kx)));
+      for (let xi = 0; xi < 4; xi++) {
+        const r = g(cols[0]![xi]!, cols[1]![xi]!, cols[2]![xi]!);
+        for (let nu = 0; nu < 4; nu++) out[at(16 * (co >> 2) + xi * 4 + nu, ci, co & 3)] = r[nu]!;
+      }
+    }
+    out[at(36, co >> 2, co & 3)] = values[enc1 + c1 * c0 * 9 + co]!;
+  }
+  const bott = table.byName.get('bottleneck.weight')!.offset;
+  for (let co = 0; co < c1; co++) {
+    for (let ci = 0; ci < c1; ci++) out[at(32 + 2 * (co >> 2) + (ci >> 2), ci & 3, co & 3)] = values[bott + co * c1 + ci]!;
+    out[at(36, 2 + (co >> 2), co & 3)] = values[bott + c1 * c1 + co]!;
   }
   return out;
 }
@@ -179,8 +233,11 @@ interface PassState {
 }
 
 export interface CnnTimings {
-  /** GPU milliseconds per pass, from timestamp queries. */
-  passes: Record<PassSpec['name'], number>;
+  /**
+   * GPU milliseconds per pass, from timestamp queries: enc0, enc1, bottleneck, dec1, dec0 on the
+   * general path; on the fast path enc1's pass also computes the bottleneck (`enc1+bottleneck`).
+   */
+  passes: Record<string, number>;
   /** Sum of the passes' times. */
   total: number;
   /** The first pass's start to the last pass's end: the gaps between passes included. */
@@ -261,7 +318,7 @@ export class CNNv3Effect {
         ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} params`, size: UNIFORM_LAYOUTS[spec.struct].size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
         : undefined;
       const staged = spec.staged
-        ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} staged weights`, size: 16 * (9 * spec.staged + 1), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
+        ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} staged weights`, size: 16 * spec.staged.vec4s, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
         : undefined;
       const groups = general ? groupsOf(this.table.convs.find((c) => c.name === spec.name)!.out) : 1;
       return { spec, pipeline, uniform, staged, groups, boundTo: [] };
@@ -283,7 +340,7 @@ export class CNNv3Effect {
     const staging = this.passes.filter((p) => p.staged);
     if (staging.length) {
       const values = readWeightsBin(this.config, bytes, 'cnn_v3_weights.bin');
-      for (const p of staging) queue.writeBuffer(p.staged!, 0, stageConv3(this.table, values, p.spec.name, p.spec.staged!));
+      for (const p of staging) queue.writeBuffer(p.staged!, 0, p.spec.staged!.stage(this.table, values));
     }
   }
 
@@ -360,7 +417,7 @@ export class CNNv3Effect {
     nodes.ensure(this.outputs[0], OUTPUT_FORMAT, width, height, nodeUsage());
 
     this.passes.forEach((pass, i) => {
-      const names = [...pass.spec.reads(this), pass.spec.writes(this)];
+      const names = [...pass.spec.reads(this), ...pass.spec.writes(this)];
       const textures = names.map((n) => nodes.get(n)!);
       if (!pass.bindGroup || textures.some((t, k) => t !== pass.boundTo[k])) {
         const second = pass.uniform ?? (pass.spec.film ? this.filmBuffer : undefined);
@@ -406,7 +463,7 @@ export class CNNv3Effect {
     let total = 0;
     this.passes.forEach(({ spec: p }, i) => {
       const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
-      passes[p.name] = ms;
+      passes[p.label ?? p.name] = ms;
       total += ms;
     });
     const span = Number(t[2 * this.passes.length - 1]! - t[0]!) / 1e6;

@@ -18,11 +18,6 @@ struct CnnV3ParamsEnc1 {
   beta_hi: vec4f,
 }
 
-struct CnnV3ParamsBottleneck {
-  weight_offset: u32,
-  _pad: vec3u,
-}
-
 // Weights: one read-only buffer of f16 pairs, the layout of cnn_v3_weights.bin (SPEC §6):
 // weight (o, i, ky, kx) of a layer at base + ((o·IN + i)·K + ky)·K + kx, bias o at
 // base + OUT·IN·K·K + o; half k in word k/2, even k in the low 16 bits.
