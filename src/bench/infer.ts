@@ -1,13 +1,13 @@
 /**
- * `npm run bench:infer`: GPU time per frame of CNNv3Effect's five passes at 1280×720, 1920×1080
+ * `npm run bench:infer`: GPU time per frame of CNNv3Effect's passes at 1280×720, 1920×1080
  * and 3840×2160, per precision the adapter runs, from timestamp queries: median and spread
  * (p10–p90) per pass, their sum, and the frame's span on the GPU (first pass's start to last
  * pass's end, the gaps between passes included: what a CUDA-event timing of PyTorch measures).
  * Then the cost as it grows: the 720p → 4K time ratio against the 9× pixel ratio, flagging a
  * step whose time grows less than half as fast as its pixels (fixed costs dominate there).
  *
- * Frames are submitted back to back in batches (a GPU waited on after every frame stays at its
- * idle clock); the timestamps of each batch's last frame are one sample. Runs on a hardware GPU
+ * Frames are encoded ten to a command buffer with their timestamps copied aside, so the GPU never
+ * waits for the CPU and every frame is a sample. Runs on a hardware GPU
  * through Dawn when there is one, else on SwiftShader (software: figures only for comparison).
  *
  * Flags: --frames=N (timed frames per size and precision, default 400), --sizes=WxH,… ,
@@ -87,40 +87,43 @@ async function timeSize(ctx: GpuContext, config: ModelConfig, w: { weights: Uint
     effect.uploadFilmMlp(w.film);
     effect.setFilmParams(cond);
     if (!effect.enableTimestamps()) throw new Error('bench:infer needs the timestamp-query feature');
-    const frame = () => {
-      const encoder = ctx.device.createCommandEncoder({ label: 'bench' });
-      features.encode(encoder, nodes);
-      effect.render(encoder, {}, nodes);
-      ctx.device.queue.submit([encoder.finish()]);
+    // Frames go PER_SUBMIT to a command buffer, each followed by a copy of its timestamps into
+    // one buffer read back at the end: the GPU never waits for the CPU (Dawn's per-submit CPU
+    // cost in Node is about that of a 1080p frame's GPU time, and a GPU left idle between frames
+    // lowers its clocks), as a CUDA graph keeps it busy for PyTorch.
+    const PER_SUBMIT = 10;
+    const run = async (n: number) => {
+      const bytes = effect.timestampBytes;
+      const dst = ctx.device.createBuffer({ label: 'bench timestamps', size: n * bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      for (let i = 0; i < n; i += PER_SUBMIT) {
+        const encoder = ctx.device.createCommandEncoder({ label: 'bench' });
+        for (let k = i; k < Math.min(n, i + PER_SUBMIT); k++) {
+          features.encode(encoder, nodes);
+          effect.render(encoder, {}, nodes);
+          effect.copyTimestamps(encoder, dst, k * bytes);
+        }
+        ctx.device.queue.submit([encoder.finish()]);
+      }
+      await gpuAwait(dst.mapAsync(GPUMapMode.READ));
+      const all = new BigInt64Array(dst.getMappedRange().slice(0));
+      dst.unmap();
+      dst.destroy();
+      return Array.from({ length: n }, (_, k) => effect.timingsFrom(all.subarray((k * bytes) / 8, ((k + 1) * bytes) / 8)));
     };
-    const BATCH = 10;
-    const batch = async (k: number) => {
-      for (let i = 0; i < k; i++) frame();
-      return (await effect.readTimings())!;
-    };
-    // Warm-up: pipelines compiled, clocks up.
-    for (let i = 0; i < 6; i++) await batch(BATCH);
+    await run(100); // warm-up: pipelines compiled, clocks up
+    const t0 = performance.now();
+    const timings = await run(frames);
+    const wallMs = (performance.now() - t0) / frames;
     // The passes as the effect names them (the fast path times enc1 and the bottleneck as one).
     const per: Record<string, number[]> = {};
-    const totals: number[] = [];
-    const spans: number[] = [];
-    const t0 = performance.now();
-    let done = 0;
-    while (done < frames) {
-      const t = await batch(BATCH);
-      done += BATCH;
-      for (const [p, v] of Object.entries(t.passes)) (per[p] ??= []).push(v);
-      totals.push(t.total);
-      // Older builds (the baseline) report no span: the sum stands in.
-      spans.push((t as { span?: number }).span ?? t.total);
-    }
-    await gpuAwait(ctx.device.queue.onSubmittedWorkDone());
-    const wallMs = (performance.now() - t0) / done;
+    for (const t of timings) for (const [p, v] of Object.entries(t.passes)) (per[p] ??= []).push(v);
+    const totals = timings.map((t) => t.total);
+    const spans = timings.map((t) => t.span);
     return {
       width,
       height,
       precision,
-      samples: totals.length,
+      samples: timings.length,
       passes: Object.fromEntries(Object.entries(per).map(([p, xs]) => [p, spread(xs)])),
       total: spread(totals),
       span: spread(spans),
@@ -209,13 +212,13 @@ async function main(): Promise<void> {
     const log = (s: string) => {
       if (!json) console.log(s);
     };
-    log(`bench:infer  CNNv3Effect enc=[${config.encChannels.join(', ')}] on ${ctx.adapterName}${ctx.software ? ' (software: figures only for comparison)' : ''}; shader-f16: ${ctx.device.features.has('shader-f16') ? 'yes' : 'no'}; ${frames} frames per size, a sample per ${10}`);
+    log(`bench:infer  CNNv3Effect enc=[${config.encChannels.join(', ')}] on ${ctx.adapterName}${ctx.software ? ' (software: figures only for comparison)' : ''}; shader-f16: ${ctx.device.features.has('shader-f16') ? 'yes' : 'no'}; ${frames} frames per size`);
     const results: SizeResult[] = [];
     for (const precision of precs) {
       for (const [width, height] of sizes) {
         const r = await timeSize(ctx, config, w, cond, width, height, precision, frames);
         results.push(r);
-        log(`  ${precision} ${`${width}×${height}`.padEnd(10)} span ${fmt(r.span)} ms  sum ${fmt(r.total)} ms  ${(1000 / r.span.median).toFixed(0)} fps  (${r.samples} samples; wall ${ms(r.wallMs)} ms/frame incl. feature packing)`);
+        log(`  ${precision} ${`${width}×${height}`.padEnd(10)} span ${fmt(r.span)} ms  sum ${fmt(r.total)} ms  ${(1000 / r.span.median).toFixed(0)} fps  (${r.samples} frames; wall ${ms(r.wallMs)} ms/frame incl. feature packing)`);
         log(`      per pass: ${Object.entries(r.passes).map(([p, v]) => `${p} ${fmt(v)}`).join(', ')}`);
       }
     }

@@ -459,6 +459,26 @@ export class CNNv3Effect {
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
     read.destroy();
+    return this.timingsFrom(t);
+  }
+
+  /**
+   * Encodes a copy of the render just encoded's raw timestamps (16 bytes a pass, once timestamps
+   * are enabled) into `dst` at `offset`, so many frames can be timed without a read-back each:
+   * bench:infer keeps the GPU busy that way. Read them back with timingsFrom.
+   */
+  copyTimestamps(encoder: GPUCommandEncoder, dst: GPUBuffer, offset: number): void {
+    if (!this.queryBuffer) throw new CnnV3Error('CNNv3Effect.copyTimestamps: call enableTimestamps first');
+    encoder.copyBufferToBuffer(this.queryBuffer, 0, dst, offset, this.queryBuffer.size);
+  }
+
+  /** Bytes copyTimestamps writes per frame. */
+  get timestampBytes(): number {
+    return 16 * this.passes.length;
+  }
+
+  /** Per-pass times from one frame's raw timestamps (begin, end per pass, in ns). */
+  timingsFrom(t: BigInt64Array): CnnTimings {
     const passes = {} as CnnTimings['passes'];
     let total = 0;
     this.passes.forEach(({ spec: p }, i) => {
