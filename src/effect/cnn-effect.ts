@@ -1,13 +1,16 @@
 /**
- * CNNv3Effect (SPEC §7): the network as five WGSL compute passes over named texture nodes.
- * Pipelines, uniform buffers and the weights buffer are made once; bind groups follow the
+ * CNNv3Effect (SPEC §7): the network as WGSL compute passes over named texture nodes.
+ * Pipelines, uniform buffers and the weights buffers are made once; bind groups follow the
  * node textures (rebuilt only when a node is recreated); `render` only encodes dispatches.
- * Weights are data: one read-only storage buffer of packed halves, uploaded at run time.
+ * Weights are data, uploaded at run time: one read-only storage buffer of packed halves (the
+ * general path reads it), and on the fast path each pass's weights staged once per upload as
+ * f32 in a uniform buffer (stageConv3, stageEnc1), which the GPU reads as multiply operands.
  *
  * Two sets of shaders: the fast path (SPEC §7's fixed-format nodes, tuned for the playbook's
- * widths) for enc_channels up to [4, 8], and the general path (shaders/wide_*.wgsl) for any
- * width the trainer accepts, whose nodes are rgba16float texture arrays of ⌈C/4⌉ layers and
- * whose γ/β come from a storage buffer. Both store every intermediate as f16.
+ * widths) for enc_channels up to [4, 8], four passes (enc1's also writes the bottleneck), and
+ * the general path (shaders/wide_*.wgsl), five passes, for any width the trainer accepts, whose
+ * nodes are rgba16float texture arrays of ⌈C/4⌉ layers and whose γ/β come from a storage
+ * buffer. Both store every intermediate as f16, and every node of SPEC §7 is written.
  */
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes } from '../export/export.js';
@@ -405,7 +408,7 @@ export class CNNv3Effect {
     return true;
   }
 
-  /** Encodes the five passes reading the input nodes and writing the output node. */
+  /** Encodes the passes reading the input nodes and writing the intermediate and output nodes. */
   render(encoder: GPUCommandEncoder, _params: unknown, nodes: TextureNodes): void {
     const feat0 = nodes.get(this.inputs[0]);
     const feat1 = nodes.get(this.inputs[1]);

@@ -154,7 +154,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
   const { width: W, height: H } = planes;
   const device = ctx.device;
 
-  // GPU: pack features, run the five passes, read every node back.
+  // GPU: pack features, run the effect's passes, read every node back.
   const nodes = new TextureNodes(device);
   const features = new FeaturePass(ctx);
   const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config, input.path ? { path: input.path } : {});
