@@ -178,7 +178,7 @@ export function stageConv3(table: ParamTable, values: ArrayLike<number>, layer: 
 /**
  * enc1.wgsl's staged weights (C0 ≤ 4, C1 ≤ 8), as f32 mat4x4s (16 floats, column-major):
  * mat 16h + ξ·4 + ν, column ci, row co − 4h: U = G g Gᵀ of enc1's taps (Winograd F(2×2, 3×3),
- * common.wgsl's wino_weights in f32, step by step); mat 32 + 2·(co / 4) + ci / 4, column ci % 4,
+ * in f32 step by step, as the shader computed it before it was staged); mat 32 + 2·(co / 4) + ci / 4, column ci % 4,
  * row co % 4: the bottleneck's 1×1 weights; mat 36: columns enc1 bias lo, hi, bottleneck bias lo, hi.
  */
 export function stageEnc1(table: ParamTable, values: ArrayLike<number>): Float32Array<ArrayBuffer> {
