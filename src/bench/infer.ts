@@ -1,6 +1,6 @@
 /**
  * `npm run bench:infer`: GPU time per frame of CNNv3Effect's passes at 1280×720, 1920×1080
- * and 3840×2160, per precision the adapter runs, from timestamp queries: median and spread
+ * and 3840×2160, per precision (f32 today), from timestamp queries: median and spread
  * (p10–p90) per pass, their sum, and the frame's span on the GPU (first pass's start to last
  * pass's end, the gaps between passes included: what a CUDA-event timing of PyTorch measures).
  * Then the cost as it grows: the 720p → 4K time ratio against the 9× pixel ratio, flagging a
@@ -11,7 +11,7 @@
  * through Dawn when there is one, else on SwiftShader (software: figures only for comparison).
  *
  * Flags: --frames=N (timed frames per size and precision, default 400), --sizes=WxH,… ,
- * --precision=f32|f16|all (default all the adapter runs), --enc-channels=C0,C1, --json (one
+ * --precision=f32|all (f32, the one precision the effect has; f16 is refused with why), --enc-channels=C0,C1, --json (one
  * JSON object), --markdown (the README's table), --write-weights=DIR (the random weights, FiLM
  * MLP, condition and a 37×23 check case for bench/torch/bench_torch.py).
  */
@@ -21,7 +21,7 @@ import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, type ModelConf
 import { randomPlanes, randomWeights } from '../verify/random-input.js';
 import { createNodeGpu } from '../gpu/device-node.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
-import { CNNv3Effect, type CnnEffectOptions } from '../effect/cnn-effect.js';
+import { CNNv3Effect } from '../effect/cnn-effect.js';
 import { completePlanes, FEATURE_NODES, FeaturePass } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
@@ -68,19 +68,24 @@ function spread(xs: number[]): Spread {
   return { median: quantile(s, 0.5), p10: quantile(s, 0.1), p90: quantile(s, 0.9) };
 }
 
-/** The precisions this adapter runs: f32 always, f16 arithmetic only with shader-f16. */
+/**
+ * The precisions to time. The effect has one today: f32 arithmetic, every intermediate stored
+ * as f16. An f16-arithmetic variant would need the adapter's shader-f16 feature and does not
+ * exist yet, so asking for it fails rather than timing f32 under its name.
+ */
 function precisions(ctx: GpuContext, asked: string): Precision[] {
-  const has16 = ctx.device.features.has('shader-f16');
-  if (asked === 'f32') return ['f32'];
-  if (asked === 'f16') return ['f16'];
-  return has16 ? ['f32', 'f16'] : ['f32'];
+  if (asked === 'f32' || asked === 'all') return ['f32'];
+  if (asked === 'f16') {
+    const has = ctx.device.features.has('shader-f16') ? 'has' : 'lacks';
+    throw new Error(`bench:infer: the effect has no f16-arithmetic variant yet (this adapter ${has} shader-f16)`);
+  }
+  throw new Error(`bench:infer: --precision must be f32, f16 or all, got ${JSON.stringify(asked)}`);
 }
 
 async function timeSize(ctx: GpuContext, config: ModelConfig, w: { weights: Uint8Array; film: Uint8Array }, cond: number[], width: number, height: number, precision: Precision, frames: number): Promise<SizeResult> {
   const nodes = new TextureNodes(ctx.device);
   const features = new FeaturePass(ctx);
-  const options = { precision } as CnnEffectOptions;
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config, options);
+  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config);
   try {
     features.upload(randomPlanes(width, height, 1), nodes);
     effect.uploadWeights(ctx.device.queue, w.weights);
