@@ -21,6 +21,15 @@ export default tseslint.config(
     },
   },
   {
+    // The embedding examples: plain browser ESM, no bundler.
+    files: ['examples/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['window', 'document', 'navigator', 'location', 'fetch', 'URLSearchParams', 'createImageBitmap', 'Blob', 'performance', 'GPUTextureUsage', 'GPUBufferUsage', 'GPUMapMode'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // Every library folder and both library entries (src/index.ts, src/node.ts).
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**', 'src/tool/**', 'src/bench/**'],

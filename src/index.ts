@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * cnn-v3 library entry: browser-safe (no Node built-ins reachable from here).
  * Node-only helpers (directories, atomic writes) live in `cnn-v3/node`.
@@ -8,6 +9,7 @@ export { toRgba8 } from './image/image.js';
 export { decodeImage, isJpeg } from './image/decode.js';
 export { decodePng, encodePng, isPng, PNG_LIMITS, type PngLimits } from './image/png.js';
 export { resizeLanczos3, resizeNearest } from './image/resize.js';
+export { aspectDiffers, FIT_MODES, fitRects, fitResize, type FitMode, type FitRects, type Rect, type Resampler } from './image/fit.js';
 export { packPhotoSample, NEUTRAL_NORMAL } from './pack/photo.js';
 export * from './dataset/layout.js';
 export { loadSample, type Sample, type SampleSource, type SampleKind } from './dataset/sample.js';
@@ -55,13 +57,30 @@ export * from './checkpoint/safetensors.js';
 export * from './checkpoint/checkpoint.js';
 export * from './export/export.js';
 export * from './export/read.js';
-export { isExr, readExr, listExrParts, channelInDisplayWindow, EXR_LIMITS, type ExrImage } from './exr/exr.js';
+export { exportOnnx, onnxModel, ONNX_INPUTS, ONNX_IR_VERSION, ONNX_OPSET, ONNX_OUTPUT, ONNX_WEIGHTS, type OnnxExportOptions, type OnnxWeights } from './export/onnx.js';
+export { isExr, readExr, readExrParts, listExrParts, channelInDisplayWindow, EXR_LIMITS, type ExrImage } from './exr/exr.js';
 export { packBlenderSample, octEncode, octDecode, depthToU16, linearToSrgb8, type PackBlenderOptions, type PackBlenderResult } from './pack/blender.js';
 export { buildParamTable, describeModel, convHalfOffsets, type ParamTable, type ParamSpec } from './model/params.js';
 export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from './model/config.js';
 export { initParams } from './model/init.js';
 export { forward as referenceForward, lossAndGrad as referenceLossAndGrad } from './model/reference.js';
-export { CNNv3Effect, CNN_NODES, cnnNodeLayouts, fitsFastPath, type FilmParams, type CnnNode, type CnnNodeLayout, type CnnEffectOptions, type EffectPath } from './effect/cnn-effect.js';
+export {
+  CNNv3Effect,
+  CNN_NODES,
+  cnnNodeLayouts,
+  fitsFastPath,
+  OUTPUT_FORMAT,
+  type FilmParams,
+  type CnnNode,
+  type CnnNodeLayout,
+  type CnnEffectOptions,
+  type CnnEffectInit,
+  type CnnRenderArgs,
+  type CnnInput,
+  type GBufferTextures,
+  type EffectPath,
+} from './effect/cnn-effect.js';
+export { CnnNodeEffect, CNN_OUTPUT_NODE } from './effect/cnn-node-effect.js';
 export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './effect/feature-pass.js';
 export { TextureNodes } from './effect/nodes.js';
 export { ViewPass } from './effect/view-pass.js';

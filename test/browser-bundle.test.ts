@@ -26,3 +26,19 @@ test('the library entry bundles for the browser with no Node built-in reachable'
   }
   assert.ok(result.outputFiles[0]!.text.length > 1000);
 });
+
+test('cnn-v3/effect reaches no other package and no Node built-in: a page loads it from dist/ by import map', async () => {
+  const result = await build({
+    entryPoints: [`${REPO}src/embed.ts`],
+    bundle: true,
+    platform: 'neutral',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    metafile: true,
+  });
+  const inputs = Object.keys(result.metafile.inputs);
+  assert.deepEqual(inputs.filter((f) => !f.startsWith('src/')), [], 'files from outside src/ (other packages)');
+  assert.deepEqual(inputs.filter((f) => /-node\.ts$|\/cli\/|\/train\//.test(f)), [], 'Node-only or trainer modules');
+  assert.ok(inputs.includes('src/effect/cnn-effect.ts') && inputs.includes('src/effect/photo-planes-pass.ts'));
+});

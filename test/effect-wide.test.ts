@@ -10,7 +10,8 @@ import { nodeAssets } from '../src/demo/assets-node.js';
 import { DemoEngine } from '../src/demo/engine.js';
 import { parseSeq } from '../src/demo/seq.js';
 import { gpuAwait } from '../src/gpu/context.js';
-import { CNNv3Effect, cnnNodeLayouts, scaledSize, type EffectPath } from '../src/effect/cnn-effect.js';
+import { CnnNodeEffect } from '../src/effect/cnn-node-effect.js';
+import { cnnNodeLayouts, scaledSize, type EffectPath } from '../src/effect/cnn-effect.js';
 import { FEATURE_NODES, FeaturePass } from '../src/effect/feature-pass.js';
 import { TextureNodes } from '../src/effect/nodes.js';
 import { ViewPass } from '../src/effect/view-pass.js';
@@ -98,8 +99,9 @@ test('the view pass shows a channel of a general-path node (a layer of its textu
   const { device } = ctx;
   const [W, H] = [29, 18];
   const nodes = new TextureNodes(device);
-  const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, WIDE);
+  const features = new FeaturePass(device);
+  const cnn = new CnnNodeEffect(device, { config: WIDE });
+  const effect = cnn.effect;
   const view = new ViewPass(ctx, 'rgba8unorm');
   const canvas = device.createTexture({ label: 'test view target', size: { width: W, height: H }, format: 'rgba8unorm', usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC });
   try {
@@ -113,7 +115,7 @@ test('the view pass shows a channel of a general-path node (a layer of its textu
     const channel = 13;
     const encoder = device.createCommandEncoder({ label: 'test view' });
     features.encode(encoder, nodes);
-    effect.render(encoder, {}, nodes);
+    cnn.render(encoder, {}, nodes);
     view.encode(encoder, canvas.createView({ label: 'test view target view' }), nodes, 'cnn_v3_output', {
       source: { kind: 'node', node: 'enc1', channel },
       layout: 'single',

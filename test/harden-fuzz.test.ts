@@ -146,7 +146,7 @@ test('EXR mutation fuzz: oiiotool files in every compression the reader decodes 
   const dir = tempDir(t);
   // 24 × 20: HALF RGBA and a FLOAT depth, so every decoder path (PXR24's float case, B44's
   // half-only blocks) has something to chew on.
-  const kinds = ['none', 'rle', 'zips', 'zip', 'piz', 'pxr24', 'b44', 'b44a'];
+  const kinds = ['none', 'rle', 'zips', 'zip', 'piz', 'pxr24', 'b44', 'b44a', 'dwaa', 'dwab'];
   execFileSync(
     OIIOTOOL,
     [
@@ -157,12 +157,13 @@ test('EXR mutation fuzz: oiiotool files in every compression the reader decodes 
       ...kinds.flatMap((c) => ['--compression', c, '-o', `${c}.exr`]),
       '--tile', '8', '8', '--compression', 'zip', '-o', 'tile-zip.exr',
       '--compression', 'piz', '-o', 'tile-piz.exr',
+      '--compression', 'dwaa', '-o', 'tile-dwaa.exr',
     ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const rnd = random(13);
   let total = 0;
-  for (const kind of [...kinds, 'tile-zip', 'tile-piz']) {
+  for (const kind of [...kinds, 'tile-zip', 'tile-piz', 'tile-dwaa']) {
     const seed = new Uint8Array(readFileSync(join(dir, `${kind}.exr`)));
     readExr(seed, `${kind}.exr`); // the unmutated file decodes
     // The header is everything before the offset table: hammer all of it.

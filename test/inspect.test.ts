@@ -65,7 +65,7 @@ test('inspect on a real photo sample, and --dump-features writes float32 HWC + J
   const dump = join(root, 'feat', 'cat.f32');
   const d = await runCli(['inspect', sample, '--dump-features', dump]);
   assert.equal(d.code, 0, d.err);
-  assert.deepEqual(JSON.parse(readFileSync(`${dump}.json`, 'utf8')), { width: 451, height: 300, channels: 20 });
+  assert.deepEqual(JSON.parse(readFileSync(`${dump}.json`, 'utf8')), { width: 451, height: 300, channels: 20, layout: 'nhwc' });
   const bytes = readFileSync(dump);
   assert.equal(bytes.length, 451 * 300 * NUM_FEATURES * 4);
   const expected = computeFeatures(await loadSampleDir(sample));

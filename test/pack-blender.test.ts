@@ -4,10 +4,11 @@
  * reader), layer detection, and the CLI's bad-input handling.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readExr } from '../src/exr/exr.js';
+import { readExr, readExrParts } from '../src/exr/exr.js';
 import { decodePng } from '../src/image/png.js';
 import type { Raster } from '../src/image/image.js';
 import {
@@ -20,7 +21,7 @@ import {
   srgbEncode,
 } from '../src/pack/blender.js';
 import { toHalfBits } from '../src/util/half.js';
-import { runCli, tempDir } from './helpers.js';
+import { requireTool, runCli, tempDir } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
 // A minimal OpenEXR writer: single-part scanline, one line per block, NONE compression unless
@@ -293,7 +294,8 @@ test('the playbook table, pass by pass, on a hand-made ViewLayer EXR', () => {
   }
   assert.deepEqual(Array.from(depth.data), [9362, 8192, 5958, 65535, 1, 0, 0, 32768]);
   assert.deepEqual(Array.from(matid), [1, 2, 3, 0, 255, 255, 0, 0]);
-  // Shadow: RGB averaged, ÷ A at partial coverage (0.25 / 0.5), 255 where nothing was hit (z ≥ 1e9).
+  // Shadow: the largest of R, G, B (all equal here), ÷ A at partial coverage (0.25 / 0.5), 255
+  // where nothing was hit (z ≥ 1e9).
   assert.deepEqual(Array.from(shadow), [255, 0, 128, 255, 255, 255, 255, 128]);
   // Spot checks against numbers worked by hand.
   assert.deepEqual(Array.from(albedo.data.subarray(0, 3)), [231, 63, 63]);
@@ -472,19 +474,19 @@ test('cnnv3 pack-blender: bad input is one clear line, exit ≠ 0, nothing half-
   const spec = frame();
   const noCombined = writeExr({ ...spec, channels: Object.fromEntries(Object.entries(spec.channels).filter(([k]) => !k.includes('Combined'))) });
   const pngBytes = readFileSync(new URL('./pack-blender.test.ts', import.meta.url)); // any non-EXR
-  const dwab = writeExr({ ...spec, compression: 9 });
+  const htj2k = writeExr({ ...spec, compression: 10 });
   const files = writeRenders(join(tmp, 'in'), {
     'text.exr': pngBytes,
     'cut.exr': good.subarray(0, good.length - 40),
     'cuthead.exr': good.subarray(0, 60),
-    'dwab.exr': dwab,
+    'htj2k.exr': htj2k,
     'nocombined.exr': noCombined,
   });
   const cases: Array<[string, string[], RegExp, number]> = [
     ['not an EXR', ['--exr', join(files, 'text.exr')], /^cnnv3: .*text\.exr: not an OpenEXR file/, 1],
     ['truncated pixels', ['--exr', join(files, 'cut.exr')], /^cnnv3: .*cut\.exr: .*truncated/i, 1],
     ['truncated header', ['--exr', join(files, 'cuthead.exr')], /^cnnv3: .*cuthead\.exr: .*truncated/i, 1],
-    ['unsupported compression', ['--exr', join(files, 'dwab.exr')], /^cnnv3: .*dwab\.exr: .*DWAB/, 1],
+    ['unsupported compression', ['--exr', join(files, 'htj2k.exr')], /^cnnv3: .*htj2k\.exr: unsupported compression HTJ2K256\n$/, 1],
     ['no Combined', ['--exr', join(files, 'nocombined.exr')], /^cnnv3: .*nocombined\.exr: no Combined pass \(…Combined\.R\) in this EXR; channels: /, 1],
     ['missing file', ['--exr', join(files, 'nope.exr')], /^cnnv3: .*nope\.exr: EXR file not found\n$/, 1],
     ['a directory as --exr', ['--exr', files], /^cnnv3: .*in: is a directory, not an EXR file/, 1],
@@ -523,5 +525,109 @@ test('cnnv3 pack-blender: bad input is one clear line, exit ≠ 0, nothing half-
   assert.equal(batch.code, 1);
   assert.deepEqual(readdirSync(join(tmp, 'batch')), ['sample_0001']);
   assert.match(batch.out, /Packed 1 of 6 EXR files/);
-  assert.match(batch.err, /Failed to pack 5:\n {2}.*cut\.exr: [^\n]+\n {2}.*cuthead\.exr: [^\n]+\n {2}.*dwab\.exr: [^\n]+\n {2}.*nocombined\.exr: [^\n]+\n {2}.*text\.exr: [^\n]+\n$/);
+  assert.match(batch.err, /Failed to pack 5:\n {2}.*cut\.exr: [^\n]+\n {2}.*cuthead\.exr: [^\n]+\n {2}.*htj2k\.exr: [^\n]+\n {2}.*nocombined\.exr: [^\n]+\n {2}.*text\.exr: [^\n]+\n$/);
+});
+
+test("shadow: the channel that carries light (Cycles' Shadow is 0 where a surface reflects nothing)", () => {
+  const spec = frame();
+  // Lit pure red, lit pure blue, lit green, lit grey, shadowed red, half-lit blue, shadowed grey, dim.
+  const shadow = {
+    'ViewLayer.Shadow.R': [1, 0, 0, 1, 0, 0, 0, 0.1],
+    'ViewLayer.Shadow.G': [0, 0, 1, 1, 0, 0, 0, 0.2],
+    'ViewLayer.Shadow.B': [0, 1, 0, 1, 0, 0.5, 0, 0.05],
+  };
+  const channels = { ...spec.channels, ...shadow, 'ViewLayer.Depth.Z': [5, 5, 5, 5, 5, 5, 5, 5], 'ViewLayer.Combined.A': [1, 1, 1, 1, 1, 1, 1, 1] };
+  const { files } = packBlenderSample(readExr(writeExr({ ...spec, channels }), 's.exr'), { name: 's.exr' });
+  // An average would give 85 for each lit saturated surface; R alone 0 for the lit blue one.
+  assert.deepEqual(Array.from(png(files, 'shadow.png').data), [255, 255, 255, 255, 0, 128, 0, 51]);
+});
+
+test('multi-part EXR: passes found in any part, by part name + channel name or by full channel name', (t) => {
+  if (!requireTool(t, '/usr/bin/exrmultipart', 'openexr')) return;
+  const tmp = tempDir(t);
+  const spec = frame();
+  const c = spec.channels;
+  const pick = (re: RegExp, rename: (k: string) => string) =>
+    Object.fromEntries(Object.entries(c).filter(([k]) => re.test(k)).map(([k, v]) => [rename(k), v]));
+  // Part "ViewLayer.Combined" holds R, G, B, A; part "ViewLayer" holds Depth.Z, Normal.*,
+  // IndexOB.X; part "extra" holds DiffCol and Shadow under their full names.
+  const parts: Array<[string, Record<string, number[]>]> = [
+    ['ViewLayer.Combined', pick(/\.Combined\./, (k) => k.slice('ViewLayer.Combined.'.length))],
+    ['ViewLayer', pick(/\.(Depth|Normal|IndexOB)\./, (k) => k.slice('ViewLayer.'.length))],
+    ['extra', pick(/\.(DiffCol|Shadow)\./, (k) => k)],
+  ];
+  const inputs = parts.map(([name, channels], i) => {
+    const file = join(tmp, `part${i}.exr`);
+    writeFileSync(file, writeExr({ width: spec.width, height: spec.height, channels }));
+    return `${file}::${name}`;
+  });
+  const multi = join(tmp, 'multi.exr');
+  execFileSync('/usr/bin/exrmultipart', ['-combine', '-i', ...inputs, '-o', multi], { stdio: 'pipe' });
+  const bytes = readFileSync(multi);
+  const images = readExrParts(bytes, 'multi.exr');
+  assert.deepEqual(images.map((img) => img.partName), ['ViewLayer.Combined', 'ViewLayer', 'extra']);
+
+  const whole = packBlenderSample(readExr(writeExr(spec), 'single.exr'), { name: 'single.exr' });
+  const split = packBlenderSample(images, { name: 'multi.exr' });
+  assert.deepEqual(split.warnings, []);
+  assert.equal(split.prefix, 'ViewLayer.');
+  for (const f of Object.keys(whole.files) as Array<keyof typeof whole.files>) assert.deepEqual(split.files[f], whole.files[f], f);
+
+  // Part 0 alone (what readExr gives): its part name makes R the layer's Combined.R, but the
+  // other passes are missing.
+  const first = packBlenderSample(readExr(bytes, 'multi.exr'), { name: 'multi.exr' });
+  assert.equal(first.prefix, 'ViewLayer.');
+  assert.ok(first.warnings.some((w) => /^multi\.exr: no Depth pass/.test(w)), first.warnings.join('\n'));
+
+  // A channel two parts both give: the first part's is used, with a warning naming both.
+  const dup = join(tmp, 'dup.exr');
+  execFileSync('/usr/bin/exrmultipart', ['-combine', '-i', ...inputs.slice(0, 2), `${join(tmp, 'part2.exr')}::extra`, `${join(tmp, 'part2.exr')}::more`, '-o', dup], { stdio: 'pipe' });
+  const twice = packBlenderSample(readExrParts(readFileSync(dup), 'dup.exr'), { name: 'dup.exr' });
+  assert.ok(
+    twice.warnings.includes('dup.exr: ViewLayer.DiffCol.R is in part "extra" and part "more"; using part "extra"'),
+    twice.warnings.join('\n'),
+  );
+  for (const f of Object.keys(whole.files) as Array<keyof typeof whole.files>) assert.deepEqual(twice.files[f], whole.files[f], f);
+
+  // A part whose channels carry full names already: its part name adds no second layer.
+  const single = join(tmp, 'single.exr');
+  writeFileSync(single, writeExr(spec));
+  const named = join(tmp, 'named.exr');
+  execFileSync('/usr/bin/exrmultipart', ['-combine', '-i', `${single}::beauty`, `${join(tmp, 'part0.exr')}::other`, '-o', named], { stdio: 'pipe' });
+  const beauty = packBlenderSample(readExrParts(readFileSync(named), 'named.exr'), { name: 'named.exr' });
+  assert.deepEqual(beauty.warnings, []);
+  assert.equal(beauty.prefix, 'ViewLayer.');
+  for (const f of Object.keys(whole.files) as Array<keyof typeof whole.files>) assert.deepEqual(beauty.files[f], whole.files[f], f);
+
+  // Parts with different display windows are not one render.
+  const other = readExr(writeExr({ width: 5, height: 2, channels: { 'ViewLayer.Depth.Z': [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] } }), 'o.exr');
+  assert.throws(
+    () => packBlenderSample([images[0]!, { ...other, partName: 'wide' }], { name: 'multi.exr' }),
+    /^CnnV3Error: multi\.exr: part "wide" has display window \(0,0\)-\(4,1\), part "ViewLayer\.Combined" \(0,0\)-\(3,1\); the parts of one render share one$/,
+  );
+  assert.throws(() => packBlenderSample([], { name: 'empty.exr' }), /^CnnV3Error: empty\.exr: no image parts in this EXR$/);
+});
+
+test('cnnv3 pack-blender --exr on a multi-part file packs what the single-part file packs', async (t) => {
+  if (!requireTool(t, '/usr/bin/exrmultipart', 'openexr')) return;
+  const tmp = tempDir(t);
+  const spec = frame();
+  const pick = (re: RegExp, rename: (k: string) => string) =>
+    Object.fromEntries(Object.entries(spec.channels).filter(([k]) => re.test(k)).map(([k, v]) => [rename(k), v]));
+  const inputs = [
+    ['ViewLayer.Combined', pick(/\.Combined\./, (k) => k.slice('ViewLayer.Combined.'.length))],
+    ['ViewLayer', pick(/\.(Depth|Normal|IndexOB|DiffCol|Shadow)\./, (k) => k.slice('ViewLayer.'.length))],
+  ].map(([name, channels], i) => {
+    const file = join(tmp, `part${i}.exr`);
+    writeFileSync(file, writeExr({ width: spec.width, height: spec.height, channels: channels as Record<string, number[]> }));
+    return `${file}::${name as string}`;
+  });
+  execFileSync('/usr/bin/exrmultipart', ['-combine', '-i', ...inputs, '-o', join(tmp, 'multi.exr')], { stdio: 'pipe' });
+  writeFileSync(join(tmp, 'single.exr'), writeExr(spec));
+  for (const name of ['multi', 'single']) {
+    const r = await runCli(['pack-blender', '--exr', join(tmp, `${name}.exr`), '--output', join(tmp, `out_${name}`)]);
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.err, /no (Depth|DiffCol|Normal) pass/, `${name}: ${r.err}`);
+  }
+  for (const f of readdirSync(join(tmp, 'out_single'))) assert.deepEqual(readFileSync(join(tmp, 'out_multi', f)), readFileSync(join(tmp, 'out_single', f)), f);
 });

@@ -33,17 +33,25 @@ test('npm pack → npm install ./cnn-v3-*.tgz in an empty project: npx cnnv3, th
     `import { buildParamTable, DEFAULT_MODEL_CONFIG, CNNv3Effect, runTrainingLoop } from 'cnn-v3';
 import { main, bufferIO } from 'cnn-v3/cli';
 import { loadSampleDir } from 'cnn-v3/node';
+import { CNNv3Effect as Effect, WEIGHTS_FILE } from 'cnn-v3/effect';
 const io = bufferIO();
 const code = await main(['--version'], io);
-console.log(buildParamTable(DEFAULT_MODEL_CONFIG).total, typeof CNNv3Effect, typeof runTrainingLoop, typeof loadSampleDir, code, io.out.trim());
+console.log(buildParamTable(DEFAULT_MODEL_CONFIG).total, typeof CNNv3Effect, typeof runTrainingLoop, typeof loadSampleDir, code, io.out.trim(), Effect === CNNv3Effect, WEIGHTS_FILE);
 `,
   );
-  assert.equal(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }), `2740 function function function 0 cnnv3 ${version}\n`);
+  assert.equal(execFileSync(process.execPath, ['use.mjs'], { cwd: app, encoding: 'utf8' }), `2740 function function function 0 cnnv3 ${version} true cnn_v3_weights.bin\n`);
 
   writeFileSync(
     join(app, 'consumer.ts'),
     `import { buildParamTable, makeModelConfig, describeConfig, type ModelConfig } from 'cnn-v3';
 import type { CliIO } from 'cnn-v3/cli';
+import { CNNv3Effect, type CnnRenderArgs } from 'cnn-v3/effect';
+// The embedding API as an app types it (WebGPU's types come with the package).
+export function stylise(device: GPUDevice, weights: ArrayBuffer, film: ArrayBuffer, encoder: GPUCommandEncoder, photo: GPUTexture): GPUTexture {
+  const fx = new CNNv3Effect(device, { weights, film });
+  const args: CnnRenderArgs = { input: photo, cond: [0, 0, 1, 1, 0] };
+  return fx.render(encoder, args);
+}
 const config: ModelConfig = makeModelConfig([8, 16], 5, 'residual', { strengthCond: 2 });
 const total: number = buildParamTable(config).total;
 const io: CliIO = { stdout: () => {}, stderr: () => {}, isTTY: false };

@@ -21,8 +21,8 @@ import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, type ModelConf
 import { randomPlanes, randomWeights } from '../verify/random-input.js';
 import { createNodeGpu } from '../gpu/device-node.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
-import { CNNv3Effect } from '../effect/cnn-effect.js';
-import { completePlanes, FEATURE_NODES, FeaturePass } from '../effect/feature-pass.js';
+import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
+import { completePlanes, FeaturePass } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import { packFeatures, unpackFeatures } from '../dataset/gpu-pack.js';
@@ -84,8 +84,9 @@ function precisions(ctx: GpuContext, asked: string): Precision[] {
 
 async function timeSize(ctx: GpuContext, config: ModelConfig, w: { weights: Uint8Array; film: Uint8Array }, cond: number[], width: number, height: number, precision: Precision, frames: number): Promise<SizeResult> {
   const nodes = new TextureNodes(ctx.device);
-  const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config);
+  const features = new FeaturePass(ctx.device);
+  const cnn = new CnnNodeEffect(ctx.device, { config });
+  const effect = cnn.effect;
   try {
     features.upload(randomPlanes(width, height, 1), nodes);
     effect.uploadWeights(ctx.device.queue, w.weights);
@@ -104,7 +105,7 @@ async function timeSize(ctx: GpuContext, config: ModelConfig, w: { weights: Uint
         const encoder = ctx.device.createCommandEncoder({ label: 'bench' });
         for (let k = i; k < Math.min(n, i + PER_SUBMIT); k++) {
           features.encode(encoder, nodes);
-          effect.render(encoder, {}, nodes);
+          cnn.render(encoder, {}, nodes);
           effect.copyTimestamps(encoder, dst, k * bytes);
         }
         ctx.device.queue.submit([encoder.finish()]);

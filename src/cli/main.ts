@@ -20,7 +20,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   'pack-photo': { run: packPhotoCommand, summary: 'photo (+ stylised target) → sample directory' },
   'pack-blender': { run: packBlenderCommand, summary: 'Blender multilayer EXR render(s) → sample directories' },
   inspect: { run: inspectCommand, summary: 'per-sample size, kind and feature statistics' },
-  export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin' },
+  export: { run: exportCommand, summary: 'checkpoint → cnn_v3_weights.bin + cnn_v3_film_mlp.bin, or an ONNX model' },
   eval: { run: evalCommand, summary: 'PSNR / SSIM of a trained model on a dataset, with the identity baseline' },
   infer: { run: inferCommand, summary: 'run CNNv3Effect on WebGPU on a photo or sample, write the RGBA result' },
   parity: { run: parityCommand, summary: 'WebGPU effect vs the float64 CPU reference, node by node' },

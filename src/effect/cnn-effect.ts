@@ -1,7 +1,9 @@
 /**
- * CNNv3Effect (SPEC §7): the network as WGSL compute passes over named texture nodes.
+ * CNNv3Effect (SPEC §7): the network as WGSL compute passes, on a GPUDevice the caller owns,
+ * reading the caller's textures and recording into the caller's encoder (`render`); the demo's
+ * render graph calls it through CnnNodeEffect (node names instead of textures).
  * Pipelines, uniform buffers and the weights buffers are made once; bind groups follow the
- * node textures (rebuilt only when a node is recreated); `render` only encodes dispatches.
+ * textures (rebuilt only when one is recreated); `render` only encodes dispatches.
  * Weights are data, uploaded at run time: one read-only storage buffer of packed halves (the
  * general path reads it), and on the fast path each pass's weights staged once per upload as
  * f32 in a uniform buffer (stageConv3, stageEnc1), which the GPU reads as multiply operands.
@@ -13,12 +15,14 @@
  * buffer. Both store every intermediate as f16, and every node of SPEC §7 is written.
  */
 import { CnnV3Error } from '../errors.js';
-import { expectedWeightBytes } from '../export/export.js';
-import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin, type FilmMlp } from '../export/read.js';
-import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, outputMode, type ModelConfig } from '../model/config.js';
+import { expectedWeightBytes, FILM_MLP_FILE, WEIGHTS_FILE } from '../export/export.js';
+import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin, weightsFileConfig, type FilmMlp } from '../export/read.js';
+import { describeConfig, FILM_COND_NAMES, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable } from '../model/params.js';
-import { gpuAwait, type GpuContext } from '../gpu/context.js';
-import type { TextureNodes } from './nodes.js';
+import { gpuAwait } from '../gpu/context.js';
+import { FeaturePass } from './feature-pass.js';
+import { TextureNodes } from './nodes.js';
+import { PhotoPlanesPass } from './photo-planes-pass.js';
 import { WGSL, type ShaderName } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from '../gpu/uniforms.js';
 
@@ -70,6 +74,8 @@ export function cnnNodeLayouts(config: ModelConfig, path: EffectPath = fitsFastP
 }
 
 export const OUTPUT_FORMAT: GPUTextureFormat = 'rgba16float';
+/** The effect's own textures when `render` makes them (beside the intermediates' node names). */
+const OWN = { feat0: 'cnn_v3_own_feat0', feat1: 'cnn_v3_own_feat1', black: 'cnn_v3_own_black', output: 'cnn_v3_own_output' } as const;
 // A function, not a constant: in Node the GPU* globals exist only once Dawn is loaded.
 const nodeUsage = () => GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC;
 
@@ -95,10 +101,10 @@ interface PassSpec {
   struct?: UniformStruct;
   /** General path: binds the γ/β storage buffer (binding 1). */
   film: boolean;
-  /** Node names read, in binding order after weights (0) and uniforms or γ/β (1). */
-  reads: (effect: CNNv3Effect) => string[];
-  /** Node names written, in binding order after the reads. */
-  writes: (effect: CNNv3Effect) => string[];
+  /** What the pass reads, in binding order after weights (0) and uniforms or γ/β (1). */
+  reads: Slot[];
+  /** What it writes, in binding order after the reads. */
+  writes: Slot[];
   scale: number;
   /** Output pixels per workgroup along x and y (the shader's workgroup size × pixels per thread). */
   tile: [number, number];
@@ -111,10 +117,10 @@ interface PassSpec {
   label?: string;
 }
 
-const node = (n: CnnNode) => (e: CNNv3Effect) => e.nodeLayouts[n].name;
+/** The textures a pass binds: the packed features, an intermediate, or the output. */
+type Slot = 'feat0' | 'feat1' | CnnNode | 'output';
 /** enc1.wgsl's staged mat4x4s: 32 Winograd blocks, 4 bottleneck blocks, 1 of biases (stageEnc1). */
 const ENC1_MATS = 37;
-const nodes = (...ns: CnnNode[]) => (e: CNNv3Effect) => ns.map((n) => e.nodeLayouts[n].name);
 
 /** conv3_common's staging of a 3×3 layer of at most four outputs, STRIDE `stride`. */
 const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] => ({
@@ -128,11 +134,11 @@ const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] =
 // texel per thread from its own 2×2 block of e1 (stageEnc1); dec0's output, the residual one
 // included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [...e.inputs], writes: nodes('enc0'), scale: 1, tile: [16, 32], staged: conv3Staged('enc0', 20) },
-  { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: nodes('enc0'), writes: nodes('enc1', 'bottleneck'), scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
-  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: nodes('bottleneck', 'enc1'), writes: nodes('dec1'), scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: ['enc0'], scale: 1, tile: [16, 32], staged: conv3Staged('enc0', 20) },
+  { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: ['enc0'], writes: ['enc1', 'bottleneck'], scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
+  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: ['bottleneck', 'enc1'], writes: ['dec1'], scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], writes: (e) => [e.outputs[0]], scale: 1, tile: [16, 32], staged: conv3Staged('dec0', 8) },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: [16, 32], staged: conv3Staged('dec0', 8) },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
@@ -149,11 +155,11 @@ const wide = (name: ConvLayerName, reads: PassSpec['reads'], writes: PassSpec['w
   tile: [8, 8],
 });
 const GENERAL_PASSES: PassSpec[] = [
-  wide('enc0', (e) => [...e.inputs], nodes('enc0'), 1),
-  wide('enc1', nodes('enc0'), nodes('enc1'), 2),
-  wide('bottleneck', nodes('enc1'), nodes('bottleneck'), 4),
-  wide('dec1', nodes('bottleneck', 'enc1'), nodes('dec1'), 2),
-  wide('dec0', (e) => [node('dec1')(e), node('enc0')(e), ...e.inputs], (e) => [e.outputs[0]], 1),
+  wide('enc0', ['feat0', 'feat1'], ['enc0'], 1),
+  wide('enc1', ['enc0'], ['enc1'], 2),
+  wide('bottleneck', ['enc1'], ['bottleneck'], 4),
+  wide('dec1', ['bottleneck', 'enc1'], ['dec1'], 2),
+  wide('dec0', ['dec1', 'enc0', 'feat0', 'feat1'], ['output'], 1),
 ];
 
 /**
@@ -255,40 +261,101 @@ export interface CnnEffectOptions {
   path?: EffectPath;
 }
 
+type Bytes = ArrayBuffer | ArrayBufferView;
+
+/**
+ * What a CNNv3Effect is made from: the two exported files (the model config is read from the
+ * weights file), or, for a tool that trains first, just a config (every weight 0 until
+ * `uploadWeights`).
+ */
+export interface CnnEffectInit extends CnnEffectOptions {
+  /** cnn_v3_weights.bin. */
+  weights?: Bytes;
+  /** cnn_v3_film_mlp.bin; without it every FiLM layer is the identity (γ = 1, β = 0). */
+  film?: Bytes;
+  /** The model without weights; with `weights` it must match the file's. */
+  config?: ModelConfig;
+  /** Names the files in error messages (default: the exported file names). */
+  names?: { weights?: string; film?: string };
+}
+
+/**
+ * The G-buffer of full mode: the planes of a sample (SPEC §2) as textures of one size, each read
+ * with textureLoad (any float-sampled format: rgba8unorm, rgba16float, r32float, …):
+ * - `albedoMatid`: rgb = albedo, sRGB-encoded 0..1 (a base-colour MRT target); a = material id / 255.
+ * - `normalShadowTransp`: rg = world normal octahedral-encoded to 0..1 (Blender's Z-up axes),
+ *   b = shadow (1 lit, 0 shadowed), a = transparency (1 − alpha).
+ * - `depth`: r = depth.png / 65535, i.e. 1 / (view depth + 1).
+ * - `prev`: the effect's previous output (feedback, SPEC §3 channels 9–11); black when absent.
+ */
+export interface GBufferTextures {
+  albedoMatid: GPUTexture;
+  normalShadowTransp: GPUTexture;
+  depth: GPUTexture;
+  prev?: GPUTexture;
+}
+
+/**
+ * The network's input: a photo texture (simple mode: albedo from its colour, transp = 1 − alpha,
+ * SPEC §2's neutral values for the rest), a G-buffer (full mode), or the 20 features already
+ * packed by a feature pass (two rgba32uint textures, SPEC §3).
+ */
+export type CnnInput = GPUTexture | { gbuffer: GBufferTextures } | { features: readonly [GPUTexture, GPUTexture] };
+
+export interface CnnRenderArgs {
+  input: CnnInput;
+  /** An rgba16float texture of the input's size with STORAGE_BINDING; default: the effect's own. */
+  output?: GPUTexture;
+  /** The FiLM condition (five values, or named); applied from the next queue submit on. */
+  cond?: FilmParams | ArrayLike<number>;
+}
+
+/** The texture formats a photo input may have (textureLoad gives its stored values as 0..1). */
+const PHOTO_FORMATS: ReadonlySet<GPUTextureFormat> = new Set(['rgba8unorm', 'bgra8unorm', 'rgba16float', 'rgba32float']);
+
 export class CNNv3Effect {
   readonly table: ParamTable;
-  readonly device: GPUDevice;
+  readonly config: ModelConfig;
   readonly path: EffectPath;
   /** Where this model's intermediates live (parity and the tool's viewer read them). */
   readonly nodeLayouts: Readonly<Record<CnnNode, CnnNodeLayout>>;
+  private readonly timestampsAvailable: boolean;
   private readonly weights: GPUBuffer;
   /** The general path's γ/β for every FiLM layer (generalFilmLayout). */
   private readonly filmBuffer: GPUBuffer | undefined;
   private readonly passes: PassState[];
-  /** General-path nodes: bound as 2d-array views even when they have a single layer. */
-  private readonly arrayNodes: ReadonlySet<string>;
+  /** The effect's own textures when `render` is used: intermediates, features, output, planes. */
+  private readonly own: TextureNodes;
+  private features: FeaturePass | undefined;
+  private photo: PhotoPlanesPass | undefined;
   private mlp: FilmMlp | undefined;
   private querySet: GPUQuerySet | undefined;
   private queryBuffer: GPUBuffer | undefined;
 
+  /**
+   * `new CNNv3Effect(device, { weights, film })`: the effect on a device the caller owns. Nothing
+   * is global: every GPU object it makes is its own and goes with `destroy()`.
+   */
   constructor(
-    readonly ctx: GpuContext,
-    readonly inputs: [string, string] = ['gbuf_feat0', 'gbuf_feat1'],
-    readonly outputs: [string] = ['cnn_output'],
-    readonly start = 0,
-    readonly end = Infinity,
-    readonly config: ModelConfig = DEFAULT_MODEL_CONFIG,
-    options: CnnEffectOptions = {},
+    readonly device: GPUDevice,
+    init: CnnEffectInit,
   ) {
+    const weightsName = init.names?.weights ?? WEIGHTS_FILE;
+    if (!init.weights && !init.config) throw new CnnV3Error('CNNv3Effect: pass the weights file (weights: ArrayBuffer) or a model config');
+    const config = init.weights ? weightsFileConfig(init.weights, weightsName) : init.config!;
+    if (init.weights && init.config && !sameModelConfig(config, init.config)) {
+      throw new CnnV3Error(`${weightsName}: holds a model with ${describeConfig(config)}, but ${describeConfig(init.config)} was asked for`);
+    }
+    this.config = config;
     const [c0, c1] = config.encChannels;
-    this.path = options.path ?? (fitsFastPath(config) ? 'fast' : 'general');
+    this.path = init.path ?? (fitsFastPath(config) ? 'fast' : 'general');
     if (this.path === 'fast' && !fitsFastPath(config)) {
       throw new CnnV3Error(`CNNv3Effect: enc_channels=[${c0}, ${c1}] does not fit the fast path's node formats (at most [${FAST_PATH_MAX_CHANNELS.join(', ')}])`);
     }
-    this.device = ctx.device;
+    this.timestampsAvailable = device.features.has('timestamp-query');
+    this.own = new TextureNodes(device);
     this.table = buildParamTable(config);
     this.nodeLayouts = cnnNodeLayouts(config, this.path);
-    this.arrayNodes = new Set(this.path === 'general' ? Object.values(this.nodeLayouts).map((n) => n.name) : []);
     const bytes = expectedWeightBytes(config);
     this.weights = this.device.createBuffer({
       label: 'cnn_v3 weights',
@@ -327,6 +394,13 @@ export class CNNv3Effect {
       return { spec, pipeline, uniform, staged, groups, boundTo: [] };
     });
     this.writeFilm(identityFilm(config));
+    try {
+      if (init.weights) this.uploadWeights(device.queue, init.weights);
+      if (init.film) this.uploadFilmMlp(init.film, init.names?.film ?? FILM_MLP_FILE);
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
   }
 
   /** Uploads cnn_v3_weights.bin; until then every weight is 0 and the output is 0.5 gray. */
@@ -398,7 +472,7 @@ export class CNNv3Effect {
 
   /** Asks for per-pass GPU times on later renders (needs the timestamp-query feature). */
   enableTimestamps(): boolean {
-    if (!this.ctx.timestamps) return false;
+    if (!this.timestampsAvailable) return false;
     this.querySet ??= this.device.createQuerySet({ label: 'cnn_v3 timestamps', type: 'timestamp', count: 2 * this.passes.length });
     this.queryBuffer ??= this.device.createBuffer({
       label: 'cnn_v3 timestamps resolve',
@@ -408,20 +482,82 @@ export class CNNv3Effect {
     return true;
   }
 
-  /** Encodes the passes reading the input nodes and writing the intermediate and output nodes. */
-  render(encoder: GPUCommandEncoder, _params: unknown, nodes: TextureNodes): void {
-    const feat0 = nodes.get(this.inputs[0]);
-    const feat1 = nodes.get(this.inputs[1]);
-    for (const [name, t] of [[this.inputs[0], feat0], [this.inputs[1], feat1]] as const) {
-      if (!t) throw new CnnV3Error(`CNNv3Effect: node ${name} is read before anything writes it`);
+  /**
+   * Records the network into the caller's encoder: `input` (a photo texture, `{ gbuffer }` or
+   * `{ features }`) → `output` (the caller's rgba16float storage texture, else the effect's
+   * own), returning the texture written. Textures are read at submit time, so the caller may
+   * render its scene into `input` earlier in the same encoder.
+   */
+  render(encoder: GPUCommandEncoder, args: CnnRenderArgs): GPUTexture {
+    if (args.cond !== undefined) this.setFilmParams(args.cond);
+    const [feat0, feat1] = this.featuresFor(encoder, args.input);
+    const { width, height } = feat0;
+    let output = args.output;
+    if (output) {
+      if (output.format !== OUTPUT_FORMAT || !(output.usage & GPUTextureUsage.STORAGE_BINDING)) {
+        throw new CnnV3Error(`CNNv3Effect.render: output must be an ${OUTPUT_FORMAT} texture with STORAGE_BINDING usage (got ${output.format})`);
+      }
+      if (output.width !== width || output.height !== height) {
+        throw new CnnV3Error(`CNNv3Effect.render: output is ${output.width}×${output.height}, the input ${width}×${height}`);
+      }
+    } else {
+      output = this.own.ensure(OWN.output, OUTPUT_FORMAT, width, height, nodeUsage()).texture;
     }
-    const { width, height } = feat0!;
-    for (const n of Object.values(this.nodeLayouts)) nodes.ensure(n.name, n.format, ...scaledSize(width, height, n.scale), nodeUsage(), n.layers);
-    nodes.ensure(this.outputs[0], OUTPUT_FORMAT, width, height, nodeUsage());
+    this.encodePasses(encoder, feat0, feat1, output, this.own);
+    return output;
+  }
+
+  /** The packed features of an input, encoding the feature pass (and the photo's planes) when needed. */
+  private featuresFor(encoder: GPUCommandEncoder, input: CnnInput): readonly [GPUTexture, GPUTexture] {
+    if ('features' in input) {
+      const [f0, f1] = input.features;
+      if (f0.format !== 'rgba32uint' || f1.format !== 'rgba32uint' || f0.width !== f1.width || f0.height !== f1.height) {
+        throw new CnnV3Error('CNNv3Effect.render: features must be two rgba32uint textures of one size (a feature pass\'s output)');
+      }
+      return input.features;
+    }
+    let gbuffer: GBufferTextures;
+    if ('gbuffer' in input) {
+      gbuffer = input.gbuffer;
+      const { width, height } = gbuffer.albedoMatid;
+      for (const [key, t] of Object.entries(gbuffer) as Array<[string, GPUTexture | undefined]>) {
+        if (t && (t.width !== width || t.height !== height)) {
+          throw new CnnV3Error(`CNNv3Effect.render: gbuffer.${key} is ${t.width}×${t.height}, gbuffer.albedoMatid ${width}×${height}`);
+        }
+      }
+    } else {
+      if (!PHOTO_FORMATS.has(input.format)) {
+        throw new CnnV3Error(`CNNv3Effect.render: a photo input must be one of ${[...PHOTO_FORMATS].join(', ')} (got ${input.format}; an -srgb texture would give linear values, not the photo's)`);
+      }
+      this.photo ??= new PhotoPlanesPass(this.device);
+      gbuffer = this.photo.encode(encoder, input, this.own);
+    }
+    this.features ??= new FeaturePass(this.device);
+    const { width, height } = gbuffer.albedoMatid;
+    const usage = GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC;
+    const feat0 = this.own.ensure(OWN.feat0, 'rgba32uint', width, height, usage).texture;
+    const feat1 = this.own.ensure(OWN.feat1, 'rgba32uint', width, height, usage).texture;
+    const prev = gbuffer.prev ?? this.own.ensure(OWN.black, 'rgba16float', width, height, GPUTextureUsage.TEXTURE_BINDING).texture;
+    this.features.encodeTextures(encoder, { ...gbuffer, prev }, feat0, feat1);
+    return [feat0, feat1];
+  }
+
+  /**
+   * The five passes from packed features to `output`, the intermediates kept in `nodes` under
+   * `nodeLayouts`' names (the node-based layer passes the render graph's pool, so a viewer and
+   * the parity check can read them).
+   */
+  encodePasses(encoder: GPUCommandEncoder, feat0: GPUTexture, feat1: GPUTexture, output: GPUTexture, nodes: TextureNodes): void {
+    const { width, height } = feat0;
+    const slots = { feat0, feat1, output } as Record<Slot, GPUTexture>;
+    for (const [key, n] of Object.entries(this.nodeLayouts) as Array<[CnnNode, CnnNodeLayout]>) {
+      slots[key] = nodes.ensure(n.name, n.format, ...scaledSize(width, height, n.scale), nodeUsage(), n.layers).texture;
+    }
+    const arraySlots = new Set<Slot>(this.path === 'general' ? (Object.keys(this.nodeLayouts) as CnnNode[]) : []);
 
     this.passes.forEach((pass, i) => {
-      const names = [...pass.spec.reads(this), ...pass.spec.writes(this)];
-      const textures = names.map((n) => nodes.get(n)!);
+      const used = [...pass.spec.reads, ...pass.spec.writes];
+      const textures = used.map((slot) => slots[slot]);
       if (!pass.bindGroup || textures.some((t, k) => t !== pass.boundTo[k])) {
         const second = pass.uniform ?? (pass.spec.film ? this.filmBuffer : undefined);
         pass.bindGroup = this.device.createBindGroup({
@@ -432,7 +568,7 @@ export class CNNv3Effect {
             ...(second ? [{ binding: 1, resource: { buffer: second } }] : []),
             ...textures.map((t, k) => ({
               binding: 2 + k,
-              resource: t.createView({ label: `${t.label} view`, ...(this.arrayNodes.has(names[k]!) ? { dimension: '2d-array' as const } : {}) }),
+              resource: t.createView({ label: `${t.label} view`, ...(arraySlots.has(used[k]!) ? { dimension: '2d-array' as const } : {}) }),
             })),
           ],
         });
@@ -493,7 +629,9 @@ export class CNNv3Effect {
     return { passes, total, span };
   }
 
+  /** Frees every GPU object the effect made (not the caller's textures); the effect is unusable after. */
   destroy(): void {
+    this.own.destroy();
     this.weights.destroy();
     this.filmBuffer?.destroy();
     for (const p of this.passes) {

@@ -5,7 +5,6 @@
  */
 import type { Sample } from '../dataset/sample.js';
 import { hasAlpha, toRgba8, type Raster } from '../image/image.js';
-import type { GpuContext } from '../gpu/context.js';
 import type { TextureNodes } from './nodes.js';
 import { WGSL } from './shaders.generated.js';
 
@@ -75,11 +74,11 @@ export class FeaturePass {
   private boundTo: GPUTexture[] = [];
 
   constructor(
-    readonly ctx: GpuContext,
+    readonly device: GPUDevice,
     readonly outputs: { feat0: string; feat1: string; prev: string } = FEATURE_NODES,
   ) {
-    const module = ctx.device.createShaderModule({ label: 'cnn_v3 pack_features', code: WGSL.pack_features });
-    this.pipeline = ctx.device.createComputePipeline({ label: 'cnn_v3 pack_features', layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const module = device.createShaderModule({ label: 'cnn_v3 pack_features', code: WGSL.pack_features });
+    this.pipeline = device.createComputePipeline({ label: 'cnn_v3 pack_features', layout: 'auto', compute: { module, entryPoint: 'main' } });
   }
 
   /** Uploads the planes into the pass's input nodes (recreated when the size changes). */
@@ -104,7 +103,7 @@ export class FeaturePass {
     }
     const put = (name: string, format: GPUTextureFormat, data: Uint8Array<ArrayBuffer>, bpp: number) => {
       const { texture } = nodes.ensure(name, format, W, H, usage);
-      this.ctx.device.queue.writeTexture({ texture }, data, { bytesPerRow: W * bpp, rowsPerImage: H }, { width: W, height: H });
+      this.device.queue.writeTexture({ texture }, data, { bytesPerRow: W * bpp, rowsPerImage: H }, { width: W, height: H });
     };
     put(INPUT_NODES.albedoMatid, 'rgba8unorm', am, 4);
     put(INPUT_NODES.normalShadowTransp, 'rgba8unorm', nst, 4);
@@ -131,18 +130,25 @@ export class FeaturePass {
     return textures;
   }
 
+  /** The pass over the named nodes: the uploaded (or rendered) planes and `prev` when it has their size. */
   encode(encoder: GPUCommandEncoder, nodes: TextureNodes): void {
     const am = nodes.get(INPUT_NODES.albedoMatid);
     if (!am) throw new Error('FeaturePass.encode before upload');
     const { width: W, height: H } = am;
     const usage = GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC;
-    nodes.ensure(this.outputs.feat0, 'rgba32uint', W, H, usage);
-    nodes.ensure(this.outputs.feat1, 'rgba32uint', W, H, usage);
+    const feat0 = nodes.ensure(this.outputs.feat0, 'rgba32uint', W, H, usage).texture;
+    const feat1 = nodes.ensure(this.outputs.feat1, 'rgba32uint', W, H, usage).texture;
     const prev = nodes.get(this.outputs.prev);
     const prevTex = prev && prev.width === W && prev.height === H ? prev : nodes.get(INPUT_NODES.zero)!;
-    const textures = [am, nodes.get(INPUT_NODES.normalShadowTransp)!, nodes.get(INPUT_NODES.depth)!, prevTex, nodes.get(this.outputs.feat0)!, nodes.get(this.outputs.feat1)!];
+    this.encodeTextures(encoder, { albedoMatid: am, normalShadowTransp: nodes.get(INPUT_NODES.normalShadowTransp)!, depth: nodes.get(INPUT_NODES.depth)!, prev: prevTex }, feat0, feat1);
+  }
+
+  /** The pass over textures: the planes (CNNv3Effect's GBufferTextures layout) → feat0, feat1 of their size. */
+  encodeTextures(encoder: GPUCommandEncoder, planes: { albedoMatid: GPUTexture; normalShadowTransp: GPUTexture; depth: GPUTexture; prev: GPUTexture }, feat0: GPUTexture, feat1: GPUTexture): void {
+    const { width: W, height: H } = planes.albedoMatid;
+    const textures = [planes.albedoMatid, planes.normalShadowTransp, planes.depth, planes.prev, feat0, feat1];
     if (!this.bindGroup || textures.some((t, k) => t !== this.boundTo[k])) {
-      this.bindGroup = this.ctx.device.createBindGroup({
+      this.bindGroup = this.device.createBindGroup({
         label: 'cnn_v3 pack_features',
         layout: this.pipeline.getBindGroupLayout(0),
         entries: textures.map((t, k) => ({ binding: k, resource: t.createView({ label: `${t.label} view` }) })),

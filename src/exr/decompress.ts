@@ -1,10 +1,12 @@
 /**
- * Chunk decompression for OpenEXR: RLE, ZIPS/ZIP, PXR24 and B44/B44A (PIZ is in piz.ts).
+ * Chunk decompression for OpenEXR: RLE, ZIPS/ZIP, PXR24 and B44/B44A (PIZ is in piz.ts, DWAA/DWAB
+ * in dwa.ts).
  * Every decoder returns the chunk's pixels in the file's uncompressed layout: for each line of
  * the chunk, for each channel sampled on that line (channel-list order), that channel's samples
  * for the line, little-endian. Browser-safe: no Node imports.
  */
 import { unzlibSync } from 'fflate';
+import { fromHalfBits, toHalfBits } from '../util/half.js';
 import { problem } from './problem.js';
 
 export const PIXEL_UINT = 0;
@@ -13,6 +15,8 @@ export const PIXEL_FLOAT = 2;
 
 /** One channel as it appears in one chunk. */
 export interface ChunkChannel {
+  /** The channel's full name (DWA picks each channel's codec by its name). */
+  name: string;
   /** 0 UINT, 1 HALF, 2 FLOAT. */
   type: number;
   /** Bytes per sample: 2 (HALF) or 4. */
@@ -56,7 +60,7 @@ export function chunkLayout(
   y0: number,
   x1: number,
   y1: number,
-  channels: ReadonlyArray<{ type: number; xSampling: number; ySampling: number; pLinear: boolean }>,
+  channels: ReadonlyArray<{ name?: string; type: number; xSampling: number; ySampling: number; pLinear: boolean }>,
 ): ChunkLayout {
   let unpackedSize = 0;
   const out = channels.map((ch) => {
@@ -64,7 +68,7 @@ export function chunkLayout(
     const nx = numSamples(ch.xSampling, x0, x1);
     const ny = numSamples(ch.ySampling, y0, y1);
     unpackedSize += nx * ny * size;
-    return { type: ch.type, size, xSampling: ch.xSampling, ySampling: ch.ySampling, pLinear: ch.pLinear, nx, ny };
+    return { name: ch.name ?? '', type: ch.type, size, xSampling: ch.xSampling, ySampling: ch.ySampling, pLinear: ch.pLinear, nx, ny };
   });
   return { x0, y0, x1, y1, channels: out, unpackedSize };
 }
@@ -91,7 +95,7 @@ export function inflateExact(src: Uint8Array, size: number, what: string): Uint8
  * Undoes the compressor's preprocessing: each byte was stored as the difference to the one
  * before plus 128, after splitting the data into its even bytes followed by its odd bytes.
  */
-function unpredictAndDeinterleave(t: Uint8Array): Uint8Array {
+export function unpredictAndDeinterleave(t: Uint8Array): Uint8Array {
   const n = t.length;
   const out = new Uint8Array(n);
   const half = (n + 1) >> 1;
@@ -113,7 +117,11 @@ export function undoZip(src: Uint8Array, layout: ChunkLayout, what: string): Uin
 
 /** Run-length code: a signed count byte; negative: that many literal bytes follow; else count+1 copies of the next byte. */
 export function undoRle(src: Uint8Array, layout: ChunkLayout, what: string): Uint8Array {
-  const size = layout.unpackedSize;
+  return unpredictAndDeinterleave(unRle(src, layout.unpackedSize, what));
+}
+
+/** The run-length code alone, decoding to exactly `size` bytes. */
+export function unRle(src: Uint8Array, size: number, what: string): Uint8Array {
   const t = new Uint8Array(size);
   let p = 0;
   let o = 0;
@@ -135,7 +143,7 @@ export function undoRle(src: Uint8Array, layout: ChunkLayout, what: string): Uin
     }
   }
   if (o !== size) problem(`${what}: RLE data decodes to ${o} bytes, expected ${size}`);
-  return unpredictAndDeinterleave(t);
+  return t;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +251,25 @@ function fromOrdered(t: number): number {
   return t & 0x8000 ? t & 0x7fff : ~t & 0xffff;
 }
 
+let b44Log: Uint16Array | undefined;
+/**
+ * B44 of a pLinear channel: the writer stores exp(h / 8) of each half h (rounded to a half), so
+ * that its 6-bit differences fall evenly over a log-like channel; the reader maps the decoded
+ * half v back to 8 · ln v. Computed as OpenEXR computes it: in single precision (logf), the
+ * result rounded to the nearest half (ties to even); NaN, infinities and negative values (but
+ * not −0) decode to 0, and ±0 to −infinity.
+ */
+function b44LogTable(): Uint16Array {
+  if (b44Log) return b44Log;
+  const t = new Uint16Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    if ((h & 0x7c00) === 0x7c00 || h > 0x8000) continue; // 0
+    t[h] = toHalfBits(Math.fround(8 * Math.fround(Math.log(fromHalfBits(h)))));
+  }
+  b44Log = t;
+  return t;
+}
+
 export function undoB44(src: Uint8Array, layout: ChunkLayout, what: string): Uint8Array {
   const planes: Uint8Array[] = [];
   const s = new Uint16Array(16);
@@ -259,7 +286,7 @@ export function undoB44(src: Uint8Array, layout: ChunkLayout, what: string): Uin
       p += nBytes;
       continue;
     }
-    if (ch.pLinear) problem(`B44 compression of a perceptually linear (pLinear) channel is not supported`);
+    const log = ch.pLinear ? b44LogTable() : undefined;
     for (let y = 0; y < ny; y += 4) {
       for (let x = 0; x < nx; x += 4) {
         if (p + 3 > src.length) problem(`${what}: B44 data ends early`);
@@ -272,6 +299,7 @@ export function undoB44(src: Uint8Array, layout: ChunkLayout, what: string): Uin
           unpack14(src, p, s);
           p += 14;
         }
+        if (log) for (let i = 0; i < 16; i++) s[i] = log[s[i]!]!;
         const bw = Math.min(4, nx - x);
         const bh = Math.min(4, ny - y);
         for (let j = 0; j < bh; j++) {

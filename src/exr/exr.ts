@@ -1,8 +1,9 @@
 /**
  * An OpenEXR reader: scan-line and tiled parts (level 0 of mip/rip-mapped ones), single- and
- * multi-part files, HALF/FLOAT/UINT channels, subsampled channels, any data and display windows
- * and line order, with NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44 and B44A decoded. DWAA, DWAB and
- * the newer HTJ2K/ZSTD codecs are refused by name, as are deep parts.
+ * multi-part files (one part, or all of them), HALF/FLOAT/UINT channels, subsampled channels,
+ * any data and display windows and line order, with NONE, RLE, ZIPS, ZIP, PIZ, PXR24, B44 and
+ * B44A (pLinear channels included), DWAA and DWAB decoded. The newer HTJ2K/ZSTD codecs are
+ * refused by name, as are deep parts.
  *
  * Browser-safe: no Node imports (fflate does the inflating). Every failure is a CnnV3Error whose
  * message names the file; sizes declared by the file are checked against limits before anything
@@ -34,6 +35,7 @@ import {
   type ExrPixelType,
   type ExrTileDescription,
 } from './header.js';
+import { undoDwa } from './dwa.js';
 import { undoPiz } from './piz.js';
 import { ExrProblem, problem, truncated } from './problem.js';
 
@@ -68,7 +70,7 @@ export interface ExrImage {
   /** Of the data window. */
   width: number;
   height: number;
-  /** 'NONE' | 'RLE' | 'ZIPS' | 'ZIP' | 'PIZ' | 'PXR24' | 'B44' | 'B44A'. */
+  /** 'NONE' | 'RLE' | 'ZIPS' | 'ZIP' | 'PIZ' | 'PXR24' | 'B44' | 'B44A' | 'DWAA' | 'DWAB'. */
   compression: string;
   /** 'INCREASING_Y' | 'DECREASING_Y' | 'RANDOM_Y'. */
   lineOrder: string;
@@ -105,6 +107,26 @@ export function readExr(bytes: Uint8Array, name: string, options: ExrReadOptions
     const plan = planPart(file, parts[index]!, limits); // refuses what it must before reading on
     const tables = readOffsetTables(bytes, file, parts);
     return decodePart(bytes, name, plan, tables[index]!);
+  });
+}
+
+/**
+ * Every part of a file, decoded (a single-part file gives one image). A part that cannot be
+ * decoded (deep data, an unsupported compression) is refused like `readExr` refuses it, with
+ * the part named.
+ */
+export function readExrParts(bytes: Uint8Array, name: string, options: Pick<ExrReadOptions, 'limits'> = {}): ExrImage[] {
+  return guard(name, () => {
+    const limits = { ...EXR_LIMITS, ...options.limits };
+    const file = readHeaders(bytes, limits);
+    const parts = describeParts(file);
+    const plans = parts.map((part) => planPart(file, part, limits));
+    const samples = plans.reduce((sum, p) => sum + p.width * p.height * p.channelInfo.length, 0);
+    if (samples > limits.maxSamples) {
+      problem(`its ${parts.length} parts hold ${samples} samples, over the limit of ${limits.maxSamples}`);
+    }
+    const tables = readOffsetTables(bytes, file, parts);
+    return plans.map((plan, i) => decodePart(bytes, name, plan, tables[i]!));
   });
 }
 
@@ -225,7 +247,7 @@ const LINES_PER_CHUNK: Record<string, number> = {
 };
 /** The largest window coordinate OpenEXR accepts: INT_MAX / 2. */
 const MAX_COORDINATE = 1073741823;
-const DECODED = new Set(['NONE', 'RLE', 'ZIPS', 'ZIP', 'PIZ', 'PXR24', 'B44', 'B44A']);
+const DECODED = new Set(['NONE', 'RLE', 'ZIPS', 'ZIP', 'PIZ', 'PXR24', 'B44', 'B44A', 'DWAA', 'DWAB']);
 
 function compressionOf(h: ExrHeader): string {
   const c = h.attributes['compression'];
@@ -418,7 +440,7 @@ function planPart(file: ExrFileHeaders, part: Part, limits: ExrLimits): PartPlan
   if (part.type !== 'scanlineimage' && part.type !== 'tiledimage') problem(`${label}unknown part type "${part.type}"`);
   const tiled = part.type === 'tiledimage';
   const compression = compressionOf(h);
-  if (!DECODED.has(compression)) problem(`unsupported compression ${compression}`);
+  if (!DECODED.has(compression)) problem(`${label}unsupported compression ${compression}`);
 
   const channelAttr = h.attributes['channels'];
   if (channelAttr === undefined || h.types['channels'] !== 'chlist') problem(`${label}the header has no channel list`);
@@ -470,6 +492,7 @@ function decodePart(bytes: Uint8Array, fileName: string, plan: PartPlan, chunks:
     (ch) => new Uint32Array((width / ch.xSampling) * (height / ch.ySampling)),
   );
   const codes = channelInfo.map((ch) => ({
+    name: ch.name,
     type: PIXEL_CODES[ch.pixelType],
     xSampling: ch.xSampling,
     ySampling: ch.ySampling,
@@ -517,6 +540,9 @@ function decodePart(bytes: Uint8Array, fileName: string, plan: PartPlan, chunks:
         return undoPiz(data, layout, what);
       case 'PXR24':
         return undoPxr24(data, layout, what);
+      case 'DWAA':
+      case 'DWAB':
+        return undoDwa(data, layout, what);
       default: // B44, B44A
         return undoB44(data, layout, what);
     }

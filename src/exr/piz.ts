@@ -167,7 +167,8 @@ function wav2Decode(buf: Uint16Array, base: number, nx: number, ox: number, ny: 
 // lengths, then the bit stream (most significant bit first). The largest symbol is the run escape:
 // it is followed by 8 bits, the number of extra copies of the previous value.
 
-function hufUncompress(src: Uint8Array, out: Uint16Array, corrupt: (why: string) => never): void {
+/** Decodes a Huffman block (PIZ's, and DWA's AC coefficients) into exactly `out.length` values. */
+export function hufUncompress(src: Uint8Array, out: Uint16Array, corrupt: (why: string) => never): void {
   if (src.length < 20) {
     if (out.length !== 0) corrupt('Huffman header missing');
     return;

@@ -5,9 +5,10 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import { fromBase64, toBase64, bytesOf } from '../util/base64.js';
-import { CNNv3Effect, type EffectPath } from '../effect/cnn-effect.js';
+import type { EffectPath } from '../effect/cnn-effect.js';
+import { CNN_OUTPUT_NODE, CnnNodeEffect } from '../effect/cnn-node-effect.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
-import { FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
+import { FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
 import { runParity, type ParityReport } from '../verify/parity.js';
 import { readRgba16f } from '../gpu/readback.js';
@@ -84,8 +85,9 @@ export function decodePlanes(w: WirePlanes): FeaturePlanes {
 
 export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<InferResult> {
   const nodes = new TextureNodes(ctx.device);
-  const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, job.config, job.path ? { path: job.path } : {});
+  const features = new FeaturePass(ctx.device);
+  const cnn = new CnnNodeEffect(ctx.device, { config: job.config, ...(job.path ? { path: job.path } : {}) });
+  const effect = cnn.effect;
   try {
     const planes = decodePlanes(job.planes);
     features.upload(planes, nodes);
@@ -95,11 +97,11 @@ export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<Infer
     const frame = () => {
       const encoder = ctx.device.createCommandEncoder({ label: 'infer' });
       features.encode(encoder, nodes);
-      effect.render(encoder, {}, nodes);
+      cnn.render(encoder, {}, nodes);
       ctx.device.queue.submit([encoder.finish()]);
     };
     frame();
-    const out = await readRgba16f(ctx.device, nodes.get('cnn_v3_output')!);
+    const out = await readRgba16f(ctx.device, nodes.get(CNN_OUTPUT_NODE)!);
     const result: InferResult = { adapter: ctx.adapterName, width: planes.width, height: planes.height, rgba: toBase64(bytesOf(out)) };
     const n = job.timingFrames ?? 0;
     if (n > 0) {

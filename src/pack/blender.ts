@@ -8,7 +8,7 @@
  * | Normal.X/Y/Z (world space)  | normal.png  | normalised, octahedral (SPEC §2) → RG, B = 0; no normal → (128, 128, 0) |
  * | Depth.Z                     | depth.png   | round(65535 / (z + 1)), z ≥ 1e9 or non-finite → 0, clamped to [0, 65535], gray16 |
  * | IndexOB.X                   | matid.png   | round, clamped to [0, 255], gray8 |
- * | Shadow.X or Shadow.R/G/B    | shadow.png  | 255 = lit; RGB averaged, ÷ A; no surface or no pass → 255 |
+ * | Shadow.X or Shadow.R/G/B    | shadow.png  | 255 = lit; the largest of R, G, B, ÷ A; no surface or no pass → 255 |
  * | Combined.A                  | transp.png  | 255 − round(255 · A), i.e. 255·(1 − A) rounded; 0 = opaque |
  *
  * Colour: both target and albedo use the exact sRGB transfer function (IEC 61966-2-1:
@@ -16,6 +16,20 @@
  * law; the two differ by at most 3 levels in 255, mostly in the darks. Blender's view
  * transform (Filmic, AgX) and look are not applied: the EXR holds scene-linear values and the
  * target is their plain sRGB encoding, as Blender's "Standard" view shows them.
+ *
+ * Shadow rule: Cycles' Shadow pass is a ratio per colour channel, light that arrived over light
+ * that would arrive without occluders, and it is 0 in a channel the surface does not reflect
+ * (nothing arrives there either way). A fully lit pure red wall is (1, 0, 0), a lit blue one
+ * (0, 0, 1), the same walls in shadow (0, 0, 0). Averaging the channels would pack the lit red
+ * wall as 85, reading R alone the lit blue wall as 0. The channels a surface does reflect all
+ * carry the same ratio under white light, so the largest one is the surface's shadow value:
+ * lit surfaces of any hue pack as 255, shadowed ones as dark, without needing any other pass
+ * (weighting by DiffCol would fail where DiffCol is absent or 0, e.g. glossy or emissive
+ * surfaces). Under coloured light through a coloured occluder it takes the least shadowed
+ * channel. A pixel that straddles surfaces of disjoint hues (a red/blue seam) holds each
+ * channel's share of its coverage, e.g. (7/8, 0, 1/8) when fully lit, and packs at the larger
+ * share: no rule over these three numbers alone can tell that from a partly shadowed pixel.
+ * Shadow.X (one channel) is read as is.
  *
  * Alpha: Blender writes premultiplied (associated) colour, and passes accumulate over all
  * samples of a pixel, so at a silhouette against a transparent film they are scaled by the
@@ -26,7 +40,10 @@
  * Layers: channels are named `<view layer>.<pass>.<channel>`, e.g. `ViewLayer.Combined.R`.
  * The layer is the one named by `viewLayer`, else the only one with a Combined pass (a
  * compositor's `Composite.` layer is passed over when a view layer is there too); files
- * without a layer prefix (`Combined.R`) work as well.
+ * without a layer prefix (`Combined.R`) work as well. In a multi-part file every part is
+ * searched: a channel counts under its own name and under its part's name joined to it by a
+ * dot (part `ViewLayer.Combined` holding `R`, or part `ViewLayer` holding `Combined.R`). The
+ * parts must share one display window; each keeps its own data window.
  */
 import { fileError } from '../errors.js';
 import { channelInDisplayWindow, type ExrImage } from '../exr/exr.js';
@@ -173,13 +190,75 @@ function displayCoverage(img: ExrImage): { width: number; height: number; inData
   return { width, height, inData };
 }
 
-export function packBlenderSample(img: ExrImage, opts: PackBlenderOptions): PackBlenderResult {
+/** Where a full channel name (`ViewLayer.Combined.R`) is found: which part, under which name. */
+interface ChannelSource {
+  img: ExrImage;
+  channel: string;
+}
+
+/**
+ * The channels of every part under their full names: first each channel's own name, then, in a
+ * named part, the part's name, a dot and the channel's name (part `ViewLayer.Combined`, channel
+ * `R` → `ViewLayer.Combined.R`; part `ViewLayer`, channel `Combined.R` likewise) where no part
+ * has a channel of that name. The first part that gives a name keeps it; another part giving
+ * the same name is warned about. `own` lists the channels' own names.
+ */
+function channelSources(
+  parts: readonly ExrImage[],
+  name: string,
+  warnings: string[],
+): { sources: Map<string, ChannelSource>; own: string[] } {
+  const sources = new Map<string, ChannelSource>();
+  const partLabel = (img: ExrImage) => (img.partName !== undefined ? `part ${JSON.stringify(img.partName)}` : `part ${parts.indexOf(img)}`);
+  const first = parts[0]!;
+  for (const img of parts) {
+    const d = img.displayWindow;
+    const f = first.displayWindow;
+    if (d.xMin !== f.xMin || d.yMin !== f.yMin || d.xMax !== f.xMax || d.yMax !== f.yMax) {
+      throw fileError(
+        name,
+        `${partLabel(img)} has display window (${d.xMin},${d.yMin})-(${d.xMax},${d.yMax}), ${partLabel(first)} (${f.xMin},${f.yMin})-(${f.xMax},${f.yMax}); the parts of one render share one`,
+      );
+    }
+  }
+  const add = (key: string, img: ExrImage, channel: string) => {
+    const had = sources.get(key);
+    if (!had) sources.set(key, { img, channel });
+    else if (had.img !== img) warnings.push(`${name}: ${key} is in ${partLabel(had.img)} and ${partLabel(img)}; using ${partLabel(had.img)}`);
+  };
+  for (const img of parts) for (const channel of img.channels.keys()) add(channel, img, channel);
+  const own = [...sources.keys()];
+  for (const img of parts) {
+    const part = img.partName;
+    if (part === undefined || part === '') continue;
+    for (const channel of img.channels.keys()) {
+      if (!channel.startsWith(`${part}.`)) add(`${part}.${channel}`, img, channel);
+    }
+  }
+  return { sources, own };
+}
+
+/**
+ * Packs one render: an image, or every part of a multi-part file (`readExrParts`), whose passes
+ * may sit in any part.
+ */
+export function packBlenderSample(input: ExrImage | readonly ExrImage[], opts: PackBlenderOptions): PackBlenderResult {
   const { name } = opts;
-  const names = [...img.channels.keys()];
+  const parts: readonly ExrImage[] = Array.isArray(input) ? input : [input as ExrImage];
+  if (parts.length === 0) throw fileError(name, 'no image parts in this EXR');
+  const sourceWarnings: string[] = [];
+  const { sources, own } = channelSources(parts, name, sourceWarnings);
+  // A layer is looked for among the channels' own names first; part names count where those
+  // name none (or a layer is asked for).
+  const names = opts.viewLayer === undefined && combinedLayers(own).length > 0 ? own : [...sources.keys()];
   const { prefix, warning } = chooseLayer(names, name, opts.viewLayer);
-  const warnings: string[] = warning ? [warning] : [];
-  const has = (ch: string): boolean => img.channels.has(prefix + ch);
-  const get = (ch: string): Float32Array | undefined => (has(ch) ? channelInDisplayWindow(img, prefix + ch) : undefined);
+  const warnings: string[] = warning ? [warning, ...sourceWarnings] : sourceWarnings;
+  const has = (ch: string): boolean => sources.has(prefix + ch);
+  const source = (ch: string): ExrImage => sources.get(prefix + ch)!.img;
+  const get = (ch: string): Float32Array | undefined => {
+    const src = sources.get(prefix + ch);
+    return src ? channelInDisplayWindow(src.img, src.channel) : undefined;
+  };
   const pass = (label: string, chs: string[]): Float32Array[] | undefined => {
     const present = chs.filter(has);
     if (present.length === chs.length) return chs.map((c) => get(c)!);
@@ -193,18 +272,18 @@ export function packBlenderSample(img: ExrImage, opts: PackBlenderOptions): Pack
   // The reader checks the display window against its limits here, before anything its size.
   const combined = pass('Combined', ['Combined.R', 'Combined.G', 'Combined.B']);
   if (!combined) throw fileError(name, `no Combined pass (${prefix}Combined.R/G/B) in this EXR`);
-  const { width, height, inData } = displayCoverage(img);
+  const { width, height } = displayCoverage(parts[0]!);
   const n = width * height;
   const alphaPlane = get('Combined.A');
   const diffCol = pass('DiffCol', ['DiffCol.R', 'DiffCol.G', 'DiffCol.B']);
   const normalPass = pass('Normal', ['Normal.X', 'Normal.Y', 'Normal.Z']);
   const depthPlane = get('Depth.Z');
   const indexPlane = get('IndexOB.X');
-  let shadowPlanes: Float32Array[] | undefined = has('Shadow.X') ? [get('Shadow.X')!] : undefined;
-  if (!shadowPlanes) {
-    const rgb = ['Shadow.R', 'Shadow.G', 'Shadow.B'].filter(has);
-    if (rgb.length > 0) shadowPlanes = rgb.map((c) => get(c)!);
-  }
+  const shadowNames = has('Shadow.X') ? ['Shadow.X'] : ['Shadow.R', 'Shadow.G', 'Shadow.B'].filter(has);
+  const shadowPlanes = shadowNames.length > 0 ? shadowNames.map((c) => get(c)!) : undefined;
+  // Which pixels each plane's part covers (outside its data window the reader gives zeros).
+  const depthCovered = depthPlane ? displayCoverage(source('Depth.Z')).inData : undefined;
+  const shadowCovered = shadowNames.length > 0 ? displayCoverage(source(shadowNames[0]!)).inData : undefined;
 
   const layer = layerName(prefix);
   if (!alphaPlane) warnings.push(`${name}: no ${prefix}Combined.A; treating layer ${layer} as opaque`);
@@ -246,8 +325,7 @@ export function packBlenderSample(img: ExrImage, opts: PackBlenderOptions): Pack
     normal[p * 3] = ox;
     normal[p * 3 + 1] = oy;
 
-    const covered = inData[p] === 1;
-    const z = depthPlane && covered ? depthPlane[p]! : NaN;
+    const z = depthPlane && depthCovered![p] === 1 ? depthPlane[p]! : NaN;
     if (depthPlane) depth[p] = depthToU16(z);
 
     if (indexPlane) {
@@ -257,11 +335,12 @@ export function packBlenderSample(img: ExrImage, opts: PackBlenderOptions): Pack
 
     if (shadowPlanes) {
       // No surface under the pixel (sky or transparent film): nothing is shadowed there.
-      const surface = covered && (depthPlane ? Number.isFinite(z) && z < DEPTH_FAR : a > 0);
+      const surface = shadowCovered![p] === 1 && (depthPlane ? Number.isFinite(z) && z < DEPTH_FAR : a > 0);
       if (surface) {
+        // The channel that carries the most light (the shadow rule at the top of the file).
         let s = 0;
-        for (const plane of shadowPlanes) s += plane[p]!;
-        s = (s / shadowPlanes.length) * unpremul;
+        for (const plane of shadowPlanes) s = Math.max(s, plane[p]!);
+        s *= unpremul;
         shadow[p] = Math.round((s > 0 ? Math.min(1, s) : 0) * 255);
       }
     }

@@ -10,7 +10,8 @@ import { SAMPLE_FILES, STYLE_FILE, type SampleFileName } from '../dataset/layout
 import { loadSample, type Sample } from '../dataset/sample.js';
 import { CnnV3Error } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
-import { CNNv3Effect, cnnNodeLayouts, type CnnNode } from '../effect/cnn-effect.js';
+import { cnnNodeLayouts, type CnnNode } from '../effect/cnn-effect.js';
+import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -18,7 +19,7 @@ import { readRgba16f } from '../gpu/readback.js';
 import { TARGET_NODE, ViewPass, type ViewLayout, type ViewSource } from '../effect/view-pass.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
-import { readExr } from '../exr/exr.js';
+import { readExrParts } from '../exr/exr.js';
 import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import { floatRgbaTo8, type Raster } from '../image/image.js';
@@ -115,7 +116,7 @@ interface Gpu {
   format: GPUTextureFormat;
   nodes: TextureNodes;
   features: FeaturePass;
-  effect: CNNv3Effect;
+  effect: CnnNodeEffect;
   view: ViewPass;
   timestamps: boolean;
 }
@@ -163,9 +164,9 @@ async function initGpu(): Promise<Gpu> {
   if (!canvas) throw new Error('this canvas cannot show WebGPU output');
   const format = navigator.gpu.getPreferredCanvasFormat();
   const nodes = new TextureNodes(ctx.device);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, config);
-  const timestamps = effect.enableTimestamps();
-  return { ctx, canvas, format, nodes, features: new FeaturePass(ctx), effect, view: new ViewPass(ctx, format), timestamps };
+  const effect = new CnnNodeEffect(ctx.device, { config }, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT]);
+  const timestamps = effect.effect.enableTimestamps();
+  return { ctx, canvas, format, nodes, features: new FeaturePass(ctx.device), effect, view: new ViewPass(ctx, format), timestamps };
 }
 
 function filmValues(): number[] {
@@ -199,7 +200,7 @@ async function render(): Promise<void> {
     }
     planesDirty = false;
   }
-  g.effect.setFilmParams(filmValues());
+  g.effect.effect.setFilmParams(filmValues());
   const layout = ui.layoutSelect.value as ViewLayout;
   const [cw, ch] = ViewPass.canvasSize(planes.width, planes.height, layout);
   if (ui.canvas.width !== cw || ui.canvas.height !== ch) {
@@ -226,14 +227,14 @@ async function render(): Promise<void> {
     layout,
     split: Number(ui.split.value),
     gain: Number(ui.gain.value),
-    nodeLayouts: g.effect.nodeLayouts,
+    nodeLayouts: g.effect.effect.nodeLayouts,
   });
   device.queue.submit([encoder.finish()]);
   const gpuError = await device.popErrorScope();
   if (gpuError) throw new Error(`WebGPU: ${gpuError.message}`);
   await device.queue.onSubmittedWorkDone();
   const wall = performance.now() - t0;
-  const timings = g.timestamps ? await g.effect.readTimings() : undefined;
+  const timings = g.timestamps ? await g.effect.effect.readTimings() : undefined;
   ui.gpuTime.textContent = timings ? `GPU ${timings.total.toFixed(3)} ms (timestamp queries)` : `frame ${wall.toFixed(2)} ms (wall clock: no timestamp queries)`;
   ui.size.textContent = `${planes.width}×${planes.height}`;
   ui.psnr.textContent = hasTarget ? `PSNR vs target ${targetPsnr(await readRgba16f(device, g.nodes.get(OUTPUT)!), target!).toFixed(2)} dB` : '';
@@ -258,19 +259,19 @@ function setWeights(bytes: Uint8Array, label: string): void {
   if (!sameModelConfig(fileConfig, config)) {
     // A different network (the FiLM MLP of the old one no longer fits it: load the new one's).
     g.effect.destroy();
-    g.effect = new CNNv3Effect(g.ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT], 0, Infinity, fileConfig);
-    g.timestamps = g.effect.enableTimestamps();
+    g.effect = new CnnNodeEffect(g.ctx.device, { config: fileConfig }, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], [OUTPUT]);
+    g.timestamps = g.effect.effect.enableTimestamps();
     config = fileConfig;
     fillViewSelect();
     labelSliders();
   }
-  g.effect.uploadWeights(g.ctx.device.queue, bytes);
+  g.effect.effect.uploadWeights(g.ctx.device.queue, bytes);
   ui.weightsNote.textContent = `weights: ${label}`;
 }
 
 function setFilm(bytes: Uint8Array, label: string): void {
   readFilmMlpBin(config, bytes, label);
-  gpu!.effect.uploadFilmMlp(bytes, label);
+  gpu!.effect.effect.uploadFilmMlp(bytes, label);
   ui.weightsNote.textContent += ` · FiLM: ${label}`;
 }
 
@@ -336,8 +337,8 @@ async function loadSampleFiles(files: File[]): Promise<void> {
 
 /** A Blender multilayer EXR: packed into a sample exactly as `cnnv3 pack-blender` does. */
 async function loadExr(file: File): Promise<void> {
-  const img = readExr(await bytesOf(file), file.name);
-  const { files, warnings } = packBlenderSample(img, { name: file.name });
+  const parts = readExrParts(await bytesOf(file), file.name); // passes may sit in any part
+  const { files, warnings } = packBlenderSample(parts, { name: file.name });
   const sample = await loadSample({ name: file.name, label: (f: SampleFileName) => `${file.name} (${f})`, read: async (f: SampleFileName) => files[f] });
   setInput(planesFromSample(sample), sample.target, `EXR ${file.name} (${sample.kind} mode)${warnings.length ? ` · ${warnings.join('; ')}` : ''}`);
   trainable = sample;

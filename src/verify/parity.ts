@@ -30,7 +30,8 @@ import type { ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor, type StoredNode, type Tensor } from '../model/reference.js';
 import { fromHalfBits, roundToHalf } from '../util/half.js';
-import { CNNv3Effect, scaledSize, type CnnNodeLayout, type EffectPath } from '../effect/cnn-effect.js';
+import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
+import { scaledSize, type CnnNodeLayout, type EffectPath } from '../effect/cnn-effect.js';
 import type { GpuContext } from '../gpu/context.js';
 import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -156,8 +157,9 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
 
   // GPU: pack features, run the effect's passes, read every node back.
   const nodes = new TextureNodes(device);
-  const features = new FeaturePass(ctx);
-  const effect = new CNNv3Effect(ctx, [FEATURE_NODES.feat0, FEATURE_NODES.feat1], ['cnn_v3_output'], 0, Infinity, config, input.path ? { path: input.path } : {});
+  const features = new FeaturePass(device);
+  const cnn = new CnnNodeEffect(device, { config, ...(input.path ? { path: input.path } : {}) });
+  const effect = cnn.effect;
   const layouts = effect.nodeLayouts;
   try {
     features.upload(planes, nodes);
@@ -166,7 +168,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
     effect.setFilmParams(input.cond);
     const encoder = device.createCommandEncoder({ label: 'parity' });
     features.encode(encoder, nodes);
-    effect.render(encoder, {}, nodes);
+    cnn.render(encoder, {}, nodes);
     device.queue.submit([encoder.finish()]);
     const feat0 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat0)!);
     const feat1 = await readRgba32u(device, nodes.get(FEATURE_NODES.feat1)!);

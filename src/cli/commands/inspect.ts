@@ -10,13 +10,19 @@ import type { CliIO } from '../io.js';
 
 export const INSPECT_HELP = `Usage:
   cnnv3 inspect DIR [--input-mode simple|full]
-  cnnv3 inspect SAMPLE_DIR --dump-features FILE
+  cnnv3 inspect SAMPLE_DIR --dump-features FILE [--layout nhwc|nchw]
 
 Prints, for every sample under DIR (or DIR itself), its size, kind (simple = photo,
 full = G-buffer) and the min / mean / max of each of the 20 feature channels.
---dump-features writes the 20 channels of one sample as little-endian float32, row-major
-HWC (channel fastest), and FILE.json = {"width":W,"height":H,"channels":20}.
+--dump-features writes the 20 channels of one sample as little-endian float32, and
+FILE.json = {"width":W,"height":H,"channels":20,"layout":L}. --layout nhwc (default):
+row-major HWC, channel fastest; nchw: channel-first (1, 20, H, W), the 'features' input
+of the ONNX model that cnnv3 export --onnx writes.
 `;
+
+/** Orders of --dump-features: channels last (the default), or channel-first for the ONNX model. */
+const DUMP_LAYOUTS = ['nhwc', 'nchw'] as const;
+type DumpLayout = (typeof DUMP_LAYOUTS)[number];
 
 const fmt = (v: number) => v.toFixed(4).padStart(8);
 
@@ -27,6 +33,7 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     {
       'dump-features': { type: 'string' },
       'input-mode': { type: 'string' },
+      layout: { type: 'string' },
     },
     true,
   );
@@ -38,20 +45,29 @@ export async function inspectCommand(argv: string[], io: CliIO): Promise<number>
     throw new CnnV3Error(`cnnv3 inspect: --input-mode must be simple or full, got ${JSON.stringify(modeRaw)}`, 2);
   }
   const dump = stringFlag(values, 'dump-features');
+  const layout = stringFlag(values, 'layout');
+  if (layout !== undefined && !(DUMP_LAYOUTS as readonly string[]).includes(layout)) {
+    throw new CnnV3Error(`cnnv3 inspect: --layout must be one of ${DUMP_LAYOUTS.join(', ')}, got ${JSON.stringify(layout)}`, 2);
+  }
+  if (layout !== undefined && dump === undefined) throw new CnnV3Error('cnnv3 inspect: --layout applies to --dump-features FILE only', 2);
 
   if (dump !== undefined) {
     const isSample = await stat(join(dir, SAMPLE_MARKER)).then((s) => s.isFile(), () => false);
     if (!isSample) throw new CnnV3Error(`${dir}: --dump-features needs one sample directory (one that holds ${SAMPLE_MARKER})`);
     const sample = await loadSampleDir(dir);
     const f = computeFeatures(sample);
-    const bytes = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
-    const le = new Uint8Array(bytes.length);
-    // Float32Array is host-endian; write little-endian explicitly.
+    const chosen: DumpLayout = (layout as DumpLayout | undefined) ?? 'nhwc';
+    const n = sample.width * sample.height;
+    const le = new Uint8Array(f.byteLength);
+    // Float32Array is host-endian; write little-endian explicitly. f is HWC: f[p·20 + c].
     const dv = new DataView(le.buffer);
-    for (let i = 0; i < f.length; i++) dv.setFloat32(i * 4, f[i]!, true);
+    for (let p = 0; p < n; p++) {
+      for (let c = 0; c < NUM_FEATURES; c++) dv.setFloat32(4 * (chosen === 'nhwc' ? p * NUM_FEATURES + c : c * n + p), f[p * NUM_FEATURES + c]!, true);
+    }
     await writeFileAtomic(dump, le);
-    await writeFileAtomic(`${dump}.json`, `${JSON.stringify({ width: sample.width, height: sample.height, channels: NUM_FEATURES })}\n`);
-    io.stdout(`Wrote ${sample.width}×${sample.height}×${NUM_FEATURES} float32 features to ${dump} (+ ${dump}.json)\n`);
+    await writeFileAtomic(`${dump}.json`, `${JSON.stringify({ width: sample.width, height: sample.height, channels: NUM_FEATURES, layout: chosen })}\n`);
+    const shape = chosen === 'nhwc' ? `${sample.width}×${sample.height}×${NUM_FEATURES}` : `1×${NUM_FEATURES}×${sample.height}×${sample.width} (NCHW)`;
+    io.stdout(`Wrote ${shape} float32 features to ${dump} (+ ${dump}.json)\n`);
     return 0;
   }
 

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CnnV3Error, fileError, isCnnV3Error } from '../../errors.js';
-import { isExr, readExr } from '../../exr/exr.js';
+import { isExr, readExrParts } from '../../exr/exr.js';
 import { packBlenderSample } from '../../pack/blender.js';
 import { encodeStyleFile, STYLE_FILE } from '../../dataset/layout.js';
 import { writeDirAtomic } from '../../util/atomic-node.js';
@@ -46,8 +46,8 @@ async function readExrFile(path: string): Promise<Uint8Array> {
 export async function packBlenderFile(exrPath: string, outDir: string, viewLayer?: string, style?: readonly [number, number]): Promise<string[]> {
   const bytes = await readExrFile(exrPath);
   if (!isExr(bytes)) throw fileError(exrPath, 'not an OpenEXR file (no EXR magic number)');
-  const img = readExr(bytes, exrPath);
-  const { files, warnings } = packBlenderSample(img, { name: exrPath, ...(viewLayer !== undefined ? { viewLayer } : {}) });
+  const parts = readExrParts(bytes, exrPath); // the passes may sit in any part
+  const { files, warnings } = packBlenderSample(parts, { name: exrPath, ...(viewLayer !== undefined ? { viewLayer } : {}) });
   await writeDirAtomic(outDir, { ...files, ...(style ? { [STYLE_FILE]: encodeStyleFile(style) } : {}) });
   return warnings;
 }

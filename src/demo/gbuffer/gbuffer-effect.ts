@@ -171,7 +171,7 @@ export class GBufferEffect {
   private constructor(ctx: GpuContext, scene: LoadedScene, opts: GBufferOptions) {
     this.scene = scene;
     const device = (this.device = ctx.device);
-    this.featurePass = new FeaturePass(ctx, { feat0: opts.outputs[0], feat1: opts.outputs[1], prev: opts.prev ?? FEATURE_NODES.prev });
+    this.featurePass = new FeaturePass(ctx.device, { feat0: opts.outputs[0], feat1: opts.outputs[1], prev: opts.prev ?? FEATURE_NODES.prev });
     const label = (what: string) => `gbuffer ${what}`;
     const module = device.createShaderModule({ label: label('raster'), code: WGSL.gbuffer_raster });
 
