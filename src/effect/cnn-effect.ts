@@ -1,19 +1,22 @@
 /**
- * CNNv3Effect (SPEC §7): the network as five WGSL compute passes, on a GPUDevice the caller
- * owns, reading the caller's textures and recording into the caller's encoder (`render`); the
- * demo's render graph calls it through CnnNodeEffect (node names instead of textures).
- * Pipelines, uniform buffers and the weights buffer are made once; bind groups follow the
+ * CNNv3Effect (SPEC §7): the network as WGSL compute passes, on a GPUDevice the caller owns,
+ * reading the caller's textures and recording into the caller's encoder (`render`); the demo's
+ * render graph calls it through CnnNodeEffect (node names instead of textures).
+ * Pipelines, uniform buffers and the weights buffers are made once; bind groups follow the
  * textures (rebuilt only when one is recreated); `render` only encodes dispatches.
- * Weights are data: one read-only storage buffer of packed halves, uploaded at run time.
+ * Weights are data, uploaded at run time: one read-only storage buffer of packed halves (the
+ * general path reads it), and on the fast path each pass's weights staged once per upload as
+ * f32 in a uniform buffer (stageConv3, stageEnc1), which the GPU reads as multiply operands.
  *
  * Two sets of shaders: the fast path (SPEC §7's fixed-format nodes, tuned for the playbook's
- * widths) for enc_channels up to [4, 8], and the general path (shaders/wide_*.wgsl) for any
- * width the trainer accepts, whose nodes are rgba16float texture arrays of ⌈C/4⌉ layers and
- * whose γ/β come from a storage buffer. Both store every intermediate as f16.
+ * widths) for enc_channels up to [4, 8], four passes (enc1's also writes the bottleneck), and
+ * the general path (shaders/wide_*.wgsl), five passes, for any width the trainer accepts, whose
+ * nodes are rgba16float texture arrays of ⌈C/4⌉ layers and whose γ/β come from a storage
+ * buffer. Both store every intermediate as f16, and every node of SPEC §7 is written.
  */
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes, FILM_MLP_FILE, WEIGHTS_FILE } from '../export/export.js';
-import { evalFilmMlp, identityFilm, readFilmMlpBin, weightsFileConfig, type FilmMlp } from '../export/read.js';
+import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin, weightsFileConfig, type FilmMlp } from '../export/read.js';
 import { describeConfig, FILM_COND_NAMES, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable } from '../model/params.js';
 import { gpuAwait } from '../gpu/context.js';
@@ -100,37 +103,116 @@ interface PassSpec {
   film: boolean;
   /** What the pass reads, in binding order after weights (0) and uniforms or γ/β (1). */
   reads: Slot[];
-  writes: Slot;
+  /** What it writes, in binding order after the reads. */
+  writes: Slot[];
   scale: number;
   /** Output pixels per workgroup along x and y (the shader's workgroup size × pixels per thread). */
   tile: [number, number];
+  /**
+   * The pass reads its weights as f32 from a uniform buffer of `vec4s` vec4s (binding 8), which
+   * uploadWeights fills with `stage` of the conv values, instead of the packed halves (binding 0).
+   */
+  staged?: { vec4s: number; stage: (table: ParamTable, values: ArrayLike<number>) => Float32Array<ArrayBuffer> };
+  /** The name of its time in CnnTimings (default: name). */
+  label?: string;
 }
 
 /** The textures a pass binds: the packed features, an intermediate, or the output. */
 type Slot = 'feat0' | 'feat1' | CnnNode | 'output';
+/** enc1.wgsl's staged mat4x4s: 32 Winograd blocks, 4 bottleneck blocks, 1 of biases (stageEnc1). */
+const ENC1_MATS = 37;
 
-// The fast path's 3×3 passes of at most four outputs stage their weights alike (conv3_common);
-// the full-resolution ones compute 2×2 blocks per thread (block_common); dec0's output, the
-// residual one included, is shared with the general path (dec0_common).
+/** conv3_common's staging of a 3×3 layer of at most four outputs, STRIDE `stride`. */
+const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] => ({
+  vec4s: 9 * stride + 1,
+  stage: (table, values) => stageConv3(table, values, layer, stride),
+});
+
+// The fast path: four passes. The 3×3 passes of at most four outputs read their weights alike,
+// staged as f32 vec4s in a uniform buffer (conv3_common, stageConv3); the full-resolution ones
+// compute 2×2 blocks per thread (block_common); enc1 (Winograd) also computes the bottleneck, one
+// texel per thread from its own 2×2 block of e1 (stageEnc1); dec0's output, the residual one
+// included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: 'enc0', scale: 1, tile: [16, 32] },
-  { name: 'enc1', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: ['enc0'], writes: 'enc1', scale: 2, tile: [16, 16] },
-  { name: 'bottleneck', shader: 'bottleneck', prelude: ['common'], struct: 'CnnV3ParamsBottleneck', film: false, reads: ['enc1'], writes: 'bottleneck', scale: 4, tile: [8, 8] },
-  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: ['bottleneck', 'enc1'], writes: 'dec1', scale: 2, tile: [8, 8] },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: ['enc0'], scale: 1, tile: [16, 32], staged: conv3Staged('enc0', 20) },
+  { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: ['enc0'], writes: ['enc1', 'bottleneck'], scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
+  { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: ['bottleneck', 'enc1'], writes: ['dec1'], scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: 'output', scale: 1, tile: [16, 32] },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: [16, 32], staged: conv3Staged('dec0', 8) },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
 
-const GENERAL_PASSES: PassSpec[] = FAST_PASSES.map((p) => ({
-  ...p,
-  shader: `wide_${p.name}` as ShaderName,
-  prelude: p.name === 'dec0' ? ['common', 'wide_common', 'dec0_common'] : ['common', 'wide_common'],
-  struct: undefined,
-  film: p.name !== 'bottleneck',
+// The general path: five passes (shaders/wide_*.wgsl), 8×8 tiles, γ/β from a storage buffer.
+const wide = (name: ConvLayerName, reads: PassSpec['reads'], writes: PassSpec['writes'], scale: number): PassSpec => ({
+  name,
+  shader: `wide_${name}` as ShaderName,
+  prelude: name === 'dec0' ? ['common', 'wide_common', 'dec0_common'] : ['common', 'wide_common'],
+  film: name !== 'bottleneck',
+  reads,
+  writes,
+  scale,
   tile: [8, 8],
-}));
+});
+const GENERAL_PASSES: PassSpec[] = [
+  wide('enc0', ['feat0', 'feat1'], ['enc0'], 1),
+  wide('enc1', ['enc0'], ['enc1'], 2),
+  wide('bottleneck', ['enc1'], ['bottleneck'], 4),
+  wide('dec1', ['bottleneck', 'enc1'], ['dec1'], 2),
+  wide('dec0', ['dec1', 'enc0', 'feat0', 'feat1'], ['output'], 1),
+];
+
+/**
+ * A 3×3 layer's weights as conv3_common stages them: vec4 tap·stride + ci holds weight
+ * (co, ci, tap) in lane co, zero lanes past the layer's outputs (at most 4); vec4 9·stride the biases.
+ * `values` are the conv values in parameter-table order (readWeightsBin: each exactly a half).
+ */
+export function stageConv3(table: ParamTable, values: ArrayLike<number>, layer: ConvLayerName, stride: number): Float32Array<ArrayBuffer> {
+  const conv = table.convs.find((c) => c.name === layer)!;
+  if (conv.k !== 3 || conv.out > 4 || conv.in > stride) throw new CnnV3Error(`stageConv3: ${layer} (${conv.in}→${conv.out}, k=${conv.k}) does not fit stride ${stride}`);
+  const base = table.byName.get(`${layer}.weight`)!.offset;
+  const out = new Float32Array(4 * (9 * stride + 1));
+  for (let co = 0; co < conv.out; co++) {
+    for (let ci = 0; ci < conv.in; ci++) {
+      for (let tap = 0; tap < 9; tap++) out[4 * (tap * stride + ci) + co] = values[base + (co * conv.in + ci) * 9 + tap]!;
+    }
+    out[4 * 9 * stride + co] = values[base + conv.out * conv.in * 9 + co]!;
+  }
+  return out;
+}
+
+/**
+ * enc1.wgsl's staged weights (C0 ≤ 4, C1 ≤ 8), as f32 mat4x4s (16 floats, column-major):
+ * mat 16h + ξ·4 + ν, column ci, row co − 4h: U = G g Gᵀ of enc1's taps (Winograd F(2×2, 3×3),
+ * in f32 step by step, as the shader computed it before it was staged); mat 32 + 2·(co / 4) + ci / 4, column ci % 4,
+ * row co % 4: the bottleneck's 1×1 weights; mat 36: columns enc1 bias lo, hi, bottleneck bias lo, hi.
+ */
+export function stageEnc1(table: ParamTable, values: ArrayLike<number>): Float32Array<ArrayBuffer> {
+  const [c0, c1] = table.config.encChannels;
+  const f = Math.fround;
+  const out = new Float32Array(16 * ENC1_MATS);
+  const at = (mat: number, col: number, row: number) => 16 * mat + 4 * col + row;
+  const enc1 = table.byName.get('enc1.weight')!.offset;
+  const g = (a: number, b: number, c: number) => [a, f(0.5 * f(f(a + b) + c)), f(0.5 * f(f(a - b) + c)), c];
+  for (let co = 0; co < c1; co++) {
+    for (let ci = 0; ci < c0; ci++) {
+      const t = (tap: number) => values[enc1 + (co * c0 + ci) * 9 + tap]!;
+      // Columns kx of G along ky, then G along kx of each of their four rows ξ.
+      const cols = [0, 1, 2].map((kx) => g(t(kx), t(3 + kx), t(6 + kx)));
+      for (let xi = 0; xi < 4; xi++) {
+        const r = g(cols[0]![xi]!, cols[1]![xi]!, cols[2]![xi]!);
+        for (let nu = 0; nu < 4; nu++) out[at(16 * (co >> 2) + xi * 4 + nu, ci, co & 3)] = r[nu]!;
+      }
+    }
+    out[at(36, co >> 2, co & 3)] = values[enc1 + c1 * c0 * 9 + co]!;
+  }
+  const bott = table.byName.get('bottleneck.weight')!.offset;
+  for (let co = 0; co < c1; co++) {
+    for (let ci = 0; ci < c1; ci++) out[at(32 + 2 * (co >> 2) + (ci >> 2), ci & 3, co & 3)] = values[bott + co * c1 + ci]!;
+    out[at(36, 2 + (co >> 2), co & 3)] = values[bott + c1 * c1 + co]!;
+  }
+  return out;
+}
 
 /**
  * The general path's γ/β buffer: per FiLM layer, ⌈channels / 4⌉ vec4s of γ then as many of β
@@ -151,6 +233,8 @@ interface PassState {
   pipeline: GPUComputePipeline;
   /** The fast path's per-pass uniforms (weight offset, γ/β). */
   uniform?: GPUBuffer;
+  /** The pass's weights staged as f32 (PassSpec.staged). */
+  staged?: GPUBuffer;
   /** Workgroups along z: 1 on the fast path, the layer's groups of four output channels on the general one. */
   groups: number;
   bindGroup?: GPUBindGroup;
@@ -158,9 +242,15 @@ interface PassState {
 }
 
 export interface CnnTimings {
-  /** GPU milliseconds per pass, from timestamp queries. */
-  passes: Record<PassSpec['name'], number>;
+  /**
+   * GPU milliseconds per pass, from timestamp queries: enc0, enc1, bottleneck, dec1, dec0 on the
+   * general path; on the fast path enc1's pass also computes the bottleneck (`enc1+bottleneck`).
+   */
+  passes: Record<string, number>;
+  /** Sum of the passes' times. */
   total: number;
+  /** The first pass's start to the last pass's end: the gaps between passes included. */
+  span: number;
 }
 
 export interface CnnEffectOptions {
@@ -297,8 +387,11 @@ export class CNNv3Effect {
       const uniform = spec.struct
         ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} params`, size: UNIFORM_LAYOUTS[spec.struct].size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
         : undefined;
+      const staged = spec.staged
+        ? this.device.createBuffer({ label: `cnn_v3 ${spec.name} staged weights`, size: 16 * spec.staged.vec4s, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST })
+        : undefined;
       const groups = general ? groupsOf(this.table.convs.find((c) => c.name === spec.name)!.out) : 1;
-      return { spec, pipeline, uniform, groups, boundTo: [] };
+      return { spec, pipeline, uniform, staged, groups, boundTo: [] };
     });
     this.writeFilm(identityFilm(config));
     try {
@@ -321,6 +414,11 @@ export class CNNv3Effect {
     const bytes = data instanceof ArrayBuffer ? new Uint8Array(data, 0, n).slice() : new Uint8Array(data.buffer, data.byteOffset, n).slice();
     // writeBuffer needs a multiple of 4 bytes; the weight file always is one (whole u32s).
     queue.writeBuffer(this.weights, 0, bytes);
+    const staging = this.passes.filter((p) => p.staged);
+    if (staging.length) {
+      const values = readWeightsBin(this.config, bytes, 'cnn_v3_weights.bin');
+      for (const p of staging) queue.writeBuffer(p.staged!, 0, p.spec.staged!.stage(this.table, values));
+    }
   }
 
   /** Loads cnn_v3_film_mlp.bin; setFilmParams then runs it on the CPU. */
@@ -458,7 +556,7 @@ export class CNNv3Effect {
     const arraySlots = new Set<Slot>(this.path === 'general' ? (Object.keys(this.nodeLayouts) as CnnNode[]) : []);
 
     this.passes.forEach((pass, i) => {
-      const used = [...pass.spec.reads, pass.spec.writes];
+      const used = [...pass.spec.reads, ...pass.spec.writes];
       const textures = used.map((slot) => slots[slot]);
       if (!pass.bindGroup || textures.some((t, k) => t !== pass.boundTo[k])) {
         const second = pass.uniform ?? (pass.spec.film ? this.filmBuffer : undefined);
@@ -466,7 +564,7 @@ export class CNNv3Effect {
           label: `cnn_v3 ${pass.spec.shader}`,
           layout: pass.pipeline.getBindGroupLayout(0),
           entries: [
-            { binding: 0, resource: { buffer: this.weights } },
+            pass.staged ? { binding: 8, resource: { buffer: pass.staged } } : { binding: 0, resource: { buffer: this.weights } },
             ...(second ? [{ binding: 1, resource: { buffer: second } }] : []),
             ...textures.map((t, k) => ({
               binding: 2 + k,
@@ -500,14 +598,35 @@ export class CNNv3Effect {
     const t = new BigInt64Array(read.getMappedRange().slice(0));
     read.unmap();
     read.destroy();
+    return this.timingsFrom(t);
+  }
+
+  /**
+   * Encodes a copy of the render just encoded's raw timestamps (16 bytes a pass, once timestamps
+   * are enabled) into `dst` at `offset`, so many frames can be timed without a read-back each:
+   * bench:infer keeps the GPU busy that way. Read them back with timingsFrom.
+   */
+  copyTimestamps(encoder: GPUCommandEncoder, dst: GPUBuffer, offset: number): void {
+    if (!this.queryBuffer) throw new CnnV3Error('CNNv3Effect.copyTimestamps: call enableTimestamps first');
+    encoder.copyBufferToBuffer(this.queryBuffer, 0, dst, offset, this.queryBuffer.size);
+  }
+
+  /** Bytes copyTimestamps writes per frame. */
+  get timestampBytes(): number {
+    return 16 * this.passes.length;
+  }
+
+  /** Per-pass times from one frame's raw timestamps (begin, end per pass, in ns). */
+  timingsFrom(t: BigInt64Array): CnnTimings {
     const passes = {} as CnnTimings['passes'];
     let total = 0;
     this.passes.forEach(({ spec: p }, i) => {
       const ms = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
-      passes[p.name] = ms;
+      passes[p.label ?? p.name] = ms;
       total += ms;
     });
-    return { passes, total };
+    const span = Number(t[2 * this.passes.length - 1]! - t[0]!) / 1e6;
+    return { passes, total, span };
   }
 
   /** Frees every GPU object the effect made (not the caller's textures); the effect is unusable after. */
@@ -515,7 +634,10 @@ export class CNNv3Effect {
     this.own.destroy();
     this.weights.destroy();
     this.filmBuffer?.destroy();
-    for (const p of this.passes) p.uniform?.destroy();
+    for (const p of this.passes) {
+      p.uniform?.destroy();
+      p.staged?.destroy();
+    }
     this.querySet?.destroy();
     this.queryBuffer?.destroy();
   }

@@ -46,8 +46,8 @@ async function loadDawn(): Promise<WebGpuModule> {
  */
 const liveGpus: GPU[] = [];
 
-function createGpu(dawn: WebGpuModule): GPU {
-  const gpu = dawn.create([]);
+function createGpu(dawn: WebGpuModule, flags: string[] = []): GPU {
+  const gpu = dawn.create(flags);
   liveGpus.push(gpu);
   return gpu;
 }
@@ -55,6 +55,11 @@ function createGpu(dawn: WebGpuModule): GPU {
 export interface NodeGpuOptions {
   /** 'auto' (hardware, else SwiftShader), 'hardware' (fail without one), 'software'. */
   adapter: 'auto' | 'hardware' | 'software';
+  /**
+   * Flags for Dawn's Node binding, e.g. `disable-dawn-features=timestamp_quantization` (bench:infer:
+   * by default Dawn rounds timestamps to 2^16 ns, too coarse for passes of a few microseconds).
+   */
+  dawnFlags?: string[];
 }
 
 let cached: Promise<GpuContext> | undefined;
@@ -90,14 +95,14 @@ export async function requestAnyAdapter(): Promise<GPUAdapter | null> {
 export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' }): Promise<GpuContext> {
   const dawn = await loadDawn();
   if (options.adapter !== 'software' && hasHardwareVulkan()) {
-    const adapter = await createGpu(dawn).requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await createGpu(dawn, options.dawnFlags).requestAdapter({ powerPreference: 'high-performance' });
     if (adapter && !describeAdapter(adapter.info).software) return contextFromAdapter(adapter);
   }
   if (options.adapter === 'hardware') throw new CnnV3Error(`No hardware WebGPU adapter found${SWIFTSHADER_HINT}`);
   if (!existsSync(SWIFTSHADER_ICD)) throw new CnnV3Error(`No WebGPU adapter found${SWIFTSHADER_HINT}`);
   // The Vulkan loader reads this when Dawn creates its next instance.
   process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-  const adapter = await createGpu(dawn).requestAdapter();
+  const adapter = await createGpu(dawn, options.dawnFlags).requestAdapter();
   if (!adapter) throw new CnnV3Error(`No WebGPU adapter found, not even SwiftShader${SWIFTSHADER_HINT}`);
   return contextFromAdapter(adapter);
 }

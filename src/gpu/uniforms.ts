@@ -6,7 +6,6 @@
 export const UNIFORM_LAYOUTS = {
   CnnV3Params4ch: { size: 64, offsets: { weight_offset: 0, gamma: 32, beta: 48 } },
   CnnV3ParamsEnc1: { size: 96, offsets: { weight_offset: 0, gamma_lo: 32, gamma_hi: 48, beta_lo: 64, beta_hi: 80 } },
-  CnnV3ParamsBottleneck: { size: 32, offsets: { weight_offset: 0 } },
   /** The display pass (view.wgsl), written by ViewPass. */
   View: { size: 32, offsets: { mode: 0, channel: 4, arrangement: 8, signed_: 12, split: 16, gain: 20 } },
   /** One training step's record (train_common.wgsl), written by src/train/gpu/gpu-trainer.ts. */

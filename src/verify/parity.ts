@@ -155,7 +155,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
   const { width: W, height: H } = planes;
   const device = ctx.device;
 
-  // GPU: pack features, run the five passes, read every node back.
+  // GPU: pack features, run the effect's passes, read every node back.
   const nodes = new TextureNodes(device);
   const features = new FeaturePass(device);
   const cnn = new CnnNodeEffect(device, { config, ...(input.path ? { path: input.path } : {}) });

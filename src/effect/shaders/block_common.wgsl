@@ -11,24 +11,37 @@
 // Threads per workgroup along x and y; the output tile is (2·WG_X) × (2·WG_Y) (CNNv3Effect's tile).
 const WG_X: u32 = 8u;
 const WG_Y: u32 = 16u;
-const THREADS: u32 = WG_X * WG_Y;
 
-// The block of thread lid of workgroup wid in an image of `size`, after stage_conv3.
+// The block of thread lid of workgroup wid in an image of `size`.
 fn conv3_block(wid: vec3u, lid: vec3u, size: vec2i) {
   let p = vec2i((wid.xy * vec2u(WG_X, WG_Y) + lid.xy) * 2u);
   if (p.x >= size.x || p.y >= size.y) { return; }
   // acc_ij: pixel p + (j, i).
+  let bias = w[BIAS];
   var acc00 = bias;
   var acc01 = bias;
   var acc10 = bias;
   var acc11 = bias;
-  // Window rows p.y − 1 … p.y + 2: row t is ky = t for pixel row 0 and ky = t − 1 for row 1.
-  for (var t = 0u; t < 4u; t++) {
-    let y = p.y + i32(t) - 1;
-    if (y < 0 || y >= size.y) { continue; }
-    let row = load_row(p.x, y, size);
-    if (t < 3u) { add_row(t * 3u * STRIDE, row, &acc00, &acc01); }
-    if (t > 0u) { add_row((t - 1u) * 3u * STRIDE, row, &acc10, &acc11); }
+  // Window rows p.y − 1 … p.y + 2 (row p.y is always inside): row t is ky = t for pixel row 0 and
+  // ky = t − 1 for row 1. Written out, not looped, so every weight index is a constant (a uniform
+  // operand of the multiply, not a load).
+  if (p.y >= 1) {
+    let row = load_row(p.x, p.y - 1, size);
+    add_row(0u, row, &acc00, &acc01);
+  }
+  {
+    let row = load_row(p.x, p.y, size);
+    add_row(3u * STRIDE, row, &acc00, &acc01);
+    add_row(0u, row, &acc10, &acc11);
+  }
+  if (p.y + 1 < size.y) {
+    let row = load_row(p.x, p.y + 1, size);
+    add_row(6u * STRIDE, row, &acc00, &acc01);
+    add_row(3u * STRIDE, row, &acc10, &acc11);
+  }
+  if (p.y + 2 < size.y) {
+    let row = load_row(p.x, p.y + 2, size);
+    add_row(6u * STRIDE, row, &acc10, &acc11);
   }
   store(p, size, acc00);
   store(p + vec2i(1, 0), size, acc01);

@@ -18,11 +18,6 @@ struct CnnV3ParamsEnc1 {
   beta_hi: vec4f,
 }
 
-struct CnnV3ParamsBottleneck {
-  weight_offset: u32,
-  _pad: vec3u,
-}
-
 // Weights: one read-only buffer of f16 pairs, the layout of cnn_v3_weights.bin (SPEC §6):
 // weight (o, i, ky, kx) of a layer at base + ((o·IN + i)·K + ky)·K + kx, bias o at
 // base + OUT·IN·K·K + o; half k in word k/2, even k in the low 16 bits.
@@ -64,23 +59,9 @@ fn pack8(lo: vec4f, hi: vec4f) -> vec4u {
 // input window d as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, 16 multiplies per (input, output) channel
 // pair instead of 36. Every value here is a vec4 over four channels; f32 throughout.
 
-// G along one axis: three taps → four.
-fn wino_g(a: vec4f, b: vec4f, c: vec4f) -> array<vec4f, 4> {
-  return array<vec4f, 4>(a, 0.5 * (a + b + c), 0.5 * (a - b + c), c);
-}
-
-// U = G g Gᵀ of the taps t[ky·3 + kx], as u[ξ·4 + ν] (ξ from ky, ν from kx).
-fn wino_weights(t: array<vec4f, 9>) -> array<vec4f, 16> {
-  let c0 = wino_g(t[0], t[3], t[6]);
-  let c1 = wino_g(t[1], t[4], t[7]);
-  let c2 = wino_g(t[2], t[5], t[8]);
-  var res: array<vec4f, 16>;
-  for (var x = 0u; x < 4u; x++) {
-    let r = wino_g(c0[x], c1[x], c2[x]);
-    for (var y = 0u; y < 4u; y++) { res[x * 4u + y] = r[y]; }
-  }
-  return res;
-}
+// The weights' side, U = G g Gᵀ, is computed once per upload on the CPU (stageEnc1 in
+// cnn-effect.ts), in f32 step by step: G along ky gives rows ξ, then G along kx columns ν, with
+// G(a, b, c) = (a, ½(a + b + c), ½(a − b + c), c).
 
 // Bᵀ along one axis: four inputs → four.
 fn wino_in(a: vec4f, b: vec4f, c: vec4f, d: vec4f) -> array<vec4f, 4> {

@@ -64,7 +64,6 @@ fn store(p: vec2i, size: vec2i, acc: vec4f) {
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  stage_conv3(li);
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   conv3_block(wid, lid, vec2i(textureDimensions(out_tex)));
 }

@@ -11,16 +11,13 @@ override IN: u32 = 2u * C1;
 override OUT: u32 = C0;
 // Weights staged as [tap][ci over the 2·C1 cat channels].
 const STRIDE: u32 = 16u;
-const THREADS: u32 = 64u;
 
 @compute @workgroup_size(8, 8)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  stage_conv3(lid);
-
+fn main(@builtin(global_invocation_id) gid: vec3u) {
   let size = vec2i(textureDimensions(out_tex));
   let p = vec2i(gid.xy);
   if (!inside(p, size)) { return; }
-  var acc = bias;
+  var acc = w[BIAS];
   for (var ky = 0; ky < 3; ky++) {
     for (var kx = 0; kx < 3; kx++) {
       let q = p + vec2i(kx - 1, ky - 1);

@@ -1,15 +1,17 @@
-// enc1: e1 = relu(FiLM(conv3x3(avgpool(e0), C0→C1), γ1, β1)), ½ resolution → rgba32uint (8 halves).
+// enc1: e1 = relu(FiLM(conv3x3(avgpool(e0), C0→C1), γ1, β1)), ½ resolution → rgba32uint (8 halves),
+// and, fused, the bottleneck: b = relu(conv1x1(avgpool(e1), C1→C1)), ¼ resolution → rgba32uint.
 //
-// A workgroup of 8×8 threads computes a 16×16 tile, each thread a 2×2 block by Winograd
+// A workgroup of 8×8 threads computes a 16×16 tile of e1, each thread a 2×2 block by Winograd
 // F(2×2, 3×3) (common.wgsl). The 18×18 halo of avgpool(e0) is pooled once per workgroup into
 // workgroup memory (f32, zero outside the ½ image), so every e0 texel is read about once
-// instead of nine times.
-override C0: u32 = 4u;
-override C1: u32 = 8u;
+// instead of nine times. A thread's 2×2 block is exactly one avgpool block of e1, so it also
+// writes that block's bottleneck texel: the mean of its e1 values as stored (rounded to f16, as
+// the bottleneck pass read them back), then the 1×1 conv. No pass, no e1 re-read for b.
 
 @group(0) @binding(1) var<uniform> params: CnnV3ParamsEnc1;
 @group(0) @binding(2) var enc0_tex: texture_2d<f32>;
 @group(0) @binding(3) var out_tex: texture_storage_2d<rgba32uint, write>;
+@group(0) @binding(4) var bottleneck_tex: texture_storage_2d<rgba32uint, write>;
 
 const TILE: u32 = 16u;
 const HALO: u32 = 18u;
@@ -17,11 +19,12 @@ const CELLS: u32 = 324u;
 const THREADS: u32 = 64u;
 const ROUNDS: u32 = 6u; // ⌈CELLS / THREADS⌉: a fixed count, so the loads can all be issued before the stores
 
-// Transformed weights of output channels 4h..4h + 3 (h = 0 lo, 1 hi) per ξ·4 + ν, a 4×4 block:
-// column = input channel, row = output channel − 4h.
-var<workgroup> u: array<array<mat4x4f, 16>, 2>;
-var<workgroup> bias_lo: vec4f;
-var<workgroup> bias_hi: vec4f;
+// The weights, staged as f32 at upload (CNNv3Effect.uploadWeights, stageEnc1 in cnn-effect.ts):
+// u[16h + ξ·4 + ν]: the Winograd-transformed enc1 weights G g Gᵀ of output channels 4h..4h + 3 as a
+// 4×4 block (column = input channel, row = output channel − 4h; zero past C0 and C1);
+// u[32 + 2·(co / 4) + ci / 4]: the bottleneck's 1×1 weights (column ci % 4, row co % 4);
+// u[36]: columns enc1 bias lo, hi, bottleneck bias lo, hi.
+@group(0) @binding(8) var<uniform> u: array<mat4x4f, 37>;
 var<workgroup> pool: array<vec4f, CELLS>;
 
 // 2×2 mean of e0 at pooled position q; a block cut by the edge averages what it has.
@@ -53,55 +56,24 @@ fn window(i: u32) -> array<vec4f, 16> {
 
 // U ⊙ V for output channels 4h..4h + 3.
 fn products(h: u32, v: array<vec4f, 16>) -> array<vec4f, 16> {
+  let k = 16u * h;
   return array<vec4f, 16>(
-    u[h][0] * v[0], u[h][1] * v[1], u[h][2] * v[2], u[h][3] * v[3],
-    u[h][4] * v[4], u[h][5] * v[5], u[h][6] * v[6], u[h][7] * v[7],
-    u[h][8] * v[8], u[h][9] * v[9], u[h][10] * v[10], u[h][11] * v[11],
-    u[h][12] * v[12], u[h][13] * v[13], u[h][14] * v[14], u[h][15] * v[15],
+    u[k] * v[0], u[k + 1u] * v[1], u[k + 2u] * v[2], u[k + 3u] * v[3],
+    u[k + 4u] * v[4], u[k + 5u] * v[5], u[k + 6u] * v[6], u[k + 7u] * v[7],
+    u[k + 8u] * v[8], u[k + 9u] * v[9], u[k + 10u] * v[10], u[k + 11u] * v[11],
+    u[k + 12u] * v[12], u[k + 13u] * v[13], u[k + 14u] * v[14], u[k + 15u] * v[15],
   );
 }
 
-fn store(p: vec2i, size: vec2i, lo: vec4f, hi: vec4f) {
-  if (inside(p, size)) {
-    let a = film_relu(lo, params.gamma_lo, params.beta_lo);
-    let b = film_relu(hi, params.gamma_hi, params.beta_hi);
-    textureStore(out_tex, p, pack8(a, b));
-  }
+// The e1 texel of pixel p (FiLM, relu, packed to halves); stored when inside the ½ image.
+fn e1_texel(p: vec2i, size: vec2i, lo: vec4f, hi: vec4f) -> vec4u {
+  let t = pack8(film_relu(lo, params.gamma_lo, params.beta_lo), film_relu(hi, params.gamma_hi, params.beta_hi));
+  if (inside(p, size)) { textureStore(out_tex, p, t); }
+  return t;
 }
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
-  let base = params.weight_offset;
-  if (li < 4u) {
-    // Column li: the 3×3 taps of input channel li, transformed (zero past C0).
-    var lo: array<vec4f, 9>;
-    var hi: array<vec4f, 9>;
-    if (li < C0) {
-      for (var tap = 0u; tap < 9u; tap++) {
-        for (var co = 0u; co < C1; co++) {
-          let v = get_w(base, (co * C0 + li) * 9u + tap);
-          if (co < 4u) { lo[tap][co] = v; } else { hi[tap][co - 4u] = v; }
-        }
-      }
-    }
-    let wl = wino_weights(lo);
-    let wh = wino_weights(hi);
-    for (var k = 0u; k < 16u; k++) {
-      u[0][k][li] = wl[k];
-      u[1][k][li] = wh[k];
-    }
-  }
-  if (li == 4u) {
-    var lo = vec4f(0.0);
-    var hi = vec4f(0.0);
-    for (var co = 0u; co < C1; co++) {
-      let v = get_w(base, C1 * C0 * 9u + co);
-      if (co < 4u) { lo[co] = v; } else { hi[co - 4u] = v; }
-    }
-    bias_lo = lo;
-    bias_hi = hi;
-  }
-
   let full = vec2i(textureDimensions(enc0_tex));
   let size = vec2i(textureDimensions(out_tex));
   let origin = vec2i(wid.xy * TILE) - 1;
@@ -119,8 +91,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let lo = wino_out(products(0u, v));
   let hi = wino_out(products(1u, v));
   let p = origin + 1 + vec2i(q);
-  store(p, size, bias_lo + lo[0], bias_hi + hi[0]);
-  store(p + vec2i(1, 0), size, bias_lo + lo[1], bias_hi + hi[1]);
-  store(p + vec2i(0, 1), size, bias_lo + lo[2], bias_hi + hi[2]);
-  store(p + vec2i(1, 1), size, bias_lo + lo[3], bias_hi + hi[3]);
+  let bias = u[36];
+  let t00 = e1_texel(p, size, bias[0] + lo[0], bias[1] + hi[0]);
+  let t01 = e1_texel(p + vec2i(1, 0), size, bias[0] + lo[1], bias[1] + hi[1]);
+  let t10 = e1_texel(p + vec2i(0, 1), size, bias[0] + lo[2], bias[1] + hi[2]);
+  let t11 = e1_texel(p + vec2i(1, 1), size, bias[0] + lo[3], bias[1] + hi[3]);
+
+  // The bottleneck texel p / 2: the mean of the block's inside pixels (p itself always is, when
+  // the texel is), summed in the order the bottleneck pass read them (row by row).
+  if (!inside(p, size)) { return; }
+  var s = unpack8(t00);
+  var n = 1.0;
+  if (p.x + 1 < size.x) { let e = unpack8(t01); s[0] += e[0]; s[1] += e[1]; n += 1.0; }
+  if (p.y + 1 < size.y) {
+    let e = unpack8(t10); s[0] += e[0]; s[1] += e[1]; n += 1.0;
+    if (p.x + 1 < size.x) { let f = unpack8(t11); s[0] += f[0]; s[1] += f[1]; n += 1.0; }
+  }
+  let x_lo = s[0] / n;
+  let x_hi = s[1] / n;
+  let y_lo = max(bias[2] + u[32] * x_lo + u[33] * x_hi, vec4f(0.0));
+  let y_hi = max(bias[3] + u[34] * x_lo + u[35] * x_hi, vec4f(0.0));
+  textureStore(bottleneck_tex, p / 2, pack8(y_lo, y_hi));
 }
