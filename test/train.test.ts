@@ -161,3 +161,24 @@ test('train warns when the best held-out score is below returning the input unto
   assert.equal(graded.code, 0, graded.err);
   assert.doesNotMatch(graded.err, /warning: the best held-out/);
 });
+
+test('--preset near-identity: residual output and uniform patches, printed at the start; explicit flags win; a bad name is one line', async (t) => {
+  const root = await exampleDataset(t);
+  const r = await runCli(['train', '--input', root, ...SMALL, '--epochs', '1', '--preset', 'near-identity', '--checkpoint-dir', join(root, 'ck')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Preset: near-identity \(--output-mode residual --detector random; flags given explicitly win\)$/m);
+  const { loadCheckpoint } = await import('../src/checkpoint/checkpoint-node.js');
+  assert.equal((await loadCheckpoint(join(root, 'ck', 'checkpoint_epoch_1.safetensors'))).config.output, 'residual', 'the preset reaches the checkpoint config');
+
+  const { parseTrainOptions } = await import('../src/cli/commands/train.js');
+  const opts = parseTrainOptions(['--preset', 'near-identity', '--output-mode', 'sigmoid']);
+  assert.ok(opts !== 'help');
+  assert.deepEqual([opts.outputMode, opts.detector, opts.preset], ['sigmoid', 'random', 'near-identity']);
+  const plain = parseTrainOptions([]);
+  assert.ok(plain !== 'help');
+  assert.deepEqual([plain.outputMode, plain.detector, plain.preset], ['sigmoid', 'harris', undefined]);
+
+  const bad = await runCli(['train', '--input', root, '--preset', 'near-identiy']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.err, 'cnnv3 train: --preset must be one of near-identity, got "near-identiy" (did you mean near-identity?)\n');
+});

@@ -43,6 +43,8 @@ export interface TrainOptions {
   val: string | undefined;
   /** The condition entry trained as a strength knob (index into FILM_COND_NAMES), or none. */
   strengthCond: number | undefined;
+  /** The `--preset` the options came from (already applied to them; printed at the start). */
+  preset?: TrainPreset | undefined;
 }
 
 export const TRAIN_DEFAULTS: TrainOptions = {
@@ -72,6 +74,26 @@ export const TRAIN_DEFAULTS: TrainOptions = {
   val: undefined,
   strengthCond: undefined,
 };
+
+/**
+ * Named bundles of settings (`--preset`), so a user need not know them; flags given explicitly
+ * win. near-identity: looks close to the photo (smoothing, outlines, grades) — the residual output
+ * starts at the identity (README, "Near-identity styles"), and uniform patch centres score the
+ * flat areas such looks must leave alone as often as the edges a corner detector prefers.
+ */
+export const TRAIN_PRESETS = {
+  'near-identity': { outputMode: 'residual', detector: 'random' },
+} as const satisfies Record<string, Partial<TrainOptions>>;
+
+export type TrainPreset = keyof typeof TRAIN_PRESETS;
+export const TRAIN_PRESET_NAMES = Object.keys(TRAIN_PRESETS) as TrainPreset[];
+
+const FLAG_OF: Partial<Record<keyof TrainOptions, string>> = { outputMode: 'output-mode', detector: 'detector' };
+
+/** A preset as the flags it stands for, e.g. `--output-mode residual --detector random`. */
+export function presetFlags(name: TrainPreset): string {
+  return Object.entries(TRAIN_PRESETS[name]).map(([k, v]) => `--${FLAG_OF[k as keyof TrainOptions] ?? k} ${String(v)}`).join(' ');
+}
 
 /** Learning rate of a (0-based) epoch: constant, or cosine annealing to 0 over the run. */
 export function learningRate(opts: Pick<TrainOptions, 'lr' | 'lrSchedule' | 'epochs'>, epoch: number): number {

@@ -24,7 +24,7 @@ import type { TrainEngine } from './engine.js';
 import { openTrainGpu } from './gpu/device-node.js';
 import { GpuTrainEngine } from './gpu/gpu-engine.js';
 import { runTrainingLoop, type EpochRecord, type LoopStart, type Snapshot, type TrainEvent } from './loop.js';
-import type { TrainOptions } from './options.js';
+import { presetFlags, type TrainOptions } from './options.js';
 import { lossCurvePng } from './plot.js';
 import { identityPsnr } from './validate.js';
 
@@ -157,6 +157,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
   }
 
+  if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
   io.stdout(`${describeModel(buildParamTable(network))}\n`);
   const { train: images, val: valImages, stretched } = await loadImages(opts, seed, onEvent, hooks.signal);
   if (stretched.length > 0) io.stderr(stretchWarning(stretched, images.length + valImages.length, opts.imageSize));

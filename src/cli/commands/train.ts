@@ -2,7 +2,7 @@ import { CnnV3Error } from '../../errors.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { DETECTORS, type Detector } from '../../train/keypoints.js';
 import { parseEncChannels, parseFilmCondDim, parseOutputMode, parseStrengthCond } from '../../model/config.js';
-import { TRAIN_DEFAULTS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
+import { TRAIN_DEFAULTS, TRAIN_PRESET_NAMES, TRAIN_PRESETS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
 import { choiceFlag, fitFlag, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { interruptExitCode, onInterrupt } from '../interrupt.js';
@@ -34,6 +34,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --film-cond-dim N         (default ${D.filmCondDim})
   --output-mode M           sigmoid (the playbook's network) | residual: y = clamp(albedo + tanh(·)),
                             for styles close to the photo (default ${D.outputMode}; see the README)
+  --preset P                near-identity: the settings for looks close to the photo (--output-mode
+                            residual --detector random), printed at the start; flags given win
   --checkpoint-dir DIR      (default ${D.checkpointDir})
   --checkpoint-every N      epochs between checkpoints, 0 = only the final one (default ${D.checkpointEvery})
   --device D                auto | cpu | gpu (default ${D.device})
@@ -54,7 +56,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -70,7 +72,11 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   }
   const seedRaw = stringFlag(values, 'seed');
   const threadsRaw = stringFlag(values, 'threads');
+  const presetName = values['preset'] === undefined ? undefined : choiceFlag('train', values, 'preset', TRAIN_PRESET_NAMES, TRAIN_PRESET_NAMES[0]!);
+  const preset: Partial<TrainOptions> = presetName ? TRAIN_PRESETS[presetName] : {};
+  const P = { ...D, ...preset };
   return {
+    preset: presetName,
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
     epochs: intFlag('train', values, 'epochs', D.epochs, 1),
@@ -79,14 +85,14 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     lrSchedule: choice<LrSchedule>(values, 'lr-schedule', ['constant', 'cosine'], D.lrSchedule),
     patchSize: intFlag('train', values, 'patch-size', D.patchSize, 1, 4096),
     patchesPerImage: intFlag('train', values, 'patches-per-image', D.patchesPerImage, 1),
-    detector: choice<Detector>(values, 'detector', DETECTORS, D.detector),
+    detector: choice<Detector>(values, 'detector', DETECTORS, P.detector),
     channelDropoutP: numberFlag('train', values, 'channel-dropout-p', D.channelDropoutP, 0, 1),
     fullImage: values['full-image'] === true,
     imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
     fit: fitFlag('train', values, D.fit),
     encChannels: enc === undefined ? D.encChannels : parseEncChannels('train', enc),
     filmCondDim: dim === undefined ? D.filmCondDim : parseFilmCondDim('train', dim),
-    outputMode: mode === undefined ? D.outputMode : parseOutputMode('train', mode),
+    outputMode: mode === undefined ? P.outputMode : parseOutputMode('train', mode),
     checkpointDir: stringFlag(values, 'checkpoint-dir') ?? D.checkpointDir,
     checkpointEvery: intFlag('train', values, 'checkpoint-every', D.checkpointEvery, 0),
     device: choice<Device>(values, 'device', ['auto', 'cpu', 'gpu'], D.device),
