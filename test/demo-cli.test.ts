@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { formatStability, StabilityMeter } from '../src/cli/commands/demo.js';
+import { formatStability, StabilityMeter, stabilityJson } from '../src/demo/stability.js';
 import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { decodePng } from '../src/image/png.js';
 import { REPO, requireTool, runCli, tempDir } from './helpers.js';
@@ -134,6 +134,37 @@ test('stability: per-second means of frame-to-frame change, chains broken by fra
   assert.match(text, /^ +1 +1 +0\.30000 +0\.20000 +1\.500$/m);
   assert.match(text, /ratio = output Δ \/ albedo Δ: 1\.250/);
   assert.match(formatStability(new StabilityMeter().table()), /nothing to compare/);
+});
+
+test('stability: drift over still shots (known PSNRs), broken by a changed input, a cut without a CNN, or a new size', () => {
+  const size = 8;
+  const frame = (out: number, albedo: number, n = size) => ({ output: new Float32Array(n * 4).fill(out), albedo: new Float32Array(n * 4).fill(albedo) });
+  const m = new StabilityMeter();
+  // Shot 1: input 0.5 for four frames; the output drifts by 0.01, then 0.1 (PSNR 40 dB, then 20 dB).
+  m.add(0, frame(0.5, 0.5));
+  m.add(0.1, frame(0.51, 0.5));
+  m.add(0.2, frame(0.6, 0.5));
+  m.add(0.3, frame(0.51, 0.5));
+  // The input changes: a new shot starts here and holds its output exactly.
+  m.add(0.4, frame(0.2, 0.7));
+  m.add(0.5, frame(0.2, 0.7));
+  m.add(0.6, undefined); // a frame without the CNN ends it
+  m.add(0.7, frame(0.2, 0.7)); // a lone frame is no shot…
+  m.add(0.8, frame(0.2, 0.7, 4)); // …nor is it one with a frame of another size (no pair either)
+  const t = m.table();
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-3;
+  assert.equal(t.still.length, 2, JSON.stringify(t.still));
+  const [first, second] = t.still;
+  assert.deepEqual([first!.start, first!.frames], [0, 4]);
+  assert.ok(near(first!.lastPsnr, 40) && near(first!.minPsnr, 20), `${first!.lastPsnr} ${first!.minPsnr}`);
+  assert.equal(first!.lastVsSecondPsnr, Infinity, 'the last output equals the second');
+  assert.deepEqual([second!.start, second!.frames, second!.lastPsnr], [0.4, 2, Infinity]);
+  const text = formatStability(t);
+  assert.match(text, /^Drift on a still shot from t = 0\.00 s \(4 frames, input unchanged\): last frame vs first 40\.00 dB \(lowest 20\.00 dB\), vs second identical$/m);
+  assert.match(text, /from t = 0\.40 s \(2 frames, input unchanged\): last frame vs first identical \(lowest identical\), vs second identical/);
+  const json = JSON.parse(stabilityJson(t)) as { still: Array<{ lastPsnr: number | null }>; total: { pairs: number } };
+  assert.equal(json.still[1]!.lastPsnr, null);
+  assert.equal(json.total.pairs, 5);
 });
 
 test('Ctrl-C during a render: exit 130, no output directory and no staging folder left', async (t) => {

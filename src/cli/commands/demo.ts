@@ -21,7 +21,8 @@ import { createNodeGpu } from '../../gpu/device-node.js';
 import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
-import { stagingName, unstage } from '../../util/atomic-node.js';
+import { stagingName, unstage, writeFileAtomic } from '../../util/atomic-node.js';
+import { formatStability, StabilityMeter, stabilityJson } from '../../demo/stability.js';
 import { fromHalfBits } from '../../util/half.js';
 import { fitFlag, helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
@@ -30,7 +31,7 @@ import type { CliIO } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 export const DEMO_HELP = `Usage: cnnv3 demo FILE.seq --out DIR [--width 320] [--height 180] [--fps 30]
-                  [--from S] [--to S] [--fit cover|contain|stretch] [--stability]
+                  [--from S] [--to S] [--fit cover|contain|stretch] [--stability [--stability-json F]]
 
 Renders a .seq demo (SPEC §8) headless on WebGPU through Dawn (a hardware GPU, else
 SwiftShader) to DIR/frame_00000.png, frame_00001.png, … (frame i shows t = from + i/fps), then
@@ -39,7 +40,9 @@ DIR/demo.mp4 (H.264, else MPEG-4; yuv420p; with the AUDIO track) when ffmpeg is 
 --fit: how an ImageFeaturesEffect photo or video meets a frame of another shape: cover (scale
 to fill, centre crop; the default), contain (letterbox: the whole image, black bars) or stretch.
 --stability prints the temporal stability of the output: the mean absolute frame-to-frame
-change of the CNN output against that of its albedo input, per second of the clip.
+change of the CNN output against that of its albedo input, per second of the clip, and the
+drift over each still shot (frames whose input does not change): PSNR of its later outputs
+against its first. --stability-json FILE also writes those figures as JSON.
 DIR is replaced only if it is empty or holds an earlier render; nothing is half-written.
 `;
 
@@ -59,13 +62,6 @@ async function checkOut(out: string): Promise<void> {
   }
 }
 
-/** The RGB mean absolute difference of two float RGBA images. */
-function meanAbsRgb(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let p = 0; p < a.length / 4; p++) for (let c = 0; c < 3; c++) s += Math.abs(a[p * 4 + c]! - b[p * 4 + c]!);
-  return s / ((a.length / 4) * 3);
-}
-
 /** Albedo (ch 0–2) of a gbuf_feat0 texture, as float RGBA (alpha 0). */
 function albedoOf(feat0: Uint32Array): Float32Array {
   const out = new Float32Array(feat0.length);
@@ -76,52 +72,6 @@ function albedoOf(feat0: Uint32Array): Float32Array {
     out[p * 4 + 2] = fromHalfBits(feat0[p * 4 + 1]! & 0xffff);
   }
   return out;
-}
-
-export interface StabilityRow {
-  second: number;
-  pairs: number;
-  output: number;
-  albedo: number;
-}
-
-/** Per-second means of the frame-to-frame changes, and the totals (the `total` row, second −1). */
-export class StabilityMeter {
-  private last: { output: Float32Array; albedo: Float32Array } | undefined;
-  private readonly rows = new Map<number, StabilityRow>();
-
-  /** Adds a frame; a frame without a CNN output breaks the chain (no pair across it). */
-  add(second: number, frame: { output: Float32Array; albedo: Float32Array } | undefined): void {
-    if (frame && this.last && this.last.output.length === frame.output.length) {
-      const row = this.rows.get(second) ?? { second, pairs: 0, output: 0, albedo: 0 };
-      row.pairs++;
-      row.output += meanAbsRgb(frame.output, this.last.output);
-      row.albedo += meanAbsRgb(frame.albedo, this.last.albedo);
-      this.rows.set(second, row);
-    }
-    this.last = frame;
-  }
-
-  table(): { rows: StabilityRow[]; total: StabilityRow } {
-    const rows = [...this.rows.values()].sort((a, b) => a.second - b.second).map((r) => ({ ...r, output: r.output / r.pairs, albedo: r.albedo / r.pairs }));
-    const pairs = rows.reduce((n, r) => n + r.pairs, 0);
-    const mean = (k: 'output' | 'albedo') => (pairs === 0 ? 0 : rows.reduce((s, r) => s + r[k] * r.pairs, 0) / pairs);
-    return { rows, total: { second: -1, pairs, output: mean('output'), albedo: mean('albedo') } };
-  }
-}
-
-const ratio = (r: StabilityRow): string => (r.albedo > 0 ? (r.output / r.albedo).toFixed(3) : '—');
-
-export function formatStability(t: ReturnType<StabilityMeter['table']>): string {
-  const line = (label: string, r: StabilityRow) =>
-    `${label.padStart(7)}  ${String(r.pairs).padStart(5)}  ${r.output.toFixed(5).padStart(10)}  ${r.albedo.toFixed(5).padStart(10)}  ${ratio(r).padStart(7)}\n`;
-  let s = `Temporal stability: mean |Δ| between consecutive frames (RGB, 0..1)\n${'second'.padStart(7)}  ${'pairs'.padStart(5)}  ${'output Δ'.padStart(10)}  ${'albedo Δ'.padStart(10)}  ${'ratio'.padStart(7)}\n`;
-  for (const r of t.rows) s += line(`${r.second}`, r);
-  s += line('all', t.total);
-  s += t.total.pairs === 0
-    ? 'No consecutive frames with a CNNv3Effect: nothing to compare.\n'
-    : `ratio = output Δ / albedo Δ: ${ratio(t.total)} (below 1: the effect changes less than its input; — where the input is still)\n`;
-  return s;
 }
 
 /**
@@ -171,6 +121,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       out: { type: 'string', short: 'o' },
       ...valueFlags('width', 'height', 'fps', 'from', 'to', 'fit'),
       stability: { type: 'boolean' },
+      'stability-json': { type: 'string' },
     },
     true,
   );
@@ -213,7 +164,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       throw fileError(out, `cannot create the output directory (${e.code})`);
     });
     io.stdout(`Rendering ${seqPath}: ${frames} frames ${width}×${height} at ${fps} fps, t = ${from}..${to} s, on ${ctx.adapterName}\n`);
-    const stability = values['stability'] ? new StabilityMeter() : undefined;
+    const stabilityJsonPath = stringFlag(values, 'stability-json');
+    const stability = values['stability'] || stabilityJsonPath !== undefined ? new StabilityMeter() : undefined;
     const bar = new ProgressBar(io, 'demo', frames);
     const started = performance.now();
     for (let i = 0; i < frames; i++) {
@@ -228,7 +180,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
           output: await readRgba16f(ctx.device, engine.nodes.get(info.cnn.output)!),
           albedo: albedoOf(await readRgba32u(ctx.device, engine.nodes.get(info.cnn.inputs[0])!)),
         };
-        stability.add(Math.floor(t), frame);
+        stability.add(t, frame);
       }
       bar.tick(`t=${t.toFixed(2)}s`);
     }
@@ -242,7 +194,11 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       io.stdout('ffmpeg is not on PATH: frames only, no demo.mp4 (apt-get install ffmpeg)\n');
     }
     if (abort.signal.aborted) throw interrupted('before the render was moved into place');
-    if (stability) io.stdout(formatStability(stability.table()));
+    if (stability) {
+      const report = stability.table();
+      io.stdout(formatStability(report));
+      if (stabilityJsonPath !== undefined) await writeFileAtomic(stabilityJsonPath, new TextEncoder().encode(stabilityJson(report)));
+    }
     // Swap in the finished render; an earlier render in the way goes only after that succeeded.
     // Synchronous renames: no signal handler runs between them.
     const old = `${staging}.old`;
