@@ -3,7 +3,8 @@
 # ImageMagick grade of make-targets.sh learned from eight real photos of Debian's
 # python3-skimage, four others held out. 600 epochs of 64 Harris-centred 32×32 patches per
 # image, cosine learning rate; held-out PSNR stops improving after about 500 epochs (about
-# 10 minutes on 2 cores). Needs python3-skimage and imagemagick.
+# 10 minutes on 2 cores). Needs python3-skimage and imagemagick. FEEDBACK_P=0.5 trains the
+# previous-frame feedback (cnnv3 train --feedback-p; README, "Temporal stability").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sk=/usr/lib/python3/dist-packages/skimage/data
@@ -24,7 +25,7 @@ split() { # split NAME PHOTOS...
 split train astronaut.png coffee.png rocket.jpg motorcycle_left.png hubble_deep_field.jpg ihc.png camera.png grass.png
 split heldout chelsea.png retina.jpg coins.png brick.png
 cnnv3 train --input "$out/train" --val "$out/heldout" --epochs "$epochs" --lr-schedule cosine \
-  --detector harris --patch-size 32 --patches-per-image 64 --seed 1 --device cpu \
+  --detector harris --patch-size 32 --patches-per-image 64 --seed 1 --device cpu --feedback-p "${FEEDBACK_P:-0}" \
   --checkpoint-every 100 --checkpoint-dir "$out/run"
 cnnv3 export "$out/run/checkpoint_epoch_$epochs.safetensors" --output "$out/export"
 cnnv3 eval --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin" --input "$out/heldout"

@@ -43,6 +43,8 @@ export interface TrainOptions {
   val: string | undefined;
   /** The condition entry trained as a strength knob (index into FILM_COND_NAMES), or none. */
   strengthCond: number | undefined;
+  /** `--feedback-p`: the fraction of patches trained with their own earlier output as prev.rgb (0: the playbook's zero). */
+  feedbackP?: number;
   /** The `--preset` the options came from (already applied to them; printed at the start). */
   preset?: TrainPreset | undefined;
 }

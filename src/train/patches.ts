@@ -3,7 +3,7 @@
  * by group, and random FiLM conditions.
  * Layout: HWC float32, as in fast.ts.
  */
-import { NUM_FEATURES } from '../dataset/features.js';
+import { CH, NUM_FEATURES } from '../dataset/features.js';
 import { STYLE_COND_INDEX } from '../model/config.js';
 import type { Rng } from '../util/rng.js';
 
@@ -81,4 +81,47 @@ export function applyConditionControls(
       }
     }
   }
+}
+
+/** A previous frame as training sees it (`--feedback-p`): where it was, how it was lit. */
+export interface FeedbackView {
+  dx: number;
+  dy: number;
+  exposure: number;
+}
+
+/** Largest shift (pixels) and exposure change of a simulated previous frame. */
+export const FEEDBACK_MAX_SHIFT = 3;
+export const FEEDBACK_MAX_EXPOSURE = 0.05;
+
+/**
+ * The views of a feedback chain, oldest first: one or two earlier frames (an unroll of one or two
+ * steps), each a few pixels further away and slightly differently exposed. Draws from `rng`.
+ */
+export function drawFeedbackViews(rng: Rng): FeedbackView[] {
+  const steps = rng.next() < 0.5 ? 1 : 2;
+  const views: FeedbackView[] = [];
+  let dx = 0;
+  let dy = 0;
+  for (let s = 0; s < steps; s++) {
+    dx += Math.floor(rng.next() * (2 * FEEDBACK_MAX_SHIFT + 1)) - FEEDBACK_MAX_SHIFT;
+    dy += Math.floor(rng.next() * (2 * FEEDBACK_MAX_SHIFT + 1)) - FEEDBACK_MAX_SHIFT;
+    views.unshift({ dx, dy, exposure: 1 + (rng.next() * 2 - 1) * FEEDBACK_MAX_EXPOSURE });
+  }
+  return views;
+}
+
+/** Scales a patch's colour channels (albedo and its means) by `exposure`, clamped to [0, 1]. */
+export function exposePatch(x: Float32Array, px: number, exposure: number): void {
+  for (let p = 0; p < px; p++) {
+    const o = p * NUM_FEATURES;
+    for (const base of [CH.albedo, CH.mip1, CH.mip2]) {
+      for (let c = 0; c < 3; c++) x[o + base + c] = Math.min(1, x[o + base + c]! * exposure);
+    }
+  }
+}
+
+/** Writes an RGBA output (px × 4) into a patch's prev.rgb channels (SPEC §3 channels 9–11). */
+export function setPrev(x: Float32Array, px: number, rgba: ArrayLike<number>): void {
+  for (let p = 0; p < px; p++) for (let c = 0; c < 3; c++) x[p * NUM_FEATURES + CH.prev + c] = rgba[p * 4 + c]!;
 }

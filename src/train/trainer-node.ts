@@ -157,6 +157,9 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
   }
 
+  if ((opts.feedbackP ?? 0) > 0) {
+    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU\n`);
+  }
   if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
   io.stdout(`${describeModel(buildParamTable(network))}\n`);
   const { train: images, val: valImages, stretched } = await loadImages(opts, seed, onEvent, hooks.signal);
@@ -209,7 +212,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
         epoch: snap.epoch,
         loss: snap.loss,
         step: snap.state.step,
-        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
+        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
       });
       return path;
     };
@@ -287,10 +290,14 @@ function withControls(network: ModelConfig, opts: TrainOptions, images: TrainIma
 
 /** The engine --device asks for: the GPU's (training set uploaded once) or the CPU's thread pool. */
 async function openEngine(opts: TrainOptions, table: ParamTable, images: TrainImage[], side: number, seed: number, hooks: TrainHooks): Promise<TrainEngine> {
-  const gpu = opts.device === 'cpu' ? undefined : await openTrainGpu(opts.device);
+  const feedback = (opts.feedbackP ?? 0) > 0;
+  if (feedback && opts.device === 'gpu') {
+    throw new CnnV3Error('cnnv3 train: --feedback-p runs on the CPU engine only for now (the WebGPU trainer has no feedback pass): use --device cpu or auto', 2);
+  }
+  const gpu = opts.device === 'cpu' || feedback ? undefined : await openTrainGpu(opts.device);
   if (!gpu) {
     const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads());
-    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP });
+    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0 });
   }
   hooks.onGpu?.(gpu);
   return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }, true);

@@ -34,6 +34,9 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --film-cond-dim N         (default ${D.filmCondDim})
   --output-mode M           sigmoid (the playbook's network) | residual: y = clamp(albedo + tanh(·)),
                             for styles close to the photo (default ${D.outputMode}; see the README)
+  --feedback-p F            train the previous-frame feedback: this fraction of the patches get as
+                            prev.rgb the network's own output for the view one or two frames
+                            earlier (shifted a few pixels, exposure ±5 %), not 0 (default 0; CPU)
   --preset P                near-identity: the settings for looks close to the photo (--output-mode
                             residual --detector random), printed at the start; flags given win
   --checkpoint-dir DIR      (default ${D.checkpointDir})
@@ -56,7 +59,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -77,6 +80,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const P = { ...D, ...preset };
   return {
     preset: presetName,
+    feedbackP: numberFlag('train', values, 'feedback-p', 0, 0, 1),
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
     epochs: intFlag('train', values, 'epochs', D.epochs, 1),

@@ -10,7 +10,8 @@ import type { ParamTable } from '../../model/params.js';
 import { Adam } from '../adam.js';
 import type { TrainImage } from '../data.js';
 import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
-import { applyChannelDropout, applyConditionControls, cropHwc, patchOrigin, randomCondition } from '../patches.js';
+import { FastModel } from '../../model/fast.js';
+import { applyChannelDropout, applyConditionControls, cropHwc, drawFeedbackViews, exposePatch, patchOrigin, randomCondition, setPrev } from '../patches.js';
 import type { GradientEngine } from './engine.js';
 
 export interface CpuEngineOptions {
@@ -18,6 +19,12 @@ export interface CpuEngineOptions {
   /** Patch side (or the full-image side). */
   side: number;
   channelDropoutP: number;
+  /**
+   * `--feedback-p`: the fraction of patches whose prev.rgb is the network's own output (current
+   * weights, no gradient through it) for the same place a few pixels away and slightly
+   * differently exposed — one or two earlier frames — instead of 0.
+   */
+  feedbackP?: number;
 }
 
 export class CpuTrainEngine implements TrainEngine {
@@ -25,6 +32,9 @@ export class CpuTrainEngine implements TrainEngine {
   private readonly params: Float32Array;
   private readonly adam: Adam;
   private readonly grad: Float64Array;
+  /** The forward passes of --feedback-p, on this thread with the step's weights. */
+  private feedbackModel: FastModel | undefined;
+  private feedbackView = new Float32Array(0);
 
   constructor(
     readonly table: ParamTable,
@@ -52,9 +62,15 @@ export class CpuTrainEngine implements TrainEngine {
     const px = side * side;
     const steps = stepsOf(order.length, B);
     const losses = new Float64Array(steps);
+    const feedbackP = this.opts.feedbackP ?? 0;
+    if (feedbackP > 0) {
+      this.feedbackModel ??= new FastModel(this.table);
+      if (this.feedbackView.length < px * NUM_FEATURES) this.feedbackView = new Float32Array(px * NUM_FEATURES);
+    }
     for (let s = 0; s < steps; s++) {
       signal?.throwIfAborted();
       const items = order.slice(s * B, (s + 1) * B);
+      if (feedbackP > 0) this.feedbackModel!.setParams(this.params);
       items.forEach(([i, k], j) => {
         const im = this.images[i]!;
         const c = im.centres[k]!;
@@ -69,6 +85,8 @@ export class CpuTrainEngine implements TrainEngine {
         // Every entry is drawn, controls or not, so the random stream is the playbook's.
         randomCondition(D, rng, cond);
         applyConditionControls(im, this.table.config, cond, target, x0, y0, side);
+        // Drawn only with feedback on: without it the random stream stays the playbook's.
+        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input);
       });
       buf.params.set(this.params);
       const sse = await this.gradients.compute(items.length, side, this.grad);
@@ -79,6 +97,20 @@ export class CpuTrainEngine implements TrainEngine {
       progress(1);
     }
     return { losses, state: { params: this.params.slice(), m: this.adam.expAvg.slice(), v: this.adam.expAvgSq.slice(), step: this.adam.step } };
+  }
+
+  /** prev.rgb of `input` ← the output of the chain of earlier views, oldest first, each fed the one before. */
+  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: ArrayLike<number>, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array): void {
+    const px = side * side;
+    const view = this.feedbackView.subarray(0, px * NUM_FEATURES);
+    let prev: Float32Array | undefined;
+    for (const v of views) {
+      cropHwc(im.features, im.width, im.height, NUM_FEATURES, patchOrigin(c.x + v.dx, side, im.width), patchOrigin(c.y + v.dy, side, im.height), side, view);
+      exposePatch(view, px, v.exposure);
+      if (prev) setPrev(view, px, prev);
+      prev = this.feedbackModel!.forward(view, side, side, cond).slice();
+    }
+    setPrev(input, px, prev!);
   }
 
   close(): Promise<void> {

@@ -1,0 +1,88 @@
+// --feedback-p: patches whose prev.rgb is the network's own output for one or two earlier views
+// (no gradient through it), the views' draws, and the CLI's rules (CPU only, recorded).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { NUM_FEATURES, CH } from '../src/dataset/features.js';
+import { OUT_CHANNELS, makeModelConfig } from '../src/model/config.js';
+import { FastModel } from '../src/model/fast.js';
+import { initParams } from '../src/model/init.js';
+import { buildParamTable } from '../src/model/params.js';
+import { CpuTrainEngine } from '../src/train/cpu/cpu-engine.js';
+import { localEngine } from '../src/train/cpu/engine.js';
+import { drawFeedbackViews, exposePatch, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, setPrev } from '../src/train/patches.js';
+import { Rng } from '../src/util/rng.js';
+import { REPO, runCli, tempDir } from './helpers.js';
+
+test('feedback views: one or two earlier frames, shifts growing by at most 3 px a frame, exposure within ±5 %', () => {
+  const rng = new Rng(5);
+  const counts = [0, 0, 0];
+  for (let i = 0; i < 2000; i++) {
+    const views = drawFeedbackViews(rng);
+    counts[views.length]!++;
+    views.forEach((v, k) => {
+      const frames = views.length - k; // the oldest view is the furthest away
+      assert.ok(Math.abs(v.dx) <= FEEDBACK_MAX_SHIFT * frames && Math.abs(v.dy) <= FEEDBACK_MAX_SHIFT * frames, JSON.stringify(views));
+      assert.ok(Math.abs(v.exposure - 1) <= FEEDBACK_MAX_EXPOSURE);
+    });
+  }
+  assert.ok(counts[1]! > 800 && counts[2]! > 800, `unrolls of one and two steps both occur: ${counts.join(', ')}`);
+
+  const x = new Float32Array(2 * NUM_FEATURES).fill(0.9);
+  x[CH.mip1] = 0.99;
+  exposePatch(x, 2, 1.05);
+  assert.equal(x[CH.albedo], Math.fround(Math.fround(0.9) * 1.05));
+  assert.equal(x[CH.mip1], 1, 'clamped to 1');
+  assert.equal(x[CH.normal], Math.fround(0.9), 'geometry is not exposed');
+  setPrev(x, 2, [0.1, 0.2, 0.3, 1, 0.4, 0.5, 0.6, 1]);
+  assert.deepEqual(Array.from(x.subarray(NUM_FEATURES + CH.prev, NUM_FEATURES + CH.prev + 3)), [0.4, 0.5, 0.6].map(Math.fround));
+});
+
+test('with --feedback-p 1 every patch\'s prev.rgb is the model\'s own output for the earlier view(s), computed with the step\'s weights', async () => {
+  // A still, black, flat image: every earlier view is the same patch whatever its shift and
+  // exposure, so prev must be out(view, prev = 0) after one step of unroll, or
+  // out(view, prev = out(view, prev = 0)) after two.
+  const side = 8;
+  const table = buildParamTable(makeModelConfig([4, 8], 5));
+  const features = new Float32Array(side * side * NUM_FEATURES);
+  for (let p = 0; p < side * side; p++) features[p * NUM_FEATURES + CH.shadow] = 1;
+  const image = { name: 'flat', width: side, height: side, features, target: new Float32Array(side * side * OUT_CHANNELS).fill(0.5), centres: [{ x: 4, y: 4 }] };
+  const gradients = localEngine(table, 1, side);
+  const engine = new CpuTrainEngine(table, [image], gradients, { batchSize: 1, side, channelDropoutP: 0, feedbackP: 1 });
+  const params = initParams(table, 3);
+  engine.setState({ params, m: new Float32Array(table.total), v: new Float32Array(table.total), step: 0 });
+  await engine.epoch({ order: [[0, 0]], lr: 0, rng: new Rng(11) }, () => {});
+
+  const input = gradients.buffers.inputs.subarray(0, side * side * NUM_FEATURES);
+  const cond = Array.from(gradients.buffers.conds.subarray(0, 5));
+  const model = new FastModel(table);
+  model.setParams(params);
+  const view = features.slice();
+  const once = model.forward(view, side, side, cond).slice();
+  setPrev(view, side * side, once);
+  const twice = model.forward(view, side, side, cond).slice();
+  const prevOf = (rgba: Float32Array) => Array.from({ length: side * side * 3 }, (_, i) => rgba[Math.floor(i / 3) * 4 + (i % 3)]!);
+  const got = Array.from({ length: side * side * 3 }, (_, i) => input[Math.floor(i / 3) * NUM_FEATURES + CH.prev + (i % 3)]!);
+  const same = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]!) < 1e-6);
+  assert.ok(got.some((v) => v > 0.01), 'prev.rgb is no longer zero');
+  assert.ok(same(got, prevOf(once)) || same(got, prevOf(twice)), `prev.rgb ${got.slice(0, 3).join(', ')} is neither unroll (${prevOf(once).slice(0, 3).join(', ')} / ${prevOf(twice).slice(0, 3).join(', ')})`);
+  await engine.close();
+});
+
+test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, refused on --device gpu, 0..1 only', async (t) => {
+  const root = tempDir(t);
+  const r0 = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--targets', join(REPO, 'examples/targets'), '--output', join(root, 'simple')]);
+  assert.equal(r0.code, 0, r0.err);
+  const small = ['--input', root, '--patch-size', '16', '--patches-per-image', '8', '--batch-size', '4', '--seed', '2', '--epochs', '1'];
+  const r = await runCli(['train', ...small, '--feedback-p', '0.5', '--device', 'cpu', '--checkpoint-dir', join(root, 'ck')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Feedback: 0\.5 of the patches see as prev\.rgb their own output/m);
+  const { loadCheckpoint } = await import('../src/checkpoint/checkpoint-node.js');
+  assert.equal((await loadCheckpoint(join(root, 'ck', 'checkpoint_epoch_1.safetensors'))).extra['feedback_p'], '0.5');
+  const gpu = await runCli(['train', ...small, '--feedback-p', '0.5', '--device', 'gpu', '--checkpoint-dir', join(root, 'ck2')]);
+  assert.equal(gpu.code, 2);
+  assert.match(gpu.err, /--feedback-p runs on the CPU engine only/);
+  const bad = await runCli(['train', ...small, '--feedback-p', '1.5']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--feedback-p/);
+});
