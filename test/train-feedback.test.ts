@@ -69,6 +69,41 @@ test('with --feedback-p 1 every patch\'s prev.rgb is the model\'s own output for
   await engine.close();
 });
 
+test('--temporal-weight W trains a feedback patch on t + W/(1+W)·(y_prev − t_prev): the output changes as much as its target does', async () => {
+  // The flat black image again, its target black with alpha 0.5 (the previous view's is the same,
+  // exposure leaves black black): t′ = (W/(1+W))·y_prev for RGB, 0.5 + (W/(1+W))·(y_prev.a − 0.5) for alpha.
+  const side = 8;
+  const px = side * side;
+  const table = buildParamTable(makeModelConfig([4, 8], 5));
+  const features = new Float32Array(px * NUM_FEATURES);
+  const target = new Float32Array(px * OUT_CHANNELS);
+  for (let p = 0; p < px; p++) {
+    features[p * NUM_FEATURES + CH.shadow] = 1;
+    target[p * OUT_CHANNELS + 3] = 0.5;
+  }
+  const image = { name: 'flat', width: side, height: side, features, target, centres: [{ x: 4, y: 4 }] };
+  const gradients = localEngine(table, 1, side);
+  const W = 3;
+  const engine = new CpuTrainEngine(table, [image], gradients, { batchSize: 1, side, channelDropoutP: 0, feedbackP: 1, temporalWeight: W });
+  const params = initParams(table, 4);
+  engine.setState({ params, m: new Float32Array(table.total), v: new Float32Array(table.total), step: 0 });
+  await engine.epoch({ order: [[0, 0]], lr: 0, rng: new Rng(12) }, () => {});
+  const cond = Array.from(gradients.buffers.conds.subarray(0, 5));
+  const model = new FastModel(table);
+  model.setParams(params);
+  const view = features.slice();
+  const once = model.forward(view, side, side, cond).slice();
+  setPrev(view, px, once);
+  const twice = model.forward(view, side, side, cond).slice();
+  const a = W / (1 + W);
+  const expected = (y: Float32Array) => Array.from(y, (v, i) => (i % 4 === 3 ? 0.5 + a * (v - 0.5) : a * v));
+  const got = Array.from(gradients.buffers.targets.subarray(0, px * OUT_CHANNELS));
+  const same = (u: number[], v: number[]) => u.every((x, i) => Math.abs(x - v[i]!) < 1e-6);
+  assert.ok(same(got, expected(once)) || same(got, expected(twice)), `target ${got.slice(0, 4).join(', ')}`);
+  assert.ok(got.some((v, i) => i % 4 !== 3 && v > 0.01), 'the RGB target moved off black towards the earlier output');
+  await engine.close();
+});
+
 test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, refused on --device gpu, 0..1 only', async (t) => {
   const root = tempDir(t);
   const r0 = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--targets', join(REPO, 'examples/targets'), '--output', join(root, 'simple')]);
@@ -85,4 +120,7 @@ test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, r
   const bad = await runCli(['train', ...small, '--feedback-p', '1.5']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--feedback-p/);
+  const alone = await runCli(['train', ...small, '--temporal-weight', '1']);
+  assert.equal(alone.code, 2);
+  assert.equal(alone.err, 'cnnv3 train: --temporal-weight needs --feedback-p (it compares a patch with its earlier view)\n');
 });

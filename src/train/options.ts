@@ -45,6 +45,8 @@ export interface TrainOptions {
   strengthCond: number | undefined;
   /** `--feedback-p`: the fraction of patches trained with their own earlier output as prev.rgb (0: the playbook's zero). */
   feedbackP?: number;
+  /** `--temporal-weight`: the flow-free temporal term on feedback patches (CpuEngineOptions.temporalWeight). */
+  temporalWeight?: number;
   /** The `--preset` the options came from (already applied to them; printed at the start). */
   preset?: TrainPreset | undefined;
 }

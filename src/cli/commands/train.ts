@@ -37,6 +37,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --feedback-p F            train the previous-frame feedback: this fraction of the patches get as
                             prev.rgb the network's own output for the view one or two frames
                             earlier (shifted a few pixels, exposure ±5 %), not 0 (default 0; CPU)
+  --temporal-weight W       with --feedback-p: also penalise the output's change from that earlier
+                            view beyond its target's change, W·‖Δoutput − Δtarget‖² (default 0)
   --preset P                near-identity: the settings for looks close to the photo (--output-mode
                             residual --detector random), printed at the start; flags given win
   --checkpoint-dir DIR      (default ${D.checkpointDir})
@@ -59,7 +61,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -73,6 +75,9 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   if (values['fit'] !== undefined && values['full-image'] !== true) {
     throw new CnnV3Error('cnnv3 train: --fit needs --full-image (patches are cut from each image at its own size)', 2);
   }
+  if (values['temporal-weight'] !== undefined && values['feedback-p'] === undefined) {
+    throw new CnnV3Error('cnnv3 train: --temporal-weight needs --feedback-p (it compares a patch with its earlier view)', 2);
+  }
   const seedRaw = stringFlag(values, 'seed');
   const threadsRaw = stringFlag(values, 'threads');
   const presetName = values['preset'] === undefined ? undefined : choiceFlag('train', values, 'preset', TRAIN_PRESET_NAMES, TRAIN_PRESET_NAMES[0]!);
@@ -81,6 +86,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   return {
     preset: presetName,
     feedbackP: numberFlag('train', values, 'feedback-p', 0, 0, 1),
+    temporalWeight: numberFlag('train', values, 'temporal-weight', 0, 0, 1e6),
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
     epochs: intFlag('train', values, 'epochs', D.epochs, 1),

@@ -25,6 +25,13 @@ export interface CpuEngineOptions {
    * differently exposed — one or two earlier frames — instead of 0.
    */
   feedbackP?: number;
+  /**
+   * `--temporal-weight W`, on feedback patches: adds W·‖(y − y_prev) − (t − t_prev)‖², the
+   * output's change between the previous view and this one beyond its target's change (flow-free).
+   * As y_prev, t_prev and t are constants, the sum is (1 + W)·‖y − t′‖² plus a constant, with
+   * t′ = t + W/(1 + W)·(y_prev − t_prev): the patch trains on t′ (Adam does not see the scale).
+   */
+  temporalWeight?: number;
 }
 
 export class CpuTrainEngine implements TrainEngine {
@@ -86,7 +93,7 @@ export class CpuTrainEngine implements TrainEngine {
         randomCondition(D, rng, cond);
         applyConditionControls(im, this.table.config, cond, target, x0, y0, side);
         // Drawn only with feedback on: without it the random stream stays the playbook's.
-        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input);
+        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input, target);
       });
       buf.params.set(this.params);
       const sse = await this.gradients.compute(items.length, side, this.grad);
@@ -100,17 +107,32 @@ export class CpuTrainEngine implements TrainEngine {
   }
 
   /** prev.rgb of `input` ← the output of the chain of earlier views, oldest first, each fed the one before. */
-  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: ArrayLike<number>, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array): void {
+  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: Float32Array, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array, target: Float32Array): void {
     const px = side * side;
     const view = this.feedbackView.subarray(0, px * NUM_FEATURES);
     let prev: Float32Array | undefined;
+    let origin = { x: 0, y: 0 };
     for (const v of views) {
-      cropHwc(im.features, im.width, im.height, NUM_FEATURES, patchOrigin(c.x + v.dx, side, im.width), patchOrigin(c.y + v.dy, side, im.height), side, view);
+      origin = { x: patchOrigin(c.x + v.dx, side, im.width), y: patchOrigin(c.y + v.dy, side, im.height) };
+      cropHwc(im.features, im.width, im.height, NUM_FEATURES, origin.x, origin.y, side, view);
       exposePatch(view, px, v.exposure);
       if (prev) setPrev(view, px, prev);
       prev = this.feedbackModel!.forward(view, side, side, cond).slice();
     }
     setPrev(input, px, prev!);
+    const w = this.opts.temporalWeight ?? 0;
+    if (w > 0) {
+      // The previous frame's target, where that view was and as it was lit (its colour scaled like its input's).
+      const last = views[views.length - 1]!;
+      const tPrev = new Float32Array(px * OUT_CHANNELS);
+      cropHwc(im.target, im.width, im.height, OUT_CHANNELS, origin.x, origin.y, side, tPrev);
+      applyConditionControls(im, this.table.config, cond, tPrev, origin.x, origin.y, side);
+      const a = w / (1 + w);
+      for (let i = 0; i < px * OUT_CHANNELS; i++) {
+        const t = i % OUT_CHANNELS < 3 ? Math.min(1, tPrev[i]! * last.exposure) : tPrev[i]!;
+        target[i] = target[i]! + a * (prev![i]! - t);
+      }
+    }
   }
 
   close(): Promise<void> {
