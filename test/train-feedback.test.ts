@@ -10,7 +10,7 @@ import { initParams } from '../src/model/init.js';
 import { buildParamTable } from '../src/model/params.js';
 import { CpuTrainEngine } from '../src/train/cpu/cpu-engine.js';
 import { localEngine } from '../src/train/cpu/engine.js';
-import { drawFeedbackViews, exposePatch, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, setPrev } from '../src/train/patches.js';
+import { addAlbedoNoise, drawFeedbackViews, exposePatch, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, setPrev } from '../src/train/patches.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO, runCli, tempDir } from './helpers.js';
 
@@ -35,6 +35,16 @@ test('feedback views: one or two earlier frames, shifts growing by at most 3 px 
   assert.equal(x[CH.mip1], 1, 'clamped to 1');
   assert.equal(x[CH.normal], Math.fround(0.9), 'geometry is not exposed');
   setPrev(x, 2, [0.1, 0.2, 0.3, 1, 0.4, 0.5, 0.6, 1]);
+
+  // Noise: albedo only, within ±σ, clamped, and different per pixel.
+  const n = 500;
+  const y = new Float32Array(n * NUM_FEATURES).fill(0.5);
+  for (let p = 0; p < 10; p++) y[p * NUM_FEATURES + CH.albedo] = 0.99;
+  addAlbedoNoise(y, n, 0.04, new Rng(9));
+  const albedo = Array.from({ length: n }, (_, p) => y[p * NUM_FEATURES + CH.albedo + 1]!);
+  assert.ok(albedo.every((v) => Math.abs(v - 0.5) <= 0.04 + 1e-6) && new Set(albedo).size > n / 2);
+  assert.ok(Array.from({ length: 10 }, (_, p) => y[p * NUM_FEATURES + CH.albedo]!).every((v) => v <= 1));
+  assert.ok(Array.from({ length: n }, (_, p) => y[p * NUM_FEATURES + CH.mip1]!).every((v) => v === 0.5), 'the means and geometry are left alone');
   assert.deepEqual(Array.from(x.subarray(NUM_FEATURES + CH.prev, NUM_FEATURES + CH.prev + 3)), [0.4, 0.5, 0.6].map(Math.fround));
 });
 
@@ -122,5 +132,5 @@ test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, r
   assert.match(bad.err, /--feedback-p/);
   const alone = await runCli(['train', ...small, '--temporal-weight', '1']);
   assert.equal(alone.code, 2);
-  assert.equal(alone.err, 'cnnv3 train: --temporal-weight needs --feedback-p (it compares a patch with its earlier view)\n');
+  assert.equal(alone.err, 'cnnv3 train: --temporal-weight needs --feedback-p (it acts on a patch and its earlier views)\n');
 });

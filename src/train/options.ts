@@ -47,6 +47,8 @@ export interface TrainOptions {
   feedbackP?: number;
   /** `--temporal-weight`: the flow-free temporal term on feedback patches (CpuEngineOptions.temporalWeight). */
   temporalWeight?: number;
+  /** `--feedback-noise`: the largest σ of the albedo noise on feedback patches (CpuEngineOptions.feedbackNoise). */
+  feedbackNoise?: number;
   /** The `--preset` the options came from (already applied to them; printed at the start). */
   preset?: TrainPreset | undefined;
 }

@@ -121,6 +121,16 @@ export function exposePatch(x: Float32Array, px: number, exposure: number): void
   }
 }
 
+/** Adds uniform noise in ±σ to a patch's albedo (a frame's sensor noise), clamped to [0, 1]. */
+export function addAlbedoNoise(x: Float32Array, px: number, sigma: number, rng: Rng): void {
+  for (let p = 0; p < px; p++) {
+    for (let c = 0; c < 3; c++) {
+      const i = p * NUM_FEATURES + CH.albedo + c;
+      x[i] = Math.min(1, Math.max(0, x[i]! + (rng.next() * 2 - 1) * sigma));
+    }
+  }
+}
+
 /** Writes an RGBA output (px × 4) into a patch's prev.rgb channels (SPEC §3 channels 9–11). */
 export function setPrev(x: Float32Array, px: number, rgba: ArrayLike<number>): void {
   for (let p = 0; p < px; p++) for (let c = 0; c < 3; c++) x[p * NUM_FEATURES + CH.prev + c] = rgba[p * 4 + c]!;

@@ -158,7 +158,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   }
 
   if ((opts.feedbackP ?? 0) > 0) {
-    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}\n`);
+    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}\n`);
   }
   if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
   io.stdout(`${describeModel(buildParamTable(network))}\n`);
@@ -212,7 +212,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
         epoch: snap.epoch,
         loss: snap.loss,
         step: snap.state.step,
-        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
+        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...((opts.feedbackNoise ?? 0) > 0 ? { feedback_noise: String(opts.feedbackNoise) } : {}), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
       });
       return path;
     };
@@ -297,7 +297,7 @@ async function openEngine(opts: TrainOptions, table: ParamTable, images: TrainIm
   const gpu = opts.device === 'cpu' || feedback ? undefined : await openTrainGpu(opts.device);
   if (!gpu) {
     const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads());
-    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0 });
+    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0 });
   }
   hooks.onGpu?.(gpu);
   return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }, true);

@@ -39,6 +39,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
                             earlier (shifted a few pixels, exposure ±5 %), not 0 (default 0; CPU)
   --temporal-weight W       with --feedback-p: also penalise the output's change from that earlier
                             view beyond its target's change, W·‖Δoutput − Δtarget‖² (default 0)
+  --feedback-noise S        with --feedback-p: noise of up to ±S on the albedo of those patches and of
+                            their earlier views (the target stays clean): learn to average it away
   --preset P                near-identity: the settings for looks close to the photo (--output-mode
                             residual --detector random), printed at the start; flags given win
   --checkpoint-dir DIR      (default ${D.checkpointDir})
@@ -61,7 +63,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'feedback-noise', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -75,8 +77,10 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   if (values['fit'] !== undefined && values['full-image'] !== true) {
     throw new CnnV3Error('cnnv3 train: --fit needs --full-image (patches are cut from each image at its own size)', 2);
   }
-  if (values['temporal-weight'] !== undefined && values['feedback-p'] === undefined) {
-    throw new CnnV3Error('cnnv3 train: --temporal-weight needs --feedback-p (it compares a patch with its earlier view)', 2);
+  for (const f of ['temporal-weight', 'feedback-noise']) {
+    if (values[f] !== undefined && values['feedback-p'] === undefined) {
+      throw new CnnV3Error(`cnnv3 train: --${f} needs --feedback-p (it acts on a patch and its earlier views)`, 2);
+    }
   }
   const seedRaw = stringFlag(values, 'seed');
   const threadsRaw = stringFlag(values, 'threads');
@@ -87,6 +91,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     preset: presetName,
     feedbackP: numberFlag('train', values, 'feedback-p', 0, 0, 1),
     temporalWeight: numberFlag('train', values, 'temporal-weight', 0, 0, 1e6),
+    feedbackNoise: numberFlag('train', values, 'feedback-noise', 0, 0, 1),
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
     epochs: intFlag('train', values, 'epochs', D.epochs, 1),

@@ -11,7 +11,8 @@ import { Adam } from '../adam.js';
 import type { TrainImage } from '../data.js';
 import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
 import { FastModel } from '../../model/fast.js';
-import { applyChannelDropout, applyConditionControls, cropHwc, drawFeedbackViews, exposePatch, patchOrigin, randomCondition, setPrev } from '../patches.js';
+import { addAlbedoNoise, applyChannelDropout, applyConditionControls, cropHwc, drawFeedbackViews, exposePatch, patchOrigin, randomCondition, setPrev } from '../patches.js';
+import type { Rng } from '../../util/rng.js';
 import type { GradientEngine } from './engine.js';
 
 export interface CpuEngineOptions {
@@ -32,6 +33,12 @@ export interface CpuEngineOptions {
    * t′ = t + W/(1 + W)·(y_prev − t_prev): the patch trains on t′ (Adam does not see the scale).
    */
   temporalWeight?: number;
+  /**
+   * `--feedback-noise S`, on feedback patches: sensor-like noise on the albedo of this view and of
+   * each earlier one, independent per frame, uniform in ±σ with σ drawn in [0, S] per patch (the
+   * target stays clean), so the network can learn to average it away with prev.rgb.
+   */
+  feedbackNoise?: number;
 }
 
 export class CpuTrainEngine implements TrainEngine {
@@ -93,7 +100,7 @@ export class CpuTrainEngine implements TrainEngine {
         randomCondition(D, rng, cond);
         applyConditionControls(im, this.table.config, cond, target, x0, y0, side);
         // Drawn only with feedback on: without it the random stream stays the playbook's.
-        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input, target);
+        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input, target, rng);
       });
       buf.params.set(this.params);
       const sse = await this.gradients.compute(items.length, side, this.grad);
@@ -107,19 +114,23 @@ export class CpuTrainEngine implements TrainEngine {
   }
 
   /** prev.rgb of `input` ← the output of the chain of earlier views, oldest first, each fed the one before. */
-  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: Float32Array, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array, target: Float32Array): void {
+  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: Float32Array, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array, target: Float32Array, rng: Rng): void {
     const px = side * side;
     const view = this.feedbackView.subarray(0, px * NUM_FEATURES);
+    const noise = this.opts.feedbackNoise ?? 0;
+    const sigma = noise > 0 ? rng.next() * noise : 0;
     let prev: Float32Array | undefined;
     let origin = { x: 0, y: 0 };
     for (const v of views) {
       origin = { x: patchOrigin(c.x + v.dx, side, im.width), y: patchOrigin(c.y + v.dy, side, im.height) };
       cropHwc(im.features, im.width, im.height, NUM_FEATURES, origin.x, origin.y, side, view);
       exposePatch(view, px, v.exposure);
+      if (sigma > 0) addAlbedoNoise(view, px, sigma, rng);
       if (prev) setPrev(view, px, prev);
       prev = this.feedbackModel!.forward(view, side, side, cond).slice();
     }
     setPrev(input, px, prev!);
+    if (sigma > 0) addAlbedoNoise(input, px, sigma, rng);
     const w = this.opts.temporalWeight ?? 0;
     if (w > 0) {
       // The previous frame's target, where that view was and as it was lit (its colour scaled like its input's).
