@@ -210,10 +210,13 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
     return 0;
   } finally {
-    unregister();
     engine?.destroy();
     await rm(staging, { recursive: true, force: true });
     unstage(staging);
     ctx?.device.destroy();
+    // Last: a signal that arrives during the cleanup's await (ffmpeg, hit by the same Ctrl-C, can
+    // close before our handler runs) must still find the stopper, or the handler would end the
+    // process at once, before the message of the error being thrown is printed.
+    unregister();
   }
 }
