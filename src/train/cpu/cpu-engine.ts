@@ -49,6 +49,8 @@ export class CpuTrainEngine implements TrainEngine {
   /** The forward passes of --feedback-p, on this thread with the step's weights. */
   private feedbackModel: FastModel | undefined;
   private feedbackView = new Float32Array(0);
+  /** The previous view's target, for --temporal-weight (reused patch to patch). */
+  private feedbackTarget = new Float32Array(0);
 
   constructor(
     readonly table: ParamTable,
@@ -80,6 +82,7 @@ export class CpuTrainEngine implements TrainEngine {
     if (feedbackP > 0) {
       this.feedbackModel ??= new FastModel(this.table);
       if (this.feedbackView.length < px * NUM_FEATURES) this.feedbackView = new Float32Array(px * NUM_FEATURES);
+      if (this.feedbackTarget.length < px * OUT_CHANNELS) this.feedbackTarget = new Float32Array(px * OUT_CHANNELS);
     }
     for (let s = 0; s < steps; s++) {
       signal?.throwIfAborted();
@@ -135,7 +138,7 @@ export class CpuTrainEngine implements TrainEngine {
     if (w > 0) {
       // The previous frame's target, where that view was and as it was lit (its colour scaled like its input's).
       const last = views[views.length - 1]!;
-      const tPrev = new Float32Array(px * OUT_CHANNELS);
+      const tPrev = this.feedbackTarget.subarray(0, px * OUT_CHANNELS);
       cropHwc(im.target, im.width, im.height, OUT_CHANNELS, origin.x, origin.y, side, tPrev);
       applyConditionControls(im, this.table.config, cond, tPrev, origin.x, origin.y, side);
       const a = w / (1 + w);
