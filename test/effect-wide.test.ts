@@ -48,7 +48,7 @@ async function assertGeneralParity(runner: GpuRunner, cases: Case[]): Promise<vo
     assert.ok(r.pass, `${w}×${h} enc=[${config.encChannels}] D=${config.filmCondDim} ${config.output ?? 'sigmoid'}: ${summary}`);
     assert.equal(r.path, 'general');
     const layouts = cnnNodeLayouts(config, 'general');
-    assert.deepEqual(r.nodes.map((n) => n.node), ['features (gbuf_feat0/1)', layouts.enc0.name, layouts.enc1.name, layouts.bottleneck.name, layouts.dec1.name, 'output']);
+    assert.deepEqual(r.nodes.map((n) => n.node), ['features (gbuf_feat0/1)', layouts.enc0.name, layouts.enc1.name, layouts.bottleneck.name, layouts.dec1.name, 'output', 'output (end to end)']);
     assert.deepEqual(r.nodes.slice(1, 5).map((n) => n.channels), [config.encChannels[0], config.encChannels[1], config.encChannels[1], config.encChannels[0]]);
   }
 }

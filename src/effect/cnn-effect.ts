@@ -20,6 +20,7 @@ import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin, weightsFileC
 import { describeConfig, FILM_COND_NAMES, outputMode, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { buildParamTable, convHalfOffsets, type ConvLayerName, type ParamTable } from '../model/params.js';
 import { gpuAwait } from '../gpu/context.js';
+import { BLOCK_TILE, conv3BlockWgsl } from './conv3-block.js';
 import { FeaturePass } from './feature-pass.js';
 import { TextureNodes } from './nodes.js';
 import { PhotoPlanesPass } from './photo-planes-pass.js';
@@ -115,6 +116,8 @@ interface PassSpec {
   staged?: { vec4s: number; stage: (table: ParamTable, values: ArrayLike<number>) => Float32Array<ArrayBuffer> };
   /** The name of its time in CnnTimings (default: name). */
   label?: string;
+  /** block_common passes: rows of the 2 × rows pixel block a thread computes (conv3BlockWgsl). */
+  blockRows?: number;
 }
 
 /** The textures a pass binds: the packed features, an intermediate, or the output. */
@@ -128,17 +131,24 @@ const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] =
   stage: (table, values) => stageConv3(table, values, layer, stride),
 });
 
+/**
+ * Rows of the pixel block a thread of enc0 / dec0 computes (conv3BlockWgsl). Measured on an H100
+ * at 1080p (ms, enc0 / dec0 for rows 1, 2, 4): enc0 0.104 / 0.129 / 0.197 (its 20 input channels
+ * make a tall block's registers cost more than its shared reads save), dec0 0.070 / 0.059 / 0.069.
+ */
+const BLOCK_ROWS = { enc0: 1, dec0: 2 } as const;
+
 // The fast path: four passes. The 3×3 passes of at most four outputs read their weights alike,
 // staged as f32 vec4s in a uniform buffer (conv3_common, stageConv3); the full-resolution ones
-// compute 2×2 blocks per thread (block_common); enc1 (Winograd) also computes the bottleneck, one
+// compute 2×1 (enc0) and 2×2 (dec0) blocks per thread (block_common); enc1 (Winograd) also computes the bottleneck, one
 // texel per thread from its own 2×2 block of e1 (stageEnc1); dec0's output, the residual one
 // included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
-  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: ['enc0'], scale: 1, tile: [16, 32], staged: conv3Staged('enc0', 20) },
+  { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: ['enc0'], scale: 1, tile: BLOCK_TILE, blockRows: BLOCK_ROWS.enc0, staged: conv3Staged('enc0', 20) },
   { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: ['enc0'], writes: ['enc1', 'bottleneck'], scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
   { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: ['bottleneck', 'enc1'], writes: ['dec1'], scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: [16, 32], staged: conv3Staged('dec0', 8) },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: BLOCK_TILE, blockRows: BLOCK_ROWS.dec0, staged: conv3Staged('dec0', 8) },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
@@ -369,7 +379,7 @@ export class CNNv3Effect {
       : undefined;
     const weightOffsets = convHalfOffsets(this.table);
     this.passes = (general ? GENERAL_PASSES : FAST_PASSES).map((spec) => {
-      const code = [...spec.prelude, spec.shader].map((name) => WGSL[name]).join('\n');
+      const code = [...spec.prelude.map((name) => WGSL[name]), ...(spec.blockRows ? [conv3BlockWgsl(spec.blockRows)] : []), WGSL[spec.shader]].join('\n');
       const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.shader}`, code });
       const constants: Record<string, number | undefined> = {
         C0: c0,
