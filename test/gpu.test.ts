@@ -290,5 +290,5 @@ test('parity with the trained example weights on a real JPEG photo', async (t) =
     '--photo', join(REPO, 'examples/photos/rocket.jpg'), '--cond', '0.25,0.5,0.75,0.5,0.5',
   ]);
   assert.equal(r.code, 0, r.err + r.out);
-  assert.match(r.out, /Parity 640×427 on .*\n[\s\S]*output +\S+ +\S+ +ok\n  output \(end to end\) +\S+ +\S+ +reported\nPASS\n$/);
+  assert.match(r.out, /Parity 640×427 on .*\n[\s\S]*output +\S+ +\S+ +ok\n {2}output \(end to end\) +\S+ +\S+ +reported\nPASS\n$/);
 });
