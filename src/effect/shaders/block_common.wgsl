@@ -17,7 +17,7 @@ fn conv3_block(wid: vec3u, lid: vec3u, size: vec2i) {
   let p = vec2i((wid.xy * vec2u(WG_X, WG_Y) + lid.xy) * 2u);
   if (p.x >= size.x || p.y >= size.y) { return; }
   // acc_ij: pixel p + (j, i).
-  let bias = w[BIAS];
+  let bias = vec4a(w[BIAS]);
   var acc00 = bias;
   var acc01 = bias;
   var acc10 = bias;
