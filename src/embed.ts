@@ -16,5 +16,6 @@ export {
   type FilmParams,
   type GBufferTextures,
 } from './effect/cnn-effect.js';
+export { PRECISIONS, resolvePrecision, type Arithmetic, type Precision } from './effect/precision.js';
 export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, describeConfig, type ModelConfig } from './model/config.js';
 export { FILM_MLP_FILE, WEIGHTS_FILE } from './export/export.js';

@@ -81,6 +81,7 @@ export {
   type EffectPath,
 } from './effect/cnn-effect.js';
 export { CnnNodeEffect, CNN_OUTPUT_NODE } from './effect/cnn-node-effect.js';
+export { PRECISIONS, resolvePrecision, shaderForArithmetic, type Arithmetic, type Precision } from './effect/precision.js';
 export { FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from './effect/feature-pass.js';
 export { TextureNodes } from './effect/nodes.js';
 export { ViewPass } from './effect/view-pass.js';

@@ -180,7 +180,8 @@ test('params: known keys per class, duplicates, ranges', () => {
   const S = 'SEQUENCE 0 0 "s"\r\n# c\r\n';
   const E = (rest: string) => `${S}EFFECT + ${rest}`;
   bad(E('CNNv3Effect a -> sink 0 1 weights=a.bin weights=b.bin'), 'demo.seq:3: duplicate key "weights"');
-  bad(E('CNNv3Effect a -> sink 0 1 scene=x.glb'), 'demo.seq:3: unknown key "scene" for CNNv3Effect (known: weights, film, style_p0, style_p1, strength, ease)');
+  bad(E('CNNv3Effect a -> sink 0 1 scene=x.glb'), 'demo.seq:3: unknown key "scene" for CNNv3Effect (known: weights, film, style_p0, style_p1, strength, ease, precision)');
+  bad(E('CNNv3Effect a -> sink 0 1 precision=f64'), 'demo.seq:3: precision=f64: must be one of auto, f32, f16');
   bad(E('GBufferEffect prev_cnn -> sink 0 1 weights=w.bin'), 'demo.seq:3: unknown key "weights" for GBufferEffect (known: scene, animation, speed)');
   bad(E('GBufferEffect prev_cnn -> sink 0 1 __proto__=x'), 'demo.seq:3: unknown key "__proto__" for GBufferEffect (known: scene, animation, speed)');
   bad(E('GBufferEffect prev_cnn -> sink 0 1 speed=fast'), "demo.seq:3: speed=fast: must be a number (the animation clock's rate, 1 = as authored)");

@@ -1,6 +1,7 @@
 /**
  * `npm run bench:infer`: GPU time per frame of CNNv3Effect's passes at 1280×720, 1920×1080
- * and 3840×2160, per precision (f32 today), from timestamp queries: median and spread
+ * and 3840×2160, for each precision the adapter offers (f32 everywhere, f16 arithmetic where it
+ * has shader-f16), from timestamp queries: median and spread
  * (p10–p90) per pass, their sum, and the frame's span on the GPU (first pass's start to last
  * pass's end, the gaps between passes included: what a CUDA-event timing of PyTorch measures).
  * Then the cost as it grows: the 720p → 4K time ratio against the 9× pixel ratio, flagging a
@@ -10,12 +11,21 @@
  * waits for the CPU and every frame is a sample. Runs on a hardware GPU
  * through Dawn when there is one, else on SwiftShader (software: figures only for comparison).
  *
- * Flags: --frames=N (timed frames per size and precision, default 400), --sizes=WxH,… ,
- * --precision=f32|all (f32, the one precision the effect has; f16 is refused with why), --enc-channels=C0,C1, --json (one
+ * Then the same sizes and precisions in headless Chromium through the browser's WebGPU (the
+ * jobs page, dist/jobs/page-bundle.js): each frame encoded, submitted and waited for, timed with
+ * performance.now() (median, p10–p90), plus the passes' GPU time where the page has timestamp
+ * queries (unquantised: Chromium runs with the WebGPU developer features). Without
+ * /usr/bin/chromium that part reports it is missing; --no-chromium skips it.
+ *
+ * Flags: --frames=N (timed frames per size and precision, default 400; Chromium's too),
+ * --sizes=WxH,… , --precision=all|auto|f32|f16 (default all: every precision the adapter offers;
+ * f16 without shader-f16 is refused with where it exists), --enc-channels=C0,C1, --json (one
  * JSON object), --markdown (the README's table), --write-weights=DIR (the random weights, FiLM
- * MLP, condition and a 37×23 check case for bench/torch/bench_torch.py).
+ * MLP, condition and a 37×23 check case for bench/torch/bench_torch.py),
+ * --chromium-adapter=swiftshader|default (default: swiftshader where Dawn found no hardware
+ * adapter or VK_ICD_FILENAMES names SwiftShader, else the browser's own GPU), --no-chromium.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_CONFIG, makeModelConfig, parseEncChannels, type ModelConfig } from '../model/config.js';
 import { randomPlanes, randomWeights } from '../verify/random-input.js';
@@ -29,8 +39,13 @@ import { packFeatures, unpackFeatures } from '../dataset/gpu-pack.js';
 import { evalFilmMlp, readFilmMlpBin, readWeightsBin } from '../export/read.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
+import { resolvePrecision, type Arithmetic } from '../effect/precision.js';
+import { CnnV3Error, isCnnV3Error } from '../errors.js';
+import { CHROMIUM, chromiumArgs, chromiumRunner, defaultPageBundle, type ChromiumAdapter } from '../jobs/runner-node.js';
+import type { FrameBenchJob } from '../jobs/jobs.js';
+import { toBase64 } from '../util/base64.js';
 
-type Precision = 'f32' | 'f16';
+type Precision = Arithmetic;
 
 interface Spread {
   median: number;
@@ -69,23 +84,34 @@ function spread(xs: number[]): Spread {
 }
 
 /**
- * The precisions to time. The effect has one today: f32 arithmetic, every intermediate stored
- * as f16. An f16-arithmetic variant would need the adapter's shader-f16 feature and does not
- * exist yet, so asking for it fails rather than timing f32 under its name.
+ * The precisions to time on a device: 'all', every one it offers (f32, and f16 arithmetic with
+ * shader-f16); otherwise the one asked, resolved as the effect resolves it (f16 without the
+ * feature is refused, naming it, rather than timing f32 under its name).
  */
-function precisions(ctx: GpuContext, asked: string): Precision[] {
-  if (asked === 'f32' || asked === 'all') return ['f32'];
-  if (asked === 'f16') {
-    const has = ctx.device.features.has('shader-f16') ? 'has' : 'lacks';
-    throw new Error(`bench:infer: the effect has no f16-arithmetic variant yet (this adapter ${has} shader-f16)`);
-  }
-  throw new Error(`bench:infer: --precision must be f32, f16 or all, got ${JSON.stringify(asked)}`);
+function precisions(device: GPUDevice, asked: string): Precision[] {
+  if (asked === 'all') return device.features.has('shader-f16') ? ['f32', 'f16'] : ['f32'];
+  if (asked !== 'auto' && asked !== 'f32' && asked !== 'f16') throw new CnnV3Error(`bench:infer: --precision must be all, auto, f32 or f16, got ${JSON.stringify(asked)}`);
+  return [resolvePrecision(device, asked)];
 }
+
+interface ChromiumResult {
+  width: number;
+  height: number;
+  precision: Precision;
+  samples: number;
+  /** performance.now() around each frame's encode, submit and onSubmittedWorkDone. */
+  frame: Spread;
+  /** The passes' GPU time (sum) and span, from the page's timestamp queries, when it has them. */
+  total?: Spread;
+  span?: Spread;
+}
+
+type ChromiumReport = { adapter: string; flags: ChromiumAdapter; shaderF16: boolean; timestamps: boolean; results: ChromiumResult[] } | { error: string };
 
 async function timeSize(ctx: GpuContext, config: ModelConfig, w: { weights: Uint8Array; film: Uint8Array }, cond: number[], width: number, height: number, precision: Precision, frames: number): Promise<SizeResult> {
   const nodes = new TextureNodes(ctx.device);
   const features = new FeaturePass(ctx.device);
-  const cnn = new CnnNodeEffect(ctx.device, { config });
+  const cnn = new CnnNodeEffect(ctx.device, { config, precision });
   const effect = cnn.effect;
   try {
     features.upload(randomPlanes(width, height, 1), nodes);
@@ -169,13 +195,55 @@ function writeTorchInputs(dir: string, config: ModelConfig, w: { weights: Uint8A
 const ms = (x: number) => x.toFixed(3);
 const fmt = (s: Spread) => `${ms(s.median)} (${ms(s.p10)}–${ms(s.p90)})`;
 
-function table(results: SizeResult[], adapter: string): string {
+function table(results: SizeResult[], adapter: string, chromium: ChromiumReport): string {
   const passes = Object.keys(results[0]!.passes);
-  const lines = [`| size | precision | ${passes.join(' | ')} | sum of passes | frame span |`, `|---|---|${passes.map(() => '---:').join('|')}|---:|---:|`];
+  const lines = [`| size | precision | ${passes.join(' | ')} | sum of passes | frame span | Chromium frame |`, `|---|---|${passes.map(() => '---:').join('|')}|---:|---:|---:|`];
+  const inChromium = (r: SizeResult) => ('results' in chromium ? chromium.results.find((c) => c.width === r.width && c.height === r.height && c.precision === r.precision) : undefined);
   for (const r of results) {
-    lines.push(`| ${r.width}×${r.height} | ${r.precision} | ${passes.map((p) => (r.passes[p] ? ms(r.passes[p].median) : '—')).join(' | ')} | ${fmt(r.total)} | ${fmt(r.span)} |`);
+    const c = inChromium(r);
+    lines.push(`| ${r.width}×${r.height} | ${r.precision} | ${passes.map((p) => (r.passes[p] ? ms(r.passes[p].median) : '—')).join(' | ')} | ${fmt(r.total)} | ${fmt(r.span)} | ${c ? fmt(c.frame) : '—'} |`);
   }
-  return `GPU time per frame in ms, median (p10–p90) of timestamp queries, ${adapter}\n\n${lines.join('\n')}\n`;
+  const note = 'results' in chromium ? `Chromium frame: wall-clock ms per frame in headless Chromium (${chromium.adapter}), each frame submitted and waited for` : `Chromium: not measured (${chromium.error})`;
+  return `GPU time per frame in ms, median (p10–p90) of timestamp queries, ${adapter}. ${note}\n\n${lines.join('\n')}\n`;
+}
+
+/**
+ * The frame time in headless Chromium through the browser's WebGPU, for the same sizes and the
+ * precisions the page's adapter offers (of those asked). A missing browser is reported, not
+ * skipped in silence.
+ */
+async function timeChromium(config: ModelConfig, w: { weights: Uint8Array; film: Uint8Array }, cond: number[], sizes: Array<[number, number]>, asked: string, frames: number, adapter: ChromiumAdapter, log: (s: string) => void): Promise<ChromiumReport> {
+  if (!existsSync(CHROMIUM)) {
+    const error = `${CHROMIUM} is missing: install it ('apt-get install chromium') or pass --no-chromium`;
+    log(`chromium: not measured: ${error}`);
+    return { error };
+  }
+  const runner = await chromiumRunner(defaultPageBundle(), CHROMIUM, chromiumArgs(adapter, true));
+  try {
+    const info = await runner.info();
+    const offered: Precision[] = info.shaderF16 ? ['f32', 'f16'] : ['f32'];
+    // 'auto' and 'f16' resolve against the page's device, as the effect would there.
+    const precs = asked === 'all' ? offered : asked === 'auto' ? [offered[offered.length - 1]!] : offered.filter((p) => p === asked);
+    log(`chromium (${adapter === 'swiftshader' ? '--use-webgpu-adapter=swiftshader' : "the browser's default adapter"}): ${info.adapter}; shader-f16: ${info.shaderF16 ? 'yes' : 'no'}; timestamps: ${info.timestamps ? 'yes' : 'no'}`);
+    if (precs.length === 0) {
+      const error = `the page's adapter (${info.adapter}) lacks shader-f16, so f16 arithmetic was not timed there`;
+      log(`chromium: not measured: ${error}`);
+      return { error };
+    }
+    const results: ChromiumResult[] = [];
+    for (const precision of precs) {
+      for (const [width, height] of sizes) {
+        const job: FrameBenchJob = { config, weights: toBase64(w.weights), film: toBase64(w.film), cond, width, height, seed: 1, frames, warmup: Math.min(10, frames), precision };
+        const r = await runner.frames(job);
+        const out: ChromiumResult = { width, height, precision: r.precision, samples: r.frameMs.length, frame: spread(r.frameMs), ...(r.gpuMs ? { total: spread(r.gpuMs) } : {}), ...(r.spanMs ? { span: spread(r.spanMs) } : {}) };
+        results.push(out);
+        log(`  chromium ${precision} ${`${width}×${height}`.padEnd(10)} frame ${fmt(out.frame)} ms${out.span && out.total ? `  GPU span ${fmt(out.span)} ms  sum ${fmt(out.total)} ms` : ''}  (${out.samples} frames, each submitted and waited for)`);
+      }
+    }
+    return { adapter: info.adapter, flags: adapter, shaderF16: info.shaderF16, timestamps: info.timestamps, results };
+  } finally {
+    await runner.close();
+  }
 }
 
 /** Time ratio per size step against the pixel ratio; a step under half its pixel ratio is flagged. */
@@ -205,6 +273,10 @@ async function main(): Promise<void> {
   const enc = flag('enc-channels');
   const config = enc === undefined ? DEFAULT_MODEL_CONFIG : makeModelConfig(parseEncChannels('bench:infer', enc), DEFAULT_MODEL_CONFIG.filmCondDim);
   const sizes = (flag('sizes') ?? '1280x720,1920x1080,3840x2160').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+  if (!sizes.every(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a! > 0 && b! > 0)) throw new CnnV3Error(`bench:infer: --sizes must be WxH,… like 1280x720, got ${JSON.stringify(flag('sizes'))}`);
+  if (!(Number.isInteger(frames) && frames > 0)) throw new CnnV3Error(`bench:infer: --frames must be a positive integer, got ${JSON.stringify(flag('frames'))}`);
+  const chromiumFlag = flag('chromium-adapter');
+  if (chromiumFlag !== undefined && chromiumFlag !== 'swiftshader' && chromiumFlag !== 'default') throw new CnnV3Error(`bench:infer: --chromium-adapter must be swiftshader or default, got ${JSON.stringify(chromiumFlag)}`);
   const json = flag('json') !== undefined;
   const markdown = flag('markdown') !== undefined;
   const w = randomWeights(config, 1);
@@ -214,7 +286,8 @@ async function main(): Promise<void> {
   // Unquantised timestamps: Dawn rounds them to 2^16 ns (65.5 µs) unless told otherwise.
   const ctx = await createNodeGpu({ adapter: 'auto', dawnFlags: ['disable-dawn-features=timestamp_quantization'] });
   try {
-    const precs = precisions(ctx, flag('precision') ?? 'all');
+    const asked = flag('precision') ?? 'all';
+    const precs = precisions(ctx.device, asked);
     const log = (s: string) => {
       if (!json) console.log(s);
     };
@@ -229,16 +302,26 @@ async function main(): Promise<void> {
       }
     }
     const grow = scaling(results);
+    // Chromium on SwiftShader unless Dawn found a hardware GPU (and VK_ICD_FILENAMES does not name SwiftShader).
+    const chromiumAdapter: ChromiumAdapter = (chromiumFlag as ChromiumAdapter | undefined) ?? (ctx.software || (process.env['VK_ICD_FILENAMES'] ?? '').includes('swiftshader') ? 'swiftshader' : 'default');
+    const chromium: ChromiumReport = flag('no-chromium') !== undefined ? { error: 'skipped (--no-chromium)' } : await timeChromium(config, w, cond, sizes, asked, frames, chromiumAdapter, log);
     if (json) {
-      console.log(JSON.stringify({ adapter: ctx.adapterName, shaderF16: ctx.device.features.has('shader-f16'), config, frames, results, scaling: grow.map((s) => s.trim()) }, null, 2));
+      console.log(JSON.stringify({ adapter: ctx.adapterName, shaderF16: ctx.device.features.has('shader-f16'), config, frames, results, scaling: grow.map((s) => s.trim()), chromium }, null, 2));
       return;
     }
     console.log('cost as it grows (frame span medians):');
     for (const l of grow) console.log(l);
-    if (markdown) console.log(`\n${table(results, ctx.adapterName)}`);
+    if (markdown) console.log(`\n${table(results, ctx.adapterName, chromium)}`);
   } finally {
     ctx.device.destroy();
   }
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  // A user's error (a flag, f16 without shader-f16, no adapter) in one line; anything else is a bug.
+  if (!isCnnV3Error(e)) throw e;
+  console.error(e.message.startsWith('bench:infer') ? e.message : `bench:infer: ${e.message}`);
+  process.exitCode = 1;
+}

@@ -7,6 +7,7 @@ import { CnnV3Error, fileError } from '../errors.js';
 import { readFilmMlpBin, readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
 import type { RunnerChoice } from '../jobs/runner-node.js';
+import { PRECISIONS, type Precision } from '../effect/precision.js';
 import { decodeImage } from '../image/decode.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, makeModelConfig, parseEncChannels, parseFilmCondDim, type ModelConfig } from '../model/config.js';
 import { readInputFile } from '../util/read-node.js';
@@ -99,6 +100,13 @@ export async function readInputPlanes(command: string, values: Record<string, un
     return { planes: planesFromSample(await loadSampleDir(sample)), label: sample };
   }
   return undefined;
+}
+
+/** --precision: the effect's arithmetic (effect/precision.ts); the device decides 'auto'. */
+export function precisionChoice(command: string, values: Record<string, unknown>): Precision {
+  const p = stringFlag(values, 'precision') ?? 'auto';
+  if (!(PRECISIONS as readonly string[]).includes(p)) throw new CnnV3Error(`cnnv3 ${command}: --precision must be ${PRECISIONS.join(', ')}, got ${JSON.stringify(p)}`, 2);
+  return p as Precision;
 }
 
 export function runnerChoice(command: string, values: Record<string, unknown>): RunnerChoice {

@@ -19,6 +19,7 @@
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import { readWeightsBin, weightsFileConfig } from '../export/read.js';
 import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
+import type { Precision } from '../effect/precision.js';
 import type { GpuContext } from '../gpu/context.js';
 import { FeaturePass, planesFromPhoto } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
@@ -190,7 +191,9 @@ export class CNNv3EffectAdapter implements DemoEffect {
     // The model's widths and output mode come from the file's trailer when it has one.
     const config = weightsFileConfig(weights, weightsName);
     readWeightsBin(config, weights, weightsName);
-    const effect = new CnnNodeEffect(ctx.device, { weights, ...(film ? { film } : {}), config, names: { weights: weightsName, film: filmPath ?? 'bundled cnn_v3_film_mlp.bin' } }, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!]);
+    // precision= (the seq parser checked the value): the device decides 'auto'; f16 without shader-f16 is refused here.
+    const precision = (e.params['precision'] as Precision | undefined) ?? 'auto';
+    const effect = new CnnNodeEffect(ctx.device, { weights, ...(film ? { film } : {}), config, precision, names: { weights: weightsName, film: filmPath ?? 'bundled cnn_v3_film_mlp.bin' } }, [e.inputs[0]!, e.inputs[1]!], [e.outputs[0]!]);
     if (e.params['strength'] !== undefined && config.strengthCond === undefined) {
       effect.destroy();
       throw new CnnV3Error(`strength=: ${weightsName} has no strength knob (it was trained without --strength-cond)`);

@@ -31,6 +31,7 @@
  */
 import { fileError } from '../errors.js';
 import { EASES, parseTrack } from './keyframes.js';
+import { PRECISIONS } from '../effect/precision.js';
 
 export const MAX_LINE_CHARS = 64 * 1024;
 export const DEFAULT_BPM = 120;
@@ -42,7 +43,7 @@ export type EffectClass = (typeof EFFECT_CLASSES)[number];
 export const EFFECT_KEYS: Readonly<Record<EffectClass, readonly string[]>> = {
   GBufferEffect: ['scene', 'animation', 'speed'],
   ImageFeaturesEffect: ['image', 'video'],
-  CNNv3Effect: ['weights', 'film', 'style_p0', 'style_p1', 'strength', 'ease'],
+  CNNv3Effect: ['weights', 'film', 'style_p0', 'style_p1', 'strength', 'ease', 'precision'],
 };
 
 /** CNNv3Effect keys that take a value or keyframes (keyframes.ts). */
@@ -176,6 +177,7 @@ function parseParams(className: EffectClass, toks: Token[]): Record<string, stri
       }
     }
     if (key === 'ease' && !(EASES as readonly string[]).includes(value)) throw new LineError(`ease=${value}: must be one of ${EASES.join(', ')}`);
+    if (key === 'precision' && !(PRECISIONS as readonly string[]).includes(value)) throw new LineError(`precision=${value}: must be one of ${PRECISIONS.join(', ')}`);
     if (key === 'speed' && (t.quoted || !DECIMAL.test(value) || !Number.isFinite(Number(value)))) throw new LineError(`speed=${value}: must be a number (the animation clock's rate, 1 = as authored)`);
     params[key] = value;
   }

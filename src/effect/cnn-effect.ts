@@ -13,6 +13,9 @@
  * the general path (shaders/wide_*.wgsl), five passes, for any width the trainer accepts, whose
  * nodes are rgba16float texture arrays of ⌈C/4⌉ layers and whose γ/β come from a storage
  * buffer. Both store every intermediate as f16, and every node of SPEC §7 is written.
+ *
+ * Either runs in f32 or, where the device has `shader-f16`, f16 arithmetic (`precision`,
+ * effect/precision.ts): the same WGSL, its arithmetic type rewritten at pipeline creation.
  */
 import { CnnV3Error } from '../errors.js';
 import { expectedWeightBytes, FILM_MLP_FILE, WEIGHTS_FILE } from '../export/export.js';
@@ -24,6 +27,7 @@ import { BLOCK_TILE, conv3BlockWgsl } from './conv3-block.js';
 import { FeaturePass } from './feature-pass.js';
 import { TextureNodes } from './nodes.js';
 import { PhotoPlanesPass } from './photo-planes-pass.js';
+import { resolvePrecision, shaderForArithmetic, type Arithmetic, type Precision } from './precision.js';
 import { WGSL, type ShaderName } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS, writeUniform, type UniformStruct } from '../gpu/uniforms.js';
 
@@ -172,6 +176,21 @@ const GENERAL_PASSES: PassSpec[] = [
   wide('dec0', ['dec1', 'enc0', 'feat0', 'feat1'], ['output'], 1),
 ];
 
+/** A pass's WGSL module: its prelude and own file, in the arithmetic asked for (effect/precision.ts). */
+/** A pass's WGSL as written: its files, with block_common's generated conv3_block before the pass's own. */
+function moduleSources(spec: PassSpec): string[] {
+  return [...spec.prelude.map((name) => WGSL[name]), ...(spec.blockRows ? [conv3BlockWgsl(spec.blockRows)] : []), WGSL[spec.shader]];
+}
+
+function moduleCode(spec: PassSpec, arithmetic: Arithmetic): string {
+  return shaderForArithmetic(moduleSources(spec).join('\n'), arithmetic);
+}
+
+/** Every pass's module of a path, as the pipelines are built from it (test/precision.test.ts checks them). */
+export function effectModules(path: EffectPath, arithmetic: Arithmetic): Array<{ shader: ShaderName; sources: string[]; code: string }> {
+  return (path === 'general' ? GENERAL_PASSES : FAST_PASSES).map((spec) => ({ shader: spec.shader, sources: moduleSources(spec), code: moduleCode(spec, arithmetic) }));
+}
+
 /**
  * A 3×3 layer's weights as conv3_common stages them: vec4 tap·stride + ci holds weight
  * (co, ci, tap) in lane co, zero lanes past the layer's outputs (at most 4); vec4 9·stride the biases.
@@ -269,6 +288,13 @@ export interface CnnEffectOptions {
    * `'general'` runs a small model on the general path too (tests compare the two).
    */
   path?: EffectPath;
+  /**
+   * The arithmetic (effect/precision.ts): 'f32' everywhere; 'f16' needs the device's
+   * `shader-f16` feature (a CnnV3Error naming it otherwise; request it when creating the
+   * device); 'auto' (default) is f16 where the device has the feature, else f32. Storage is f16
+   * either way.
+   */
+  precision?: Precision;
 }
 
 type Bytes = ArrayBuffer | ArrayBufferView;
@@ -327,6 +353,8 @@ export class CNNv3Effect {
   readonly table: ParamTable;
   readonly config: ModelConfig;
   readonly path: EffectPath;
+  /** The arithmetic the passes run (`precision` resolved against the device). */
+  readonly precision: Arithmetic;
   /** Where this model's intermediates live (parity and the tool's viewer read them). */
   readonly nodeLayouts: Readonly<Record<CnnNode, CnnNodeLayout>>;
   private readonly timestampsAvailable: boolean;
@@ -362,6 +390,7 @@ export class CNNv3Effect {
     if (this.path === 'fast' && !fitsFastPath(config)) {
       throw new CnnV3Error(`CNNv3Effect: enc_channels=[${c0}, ${c1}] does not fit the fast path's node formats (at most [${FAST_PATH_MAX_CHANNELS.join(', ')}])`);
     }
+    this.precision = resolvePrecision(device, init.precision);
     this.timestampsAvailable = device.features.has('timestamp-query');
     this.own = new TextureNodes(device);
     this.table = buildParamTable(config);
@@ -379,8 +408,9 @@ export class CNNv3Effect {
       : undefined;
     const weightOffsets = convHalfOffsets(this.table);
     this.passes = (general ? GENERAL_PASSES : FAST_PASSES).map((spec) => {
-      const code = [...spec.prelude.map((name) => WGSL[name]), ...(spec.blockRows ? [conv3BlockWgsl(spec.blockRows)] : []), WGSL[spec.shader]].join('\n');
-      const module = this.device.createShaderModule({ label: `cnn_v3 ${spec.shader}`, code });
+      const code = moduleCode(spec, this.precision);
+      const label = `cnn_v3 ${spec.shader}${this.precision === 'f16' ? ' f16' : ''}`;
+      const module = this.device.createShaderModule({ label, code });
       const constants: Record<string, number | undefined> = {
         C0: c0,
         C1: c1,
@@ -390,7 +420,7 @@ export class CNNv3Effect {
       };
       const used = Object.fromEntries(Object.entries(constants).filter((e): e is [string, number] => e[1] !== undefined && new RegExp(`override ${e[0]}\\b`).test(code)));
       const pipeline = this.device.createComputePipeline({
-        label: `cnn_v3 ${spec.shader}`,
+        label,
         layout: 'auto',
         compute: { module, entryPoint: 'main', constants: used },
       });

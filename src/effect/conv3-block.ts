@@ -22,7 +22,7 @@ export function conv3BlockWgsl(rows: number): string {
   lines.push('fn conv3_block(wid: vec3u, lid: vec3u, size: vec2i) {');
   lines.push('  let p = vec2i((wid.xy * vec2u(WG_X, WG_Y) + lid.xy) * vec2u(2u, BLOCK_ROWS));');
   lines.push('  if (p.x >= size.x || p.y >= size.y) { return; }');
-  lines.push('  let bias = w[BIAS];');
+  lines.push('  let bias = vec4a(w[BIAS]);');
   for (let i = 0; i < rows; i++) lines.push(`  var ${acc(i, 0)} = bias;\n  var ${acc(i, 1)} = bias;`);
   // Window row t is input row p.y − 1 + t; output row i takes it under kernel row ky = t − i.
   // Rows outside the image are never loaded (zero padding); row t = 1 (p.y) is always inside.

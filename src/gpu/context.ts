@@ -18,6 +18,8 @@ export interface GpuContext {
   software: boolean;
   /** Whether timestamp queries are available (per-pass GPU timing). */
   timestamps: boolean;
+  /** Whether the device has `shader-f16` (the effect's f16 arithmetic). */
+  shaderF16: boolean;
 }
 
 export function describeAdapter(info: GPUAdapterInfo): { name: string; software: boolean } {
@@ -29,15 +31,18 @@ export function describeAdapter(info: GPUAdapterInfo): { name: string; software:
 
 export async function contextFromAdapter(adapter: GPUAdapter, label = 'cnnv3'): Promise<GpuContext> {
   const timestamps = adapter.features.has('timestamp-query');
+  // shader-f16 whenever the adapter offers it, so the effect's precision 'auto' can pick f16
+  // arithmetic (a device has only the features it was created with).
+  const f16 = adapter.features.has('shader-f16');
   const device = await adapter.requestDevice({
     label: `${label} device`,
-    requiredFeatures: timestamps ? ['timestamp-query'] : [],
+    requiredFeatures: [...(timestamps ? (['timestamp-query'] as const) : []), ...(f16 ? (['shader-f16'] as const) : [])],
   });
   const { name, software } = describeAdapter(adapter.info);
   device.addEventListener('uncapturederror', (e) => {
     console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
   });
-  return { device, adapter, adapterName: name, software, timestamps };
+  return { device, adapter, adapterName: name, software, timestamps, shaderF16: f16 };
 }
 
 export async function contextFromGpu(gpu: GPU | undefined, hint = ''): Promise<GpuContext> {

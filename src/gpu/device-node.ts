@@ -106,3 +106,15 @@ export async function createNodeGpu(options: NodeGpuOptions = { adapter: 'auto' 
   if (!adapter) throw new CnnV3Error(`No WebGPU adapter found, not even SwiftShader${SWIFTSHADER_HINT}`);
   return contextFromAdapter(adapter);
 }
+
+/**
+ * A device on Dawn's null backend: it validates every shader and pipeline with Tint (the WGSL
+ * compiler Chromium uses) and executes nothing, and it offers every feature, `shader-f16`
+ * included. The f16-arithmetic shaders are type-checked there on machines whose adapters lack
+ * `shader-f16` (test/precision.test.ts); nothing read back from it means anything.
+ */
+export async function createValidationDevice(features: GPUFeatureName[] = ['shader-f16']): Promise<GPUDevice> {
+  const adapter = await createGpu(await loadDawn(), ['backend=null']).requestAdapter();
+  if (!adapter) throw new CnnV3Error("Dawn's null backend is not available in this build of the 'webgpu' package");
+  return adapter.requestDevice({ label: 'cnnv3 validation device (null backend)', requiredFeatures: features });
+}

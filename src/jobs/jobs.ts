@@ -6,12 +6,14 @@
 import type { ModelConfig } from '../model/config.js';
 import { fromBase64, toBase64, bytesOf } from '../util/base64.js';
 import type { EffectPath } from '../effect/cnn-effect.js';
+import type { Arithmetic, Precision } from '../effect/precision.js';
 import { CNN_OUTPUT_NODE, CnnNodeEffect } from '../effect/cnn-node-effect.js';
 import { gpuAwait, type GpuContext } from '../gpu/context.js';
 import { FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
 import { runParity, type ParityReport } from '../verify/parity.js';
 import { readRgba16f } from '../gpu/readback.js';
+import { randomPlanes } from '../verify/random-input.js';
 
 export interface WirePlanes {
   width: number;
@@ -38,12 +40,16 @@ export interface InferJob {
   timingFrames?: number;
   /** The effect's shaders (default: the fast path when the model fits it, else the general one). */
   path?: EffectPath;
+  /** The effect's precision (default 'auto'). */
+  precision?: Precision;
 }
 
 export interface InferResult {
   adapter: string;
   width: number;
   height: number;
+  /** The arithmetic the effect ran. */
+  precision: Arithmetic;
   /** float32 RGBA, row-major */
   rgba: string;
   /** Mean GPU ms per frame over timingFrames renders (timestamp queries when available). */
@@ -86,7 +92,7 @@ export function decodePlanes(w: WirePlanes): FeaturePlanes {
 export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<InferResult> {
   const nodes = new TextureNodes(ctx.device);
   const features = new FeaturePass(ctx.device);
-  const cnn = new CnnNodeEffect(ctx.device, { config: job.config, ...(job.path ? { path: job.path } : {}) });
+  const cnn = new CnnNodeEffect(ctx.device, { config: job.config, ...(job.path ? { path: job.path } : {}), ...(job.precision ? { precision: job.precision } : {}) });
   const effect = cnn.effect;
   try {
     const planes = decodePlanes(job.planes);
@@ -102,7 +108,7 @@ export async function runInferJob(ctx: GpuContext, job: InferJob): Promise<Infer
     };
     frame();
     const out = await readRgba16f(ctx.device, nodes.get(CNN_OUTPUT_NODE)!);
-    const result: InferResult = { adapter: ctx.adapterName, width: planes.width, height: planes.height, rgba: toBase64(bytesOf(out)) };
+    const result: InferResult = { adapter: ctx.adapterName, width: planes.width, height: planes.height, precision: effect.precision, rgba: toBase64(bytesOf(out)) };
     const n = job.timingFrames ?? 0;
     if (n > 0) {
       const timestamps = effect.enableTimestamps();
@@ -152,7 +158,99 @@ export async function runParityJob(ctx: GpuContext, job: InferJob): Promise<Pari
     ...(job.film ? { film: fromBase64(job.film) } : {}),
     ...(job.referenceWeights ? { referenceWeights: fromBase64(job.referenceWeights) } : {}),
     ...(job.path ? { path: job.path } : {}),
+    ...(job.precision ? { precision: job.precision } : {}),
   });
+}
+
+/**
+ * Frame timing (bench:infer's Chromium figures): the effect on seeded random planes, `frames`
+ * frames after `warmup`, each one encoded (feature packing + the network), submitted and waited
+ * for (onSubmittedWorkDone) before the next, timed with performance.now(): the time a frame
+ * takes from the page's point of view, GPU work, submit and completion latency included. With
+ * timestamp queries the GPU time of the network's passes per frame is kept too (copied aside
+ * each frame, read once at the end).
+ */
+export interface FrameBenchJob {
+  config: ModelConfig;
+  weights: string;
+  film?: string;
+  cond: number[];
+  width: number;
+  height: number;
+  /** randomPlanes' seed (the planes are made where the job runs: a 4K frame's would be 60 MB of JSON). */
+  seed: number;
+  frames: number;
+  warmup: number;
+  precision?: Precision;
+}
+
+export interface FrameBenchResult {
+  adapter: string;
+  precision: Arithmetic;
+  /** Wall-clock ms per frame, one per timed frame. */
+  frameMs: number[];
+  /** GPU ms of the network's passes (sum) per timed frame, when timestamp queries are available. */
+  gpuMs?: number[];
+  /** GPU ms from the first pass's start to the last pass's end per timed frame. */
+  spanMs?: number[];
+}
+
+/** What bench:infer asks a page before timing: its adapter and what it offers. */
+export interface DeviceInfo {
+  adapter: string;
+  shaderF16: boolean;
+  timestamps: boolean;
+}
+
+export function deviceInfo(ctx: GpuContext): DeviceInfo {
+  return { adapter: ctx.adapterName, shaderF16: ctx.device.features.has('shader-f16'), timestamps: ctx.device.features.has('timestamp-query') };
+}
+
+export async function runFrameBenchJob(ctx: GpuContext, job: FrameBenchJob): Promise<FrameBenchResult> {
+  const device = ctx.device;
+  const nodes = new TextureNodes(device);
+  const features = new FeaturePass(device);
+  const cnn = new CnnNodeEffect(device, { config: job.config, ...(job.precision ? { precision: job.precision } : {}) });
+  const effect = cnn.effect;
+  let stamps: GPUBuffer | undefined;
+  try {
+    features.upload(randomPlanes(job.width, job.height, job.seed), nodes);
+    effect.uploadWeights(device.queue, fromBase64(job.weights));
+    if (job.film) effect.uploadFilmMlp(fromBase64(job.film));
+    effect.setFilmParams(job.cond);
+    const timestamps = effect.enableTimestamps();
+    const bytes = effect.timestampBytes;
+    if (timestamps) stamps = device.createBuffer({ label: 'frame bench timestamps', size: Math.max(1, job.frames) * bytes, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    const frame = async (slot: number | undefined) => {
+      const encoder = device.createCommandEncoder({ label: 'frame bench' });
+      features.encode(encoder, nodes);
+      cnn.render(encoder, {}, nodes);
+      if (stamps && slot !== undefined) effect.copyTimestamps(encoder, stamps, slot * bytes);
+      device.queue.submit([encoder.finish()]);
+      await gpuAwait(device.queue.onSubmittedWorkDone());
+    };
+    for (let i = 0; i < job.warmup; i++) await frame(undefined);
+    const frameMs: number[] = [];
+    for (let i = 0; i < job.frames; i++) {
+      const t0 = performance.now();
+      await frame(i);
+      frameMs.push(performance.now() - t0);
+    }
+    const result: FrameBenchResult = { adapter: ctx.adapterName, precision: effect.precision, frameMs };
+    if (stamps) {
+      await gpuAwait(stamps.mapAsync(GPUMapMode.READ));
+      const all = new BigInt64Array(stamps.getMappedRange().slice(0));
+      stamps.unmap();
+      const t = Array.from({ length: job.frames }, (_, k) => effect.timingsFrom(all.subarray((k * bytes) / 8, ((k + 1) * bytes) / 8)));
+      result.gpuMs = t.map((x) => x.total);
+      result.spanMs = t.map((x) => x.span);
+    }
+    return result;
+  } finally {
+    stamps?.destroy();
+    effect.destroy();
+    nodes.destroy();
+  }
 }
 
 export function decodeRgba(result: InferResult): Float32Array {

@@ -4,7 +4,7 @@
  */
 import { isCnnV3Error } from '../errors.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
-import { runInferJob, runParityJob, type InferJob } from './jobs.js';
+import { deviceInfo, runFrameBenchJob, runInferJob, runParityJob, type FrameBenchJob, type InferJob } from './jobs.js';
 
 let ctx: Promise<GpuContext> | undefined;
 const device = () => (ctx ??= contextFromGpu(navigator.gpu, ' in this browser (start Chromium with --enable-unsafe-webgpu)'));
@@ -24,6 +24,8 @@ const jobs = {
   adapter: () => outcome(async () => (await device()).adapterName),
   infer: (job: InferJob) => outcome(async () => runInferJob(await device(), job)),
   parity: (job: InferJob) => outcome(async () => runParityJob(await device(), job)),
+  info: () => outcome(async () => deviceInfo(await device())),
+  frames: (job: FrameBenchJob) => outcome(async () => runFrameBenchJob(await device(), job)),
 };
 
 export type PageJobs = typeof jobs;

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { CnnV3Error } from '../errors.js';
 import { createNodeGpu } from '../gpu/device-node.js';
-import { runInferJob, runParityJob, type InferJob, type InferResult } from './jobs.js';
+import { deviceInfo, runFrameBenchJob, runInferJob, runParityJob, type DeviceInfo, type FrameBenchJob, type FrameBenchResult, type InferJob, type InferResult } from './jobs.js';
 import type { Outcome, PageJobs } from './page-entry.js';
 import type { ParityReport } from '../verify/parity.js';
 
@@ -33,11 +33,31 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
+/** The flags that point Chromium's WebGPU (and its compositor) at SwiftShader; dropped for a GPU. */
+const SWIFTSHADER_ONLY = new Set(['--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader', '--use-vulkan=swiftshader']);
+
+/**
+ * Chromium's arguments for an adapter: 'swiftshader' (CHROMIUM_ARGS), or 'default' (the browser's
+ * own choice, a GPU where there is one). `timing` adds what unquantised timestamps need: the
+ * WebGPU developer features and Dawn's timestamp_quantization toggle off.
+ */
+export function chromiumArgs(adapter: ChromiumAdapter = 'swiftshader', timing = false): string[] {
+  const args = adapter === 'swiftshader' ? [...CHROMIUM_ARGS] : CHROMIUM_ARGS.filter((a) => !SWIFTSHADER_ONLY.has(a));
+  if (timing) args.push('--enable-webgpu-developer-features', '--enable-dawn-features=allow_unsafe_apis', '--disable-dawn-features=timestamp_quantization');
+  return args;
+}
+
+export type ChromiumAdapter = 'swiftshader' | 'default';
+
 export interface GpuRunner {
   /** e.g. "dawn: NVIDIA H100 …" or "chromium: SwiftShader …" */
   readonly description: string;
   infer(job: InferJob): Promise<InferResult>;
   parity(job: InferJob): Promise<ParityReport>;
+  /** The device's adapter and features. */
+  info(): Promise<DeviceInfo>;
+  /** Frame timing (bench:infer). */
+  frames(job: FrameBenchJob): Promise<FrameBenchResult>;
   close(): Promise<void>;
 }
 
@@ -49,6 +69,8 @@ export async function dawnRunner(adapter: 'auto' | 'hardware' | 'software'): Pro
     description: `dawn: ${ctx.adapterName}`,
     infer: (job) => runInferJob(ctx, job),
     parity: (job) => runParityJob(ctx, job),
+    info: async () => deviceInfo(ctx),
+    frames: (job) => runFrameBenchJob(ctx, job),
     close: async () => ctx.device.destroy(),
   };
 }
@@ -64,7 +86,7 @@ export function defaultPageBundle(): string {
   return new URL(rel, import.meta.url).pathname;
 }
 
-export async function chromiumRunner(bundlePath: string = defaultPageBundle(), executable = CHROMIUM): Promise<GpuRunner> {
+export async function chromiumRunner(bundlePath: string = defaultPageBundle(), executable = CHROMIUM, args: string[] = CHROMIUM_ARGS): Promise<GpuRunner> {
   if (!existsSync(executable)) {
     throw new CnnV3Error(
       `No WebGPU adapter: no hardware GPU, and no ${executable} for WebGPU on SwiftShader. ` +
@@ -73,12 +95,15 @@ export async function chromiumRunner(bundlePath: string = defaultPageBundle(), e
   }
   if (!existsSync(bundlePath)) throw new CnnV3Error(`${bundlePath}: the page bundle is missing: run npm run build`);
   const bundle = await readFile(bundlePath);
+  // Cross-origin isolated (COOP + COEP): performance.now() then ticks in microseconds, not the
+  // 100 µs steps of an ordinary page (bench:infer times frames with it).
+  const isolated = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
   const server: Server = createServer((req, res) => {
     if (req.url === '/bundle.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.writeHead(200, { 'content-type': 'text/javascript', ...isolated });
       res.end(bundle);
     } else if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
+      res.writeHead(200, { 'content-type': 'text/html', ...isolated });
       res.end('<!doctype html><meta charset="utf-8"><title>cnnv3 jobs</title><script type="module" src="/bundle.js"></script>');
     } else {
       res.writeHead(404);
@@ -87,12 +112,12 @@ export async function chromiumRunner(bundlePath: string = defaultPageBundle(), e
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: executable, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: executable, args });
   try {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
     await page.waitForFunction(() => 'cnnv3Jobs' in globalThis);
-    const call = async <T>(name: keyof PageJobs, arg?: InferJob): Promise<T> => {
+    const call = async <T>(name: keyof PageJobs, arg?: InferJob | FrameBenchJob): Promise<T> => {
       const r = (await page.evaluate(
         ([n, a]) => (globalThis as unknown as { cnnv3Jobs: Record<string, (x?: unknown) => Promise<unknown>> }).cnnv3Jobs[n]!(a),
         [name, arg] as const,
@@ -106,6 +131,8 @@ export async function chromiumRunner(bundlePath: string = defaultPageBundle(), e
       description: `chromium: ${adapter}`,
       infer: (job) => call<InferResult>('infer', job),
       parity: (job) => call<ParityReport>('parity', job),
+      info: () => call<DeviceInfo>('info'),
+      frames: (job) => call<FrameBenchResult>('frames', job),
       close: async () => {
         await browser.close();
         server.close();

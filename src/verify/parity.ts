@@ -29,6 +29,15 @@
  *   the largest propagated error measured on random weights, which is under 2^-13). The general
  *   path (wide models) sums more products per value, in another order, but in f32 whose
  *   rounding stays far below an f16 ulp, so the same reasoning and tolerances hold.
+ * - network nodes with f16 arithmetic (precision f16): rtol 2^-7, atol 2^-6. Every product and
+ *   sum rounds to f16 (unit roundoff u = 2^-11) instead of only the stored result. A node sums
+ *   up to 181 products (enc0: 20 inputs × 9 taps + bias; wide dec1 more), whose rounding errors
+ *   add like a random walk: √181 · u · |partial sum| ≈ 2^-7.2 for partial sums near 1, plus what
+ *   the layers before pass on (attenuated: init-scale weights have row norms under 1). A CPU
+ *   emulation rounding every operation to f16 (test/precision.test.ts) stays under 2^-7.5 on every
+ *   node for random weights, odd and even sizes, widths [4, 8] to [16, 32]: the bound leaves
+ *   about 4× for summation order, FMA and the GPU's f16 exp/tanh. No adapter here offers
+ *   shader-f16, so it has not been measured on a GPU yet.
  */
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import { packFeatures, unpackFeatures } from '../dataset/gpu-pack.js';
@@ -42,12 +51,14 @@ import { scaledSize, type CnnNodeLayout, type EffectPath } from '../effect/cnn-e
 import type { GpuContext } from '../gpu/context.js';
 import { completePlanes, FEATURE_NODES, FeaturePass, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
+import type { Arithmetic, Precision } from '../effect/precision.js';
 import { readRgba16f, readRgba32u } from '../gpu/readback.js';
 
 export const PARITY_TOLERANCES = {
   featureHalf: { atol: 2 ** -24, rtol: 2 ** -10 },
   featureUnorm: { atol: 1 / 255 + 1e-7, rtol: 0 },
   node: { atol: 2 ** -11, rtol: 2 ** -9 },
+  nodeF16: { atol: 2 ** -6, rtol: 2 ** -7 },
 } as const;
 
 export interface NodeReport {
@@ -71,6 +82,8 @@ export interface ParityReport {
   height: number;
   /** The effect's shaders: the fast path, or the general one of wide models. */
   path: EffectPath;
+  /** The arithmetic the effect ran (precision resolved against the device). */
+  precision: Arithmetic;
   nodes: NodeReport[];
   pass: boolean;
 }
@@ -85,6 +98,8 @@ export interface ParityInput {
   referenceWeights?: Uint8Array;
   /** Forces the effect's path (default: the fast one when the model fits it). */
   path?: EffectPath;
+  /** The effect's precision (default 'auto': f16 arithmetic where the device has shader-f16). */
+  precision?: Precision;
 }
 
 function compare(
@@ -173,7 +188,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
   // GPU: pack features, run the effect's passes, read every node back.
   const nodes = new TextureNodes(device);
   const features = new FeaturePass(device);
-  const cnn = new CnnNodeEffect(device, { config, ...(input.path ? { path: input.path } : {}) });
+  const cnn = new CnnNodeEffect(device, { config, ...(input.path ? { path: input.path } : {}), ...(input.precision ? { precision: input.precision } : {}) });
   const effect = cnn.effect;
   const layouts = effect.nodeLayouts;
   try {
@@ -222,14 +237,14 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
       for (let i = 0; i < t.data.length; i++) t.data[i] = roundToHalf(t.data[i]!);
       if (node === 'y') endToEnd = hwc(t);
     });
-    const node = () => PARITY_TOLERANCES.node;
+    const node = () => (effect.precision === 'f16' ? PARITY_TOLERANCES.nodeF16 : PARITY_TOLERANCES.node);
     const sized = (scale: number) => scaledSize(W, H, scale);
     for (const [key, n] of [['e0', layouts.enc0], ['e1', layouts.enc1], ['b', layouts.bottleneck], ['d1', layouts.dec1]] as const) {
       reports.push(compare(n.name, sized(n.scale), n.channels, gpu[key], layerwise[key]!, node));
     }
     reports.push(compare('output', sized(1), 4, gpu.y, layerwise.y!, node));
     reports.push({ ...compare('output (end to end)', sized(1), 4, gpu.y, endToEnd, node), mismatches: [], informational: true });
-    return { adapter: ctx.adapterName, width: W, height: H, path: effect.path, nodes: reports, pass: reports.every((r) => r.informational || r.pass) };
+    return { adapter: ctx.adapterName, width: W, height: H, path: effect.path, precision: effect.precision, nodes: reports, pass: reports.every((r) => r.informational || r.pass) };
   } finally {
     effect.destroy();
     nodes.destroy();
@@ -237,7 +252,12 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
 }
 
 export function formatParityReport(r: ParityReport): string {
-  const lines = [`Parity ${r.width}×${r.height} on ${r.adapter}${r.path === 'general' ? ' (general path)' : ''}`, `  ${'node'.padEnd(26)} ${'max |err|'.padStart(11)} ${'PSNR dB'.padStart(9)}  tolerance`];
+  const tol = r.precision === 'f16' ? PARITY_TOLERANCES.nodeF16 : PARITY_TOLERANCES.node;
+  const lines = [
+    `Parity ${r.width}×${r.height} on ${r.adapter}${r.path === 'general' ? ' (general path)' : ''}`,
+    `  ${r.precision} arithmetic: network nodes within 2^${Math.log2(tol.atol)} + 2^${Math.log2(tol.rtol)}·|ref|`,
+    `  ${'node'.padEnd(26)} ${'max |err|'.padStart(11)} ${'PSNR dB'.padStart(9)}  tolerance`,
+  ];
   for (const n of r.nodes) {
     const psnr = Number.isFinite(n.psnr) ? n.psnr.toFixed(1) : 'inf';
     lines.push(`  ${n.node.padEnd(26)} ${n.maxAbsError.toExponential(2).padStart(11)} ${psnr.padStart(9)}  ${n.informational ? 'reported' : n.pass ? 'ok' : 'FAIL'}`);

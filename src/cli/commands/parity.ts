@@ -5,16 +5,19 @@ import { formatParityReport } from '../../verify/parity.js';
 import { randomPlanes, randomWeights } from '../../verify/random-input.js';
 import { openGpuRunner } from '../../jobs/runner-node.js';
 import { helpAsked, intFlag, parseFlags, stringFlag } from '../args.js';
-import { GPU_INPUT_FLAGS, modelConfig, parseCond, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
+import { GPU_INPUT_FLAGS, modelConfig, parseCond, precisionChoice, readInputPlanes, readWeightFiles, runnerChoice } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const PARITY_HELP = `Usage: cnnv3 parity [--weights W [--film F]] [--sample DIR | --photo P | --random --size WxH] [--seed N]
-                    [--cond b,n,a,s0,s1] [--json] [--gpu auto|dawn|chromium]
+                    [--cond b,n,a,s0,s1] [--json] [--gpu auto|dawn|chromium] [--precision auto|f32|f16]
 
 Runs the WebGPU effect and the float64 CPU reference on the same input and reports, for the
 packed features, every intermediate node and the output, the max absolute error and PSNR.
 Exits 1 when any node is above its tolerance (derived in src/verify/parity.ts). Without --weights,
 seeded random weights (and a random FiLM MLP) are used; without an input, random planes.
+--precision: the effect's arithmetic, checked against its own tolerance: f32 (every adapter),
+f16 (needs the adapter's shader-f16 feature; refused without it), auto (default: f16 where
+the adapter has it, else f32).
 `;
 
 export async function parityCommand(argv: string[], io: CliIO): Promise<number> {
@@ -24,10 +27,12 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
     size: { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean' },
+    precision: { type: 'string' },
   });
   if (helpAsked(values, io, PARITY_HELP)) return 0;
   const flagConfig = modelConfig('parity', values);
   const seed = intFlag('parity', values, 'seed', 1, 0, 2 ** 32 - 1);
+  const precision = precisionChoice('parity', values);
   const weightsPath = stringFlag(values, 'weights');
   const files =
     weightsPath !== undefined
@@ -47,7 +52,7 @@ export async function parityCommand(argv: string[], io: CliIO): Promise<number> 
   }
   const runner = await openGpuRunner(runnerChoice('parity', values));
   try {
-    const report = await runner.parity(inferJob(files, input.planes, cond));
+    const report = await runner.parity({ ...inferJob(files, input.planes, cond), precision });
     if (values['json']) io.stdout(`${JSON.stringify({ input: input.label, runner: runner.description, ...report }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);
     else io.stdout(`Input: ${input.label}\nRunner: ${runner.description}\n${formatParityReport(report)}`);
     return report.pass ? 0 : 1;

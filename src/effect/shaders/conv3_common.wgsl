@@ -8,6 +8,6 @@
 //   STRIDE ≥ IN: the staged slots per tap (a constant: it sizes the array).
 
 // [tap][ci] → vec4 over the output channels: weight (co, ci, tap) is w[tap·STRIDE + ci][co]
-// (zero for co ≥ OUT); the OUT biases follow at w[BIAS].
+// (zero for co ≥ OUT); the OUT biases follow at w[BIAS]. f32 here, converted to vec4a at use.
 @group(0) @binding(8) var<uniform> w: array<vec4f, 9u * STRIDE + 1u>;
 const BIAS: u32 = 9u * STRIDE;

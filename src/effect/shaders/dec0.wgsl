@@ -15,20 +15,20 @@ const OUT: u32 = 4u;
 const STRIDE: u32 = 8u;
 
 // Texels of e0 and d1 for window column x of an inside row y; zero outside the image.
-fn skip_at(x: i32, y: i32, size: vec2i) -> vec4f {
-  if (x < 0 || x >= size.x) { return vec4f(0.0); }
-  return textureLoad(enc0_tex, vec2i(x, y), 0);
+fn skip_at(x: i32, y: i32, size: vec2i) -> vec4a {
+  if (x < 0 || x >= size.x) { return vec4a(0.0); }
+  return vec4a(textureLoad(enc0_tex, vec2i(x, y), 0));
 }
 
-fn up_at(x: i32, y: i32, size: vec2i) -> vec4f {
-  if (x < 0 || x >= size.x) { return vec4f(0.0); }
-  return textureLoad(dec1_tex, vec2i(x / 2, y / 2), 0);
+fn up_at(x: i32, y: i32, size: vec2i) -> vec4a {
+  if (x < 0 || x >= size.x) { return vec4a(0.0); }
+  return vec4a(textureLoad(dec1_tex, vec2i(x / 2, y / 2), 0));
 }
 
 // Window columns 0–3 of up(d1) (u) and e0 (s).
 struct Row {
-  u0: vec4f, u1: vec4f, u2: vec4f, u3: vec4f,
-  s0: vec4f, s1: vec4f, s2: vec4f, s3: vec4f,
+  u0: vec4a, u1: vec4a, u2: vec4a, u3: vec4a,
+  s0: vec4a, s1: vec4a, s2: vec4a, s3: vec4a,
 }
 
 fn load_row(x: i32, y: i32, size: vec2i) -> Row {
@@ -39,18 +39,18 @@ fn load_row(x: i32, y: i32, size: vec2i) -> Row {
   // Columns 1 and 2 (x, x + 1) upsample the same d1 texel.
   let u0 = up_at(x - 1, y, size);
   let u1 = up_at(x, y, size);
-  let u2 = select(vec4f(0.0), u1, x + 1 < size.x);
+  let u2 = select(vec4a(0.0), u1, x + 1 < size.x);
   let u3 = up_at(x + 2, y, size);
   return Row(u0, u1, u2, u3, s0, s1, s2, s3);
 }
 
-fn add_row(r: u32, row: Row, acc0: ptr<function, vec4f>, acc1: ptr<function, vec4f>) {
+fn add_row(r: u32, row: Row, acc0: ptr<function, vec4a>, acc1: ptr<function, vec4a>) {
   var t0 = *acc0;
   var t1 = *acc1;
   for (var ci = 0u; ci < C0; ci++) {
-    let wua = w[r + ci]; let wsa = w[r + C0 + ci];
-    let wub = w[r + STRIDE + ci]; let wsb = w[r + STRIDE + C0 + ci];
-    let wuc = w[r + 2u * STRIDE + ci]; let wsc = w[r + 2u * STRIDE + C0 + ci];
+    let wua = vec4a(w[r + ci]); let wsa = vec4a(w[r + C0 + ci]);
+    let wub = vec4a(w[r + STRIDE + ci]); let wsb = vec4a(w[r + STRIDE + C0 + ci]);
+    let wuc = vec4a(w[r + 2u * STRIDE + ci]); let wsc = vec4a(w[r + 2u * STRIDE + C0 + ci]);
     t0 += wua * row.u0[ci] + wsa * row.s0[ci] + wub * row.u1[ci] + wsb * row.s1[ci] + wuc * row.u2[ci] + wsc * row.s2[ci];
     t1 += wua * row.u1[ci] + wsa * row.s1[ci] + wub * row.u2[ci] + wsb * row.s2[ci] + wuc * row.u3[ci] + wsc * row.s3[ci];
   }
@@ -58,7 +58,7 @@ fn add_row(r: u32, row: Row, acc0: ptr<function, vec4f>, acc1: ptr<function, vec
   *acc1 = t1;
 }
 
-fn store(p: vec2i, size: vec2i, acc: vec4f) {
+fn store(p: vec2i, size: vec2i, acc: vec4a) {
   if (any(p >= size)) { return; }
   write_output(p, apply_film(acc, params.gamma, params.beta));
 }

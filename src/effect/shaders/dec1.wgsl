@@ -17,7 +17,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let size = vec2i(textureDimensions(out_tex));
   let p = vec2i(gid.xy);
   if (!inside(p, size)) { return; }
-  var acc = w[BIAS];
+  var acc = vec4a(w[BIAS]);
   for (var ky = 0; ky < 3; ky++) {
     for (var kx = 0; kx < 3; kx++) {
       let q = p + vec2i(kx - 1, ky - 1);
@@ -26,10 +26,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
       let skip = unpack8(textureLoad(enc1_tex, q, 0));
       let tap = u32(ky * 3 + kx) * STRIDE;
       for (var ci = 0u; ci < C1; ci++) {
-        acc += w[tap + ci] * up[ci / 4u][ci % 4u];
-        acc += w[tap + C1 + ci] * skip[ci / 4u][ci % 4u];
+        acc += vec4a(w[tap + ci]) * up[ci / 4u][ci % 4u];
+        acc += vec4a(w[tap + C1 + ci]) * skip[ci / 4u][ci % 4u];
       }
     }
   }
-  textureStore(out_tex, p, film_relu(acc, params.gamma, params.beta));
+  textureStore(out_tex, p, vec4f(film_relu(acc, params.gamma, params.beta)));
 }

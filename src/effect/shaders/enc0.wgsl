@@ -38,33 +38,33 @@ fn load_row(x: i32, y: i32, size: vec2i) -> Row {
   );
 }
 
-fn add_row(r: u32, row: Row, acc0: ptr<function, vec4f>, acc1: ptr<function, vec4f>) {
+fn add_row(r: u32, row: Row, acc0: ptr<function, vec4a>, acc1: ptr<function, vec4a>) {
   var s0 = *acc0;
   var s1 = *acc1;
   // Channels 0–7: four words of two halves each.
   for (var wd = 0u; wd < 4u; wd++) {
-    let v0 = unpack2x16float(row.a0[wd]);
-    let v1 = unpack2x16float(row.a1[wd]);
-    let v2 = unpack2x16float(row.a2[wd]);
-    let v3 = unpack2x16float(row.a3[wd]);
+    let v0 = vec2a(unpack2x16float(row.a0[wd]));
+    let v1 = vec2a(unpack2x16float(row.a1[wd]));
+    let v2 = vec2a(unpack2x16float(row.a2[wd]));
+    let v3 = vec2a(unpack2x16float(row.a3[wd]));
     let i = r + 2u * wd;
-    let wa0 = w[i]; let wa1 = w[i + 1u];
-    let wb0 = w[i + STRIDE]; let wb1 = w[i + STRIDE + 1u];
-    let wc0 = w[i + 2u * STRIDE]; let wc1 = w[i + 2u * STRIDE + 1u];
+    let wa0 = vec4a(w[i]); let wa1 = vec4a(w[i + 1u]);
+    let wb0 = vec4a(w[i + STRIDE]); let wb1 = vec4a(w[i + STRIDE + 1u]);
+    let wc0 = vec4a(w[i + 2u * STRIDE]); let wc1 = vec4a(w[i + 2u * STRIDE + 1u]);
     s0 += wa0 * v0.x; s0 += wa1 * v0.y; s0 += wb0 * v1.x; s0 += wb1 * v1.y; s0 += wc0 * v2.x; s0 += wc1 * v2.y;
     s1 += wa0 * v1.x; s1 += wa1 * v1.y; s1 += wb0 * v2.x; s1 += wb1 * v2.y; s1 += wc0 * v3.x; s1 += wc1 * v3.y;
   }
   // Channels 8–19: three words of four unorm bytes each.
   for (var wd = 0u; wd < 3u; wd++) {
-    let u0 = unpack4x8unorm(row.b0[wd]);
-    let u1 = unpack4x8unorm(row.b1[wd]);
-    let u2 = unpack4x8unorm(row.b2[wd]);
-    let u3 = unpack4x8unorm(row.b3[wd]);
+    let u0 = vec4a(unpack4x8unorm(row.b0[wd]));
+    let u1 = vec4a(unpack4x8unorm(row.b1[wd]));
+    let u2 = vec4a(unpack4x8unorm(row.b2[wd]));
+    let u3 = vec4a(unpack4x8unorm(row.b3[wd]));
     let i = r + 8u + 4u * wd;
     for (var ch = 0u; ch < 4u; ch++) {
-      let wa = w[i + ch];
-      let wb = w[i + STRIDE + ch];
-      let wc = w[i + 2u * STRIDE + ch];
+      let wa = vec4a(w[i + ch]);
+      let wb = vec4a(w[i + STRIDE + ch]);
+      let wc = vec4a(w[i + 2u * STRIDE + ch]);
       s0 += wa * u0[ch]; s0 += wb * u1[ch]; s0 += wc * u2[ch];
       s1 += wa * u1[ch]; s1 += wb * u2[ch]; s1 += wc * u3[ch];
     }
@@ -73,8 +73,8 @@ fn add_row(r: u32, row: Row, acc0: ptr<function, vec4f>, acc1: ptr<function, vec
   *acc1 = s1;
 }
 
-fn store(p: vec2i, size: vec2i, acc: vec4f) {
-  if (all(p < size)) { textureStore(out_tex, p, film_relu(acc, params.gamma, params.beta)); }
+fn store(p: vec2i, size: vec2i, acc: vec4a) {
+  if (all(p < size)) { textureStore(out_tex, p, vec4f(film_relu(acc, params.gamma, params.beta))); }
 }
 
 @compute @workgroup_size(WG_X, WG_Y)

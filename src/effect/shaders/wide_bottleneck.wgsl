@@ -9,10 +9,10 @@ override IN_A: u32 = C1;
 const IN_B: u32 = 0u;
 override OUT: u32 = C1;
 
-fn fetch(q: vec2i, layer: u32) -> vec4f {
+fn fetch(q: vec2i, layer: u32) -> vec4a {
   return pooled(enc1_tex, q, layer);
 }
 
-fn store(p: vec2i, g: u32, acc: vec4f) {
-  textureStore(out_tex, p, g, max(acc, vec4f(0.0)));
+fn store(p: vec2i, g: u32, acc: vec4a) {
+  textureStore(out_tex, p, g, vec4f(max(acc, vec4a(0.0))));
 }

@@ -34,7 +34,7 @@ const WIDE_THREADS: u32 = 64u;
 const CHUNK_LAYERS: u32 = 4u;
 const CHUNK_CHANNELS: u32 = 4u * CHUNK_LAYERS;
 // [tap][padded input channel of the chunk] → vec4 over the group's four outputs.
-var<workgroup> chunk_w: array<vec4f, 9u * CHUNK_CHANNELS>;
+var<workgroup> chunk_w: array<vec4a, 9u * CHUNK_CHANNELS>;
 
 // The weight's input index of padded input channel c, NO_CHANNEL for padding.
 fn in_channel(c: u32) -> u32 {
@@ -43,18 +43,18 @@ fn in_channel(c: u32) -> u32 {
   return select(NO_CHANNEL, IN_A + c - a, c - a < IN_B);
 }
 
-fn wide_bias(g: u32) -> vec4f {
-  var b = vec4f(0.0);
+fn wide_bias(g: u32) -> vec4a {
+  var b = vec4a(0.0);
   for (var j = 0u; j < 4u; j++) {
     let co = 4u * g + j;
-    if (co < OUT) { b[j] = get_w(WEIGHT_BASE, OUT * IN * TAPS + co); }
+    if (co < OUT) { b[j] = act(get_w(WEIGHT_BASE, OUT * IN * TAPS + co)); }
   }
   return b;
 }
 
 // conv(input)[4g..4g+3] + bias at p. Every thread of the workgroup must call it (barriers);
 // threads outside the node (`live` false) only help stage the weights.
-fn wide_conv(p: vec2i, size: vec2i, live: bool, g: u32, li: u32) -> vec4f {
+fn wide_conv(p: vec2i, size: vec2i, live: bool, g: u32, li: u32) -> vec4a {
   var acc = wide_bias(g);
   let r = i32(K / 2u);
   for (var l0 = 0u; l0 < IN_LAYERS; l0 += CHUNK_LAYERS) {
@@ -62,11 +62,11 @@ fn wide_conv(p: vec2i, size: vec2i, live: bool, g: u32, li: u32) -> vec4f {
     for (var k = li; k < TAPS * CHUNK_CHANNELS; k += WIDE_THREADS) {
       let tap = k / CHUNK_CHANNELS;
       let ci = in_channel(4u * l0 + k % CHUNK_CHANNELS);
-      var v = vec4f(0.0);
+      var v = vec4a(0.0);
       if (ci != NO_CHANNEL) {
         for (var j = 0u; j < 4u; j++) {
           let co = 4u * g + j;
-          if (co < OUT) { v[j] = get_w(WEIGHT_BASE, (co * IN + ci) * TAPS + tap); }
+          if (co < OUT) { v[j] = act(get_w(WEIGHT_BASE, (co * IN + ci) * TAPS + tap)); }
         }
       }
       chunk_w[k] = v;
@@ -99,14 +99,14 @@ fn wide_beta(g: u32) -> vec4f {
 
 // The mean of the up to four texels of a 2×2 block of `layer` (avgpool; a block cut by the edge
 // averages what it has), read by the passes that pool their input.
-fn pooled(tex: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4f {
+fn pooled(tex: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4a {
   let full = vec2i(textureDimensions(tex));
-  var s = vec4f(0.0);
-  var n = 0.0;
+  var s = vec4a(0.0);
+  var n: act = 0.0;
   for (var dy = 0; dy < 2; dy++) {
     for (var dx = 0; dx < 2; dx++) {
       let e = 2 * q + vec2i(dx, dy);
-      if (inside(e, full)) { s += textureLoad(tex, e, layer, 0); n += 1.0; }
+      if (inside(e, full)) { s += vec4a(textureLoad(tex, e, layer, 0)); n += 1.0; }
     }
   }
   return s / n;
@@ -114,9 +114,9 @@ fn pooled(tex: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4f {
 
 // fetch() of the decoder passes, whose input is cat(up(a), b): a's layers at half resolution,
 // nearest-upsampled, then b's.
-fn fetch_up_cat(a: texture_2d_array<f32>, b: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4f {
-  if (layer < G_A) { return textureLoad(a, q / 2, layer, 0); }
-  return textureLoad(b, q, layer - G_A, 0);
+fn fetch_up_cat(a: texture_2d_array<f32>, b: texture_2d_array<f32>, q: vec2i, layer: u32) -> vec4a {
+  if (layer < G_A) { return vec4a(textureLoad(a, q / 2, layer, 0)); }
+  return vec4a(textureLoad(b, q, layer - G_A, 0));
 }
 
 @compute @workgroup_size(8, 8)

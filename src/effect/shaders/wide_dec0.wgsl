@@ -11,10 +11,10 @@ override IN_A: u32 = C0;
 override IN_B: u32 = C0;
 const OUT: u32 = 4u;
 
-fn fetch(q: vec2i, layer: u32) -> vec4f {
+fn fetch(q: vec2i, layer: u32) -> vec4a {
   return fetch_up_cat(dec1_tex, enc0_tex, q, layer);
 }
 
-fn store(p: vec2i, g: u32, acc: vec4f) {
+fn store(p: vec2i, g: u32, acc: vec4a) {
   write_output(p, apply_film(acc, wide_gamma(g), wide_beta(g)));
 }

@@ -12,10 +12,10 @@ override IN_A: u32 = C1;
 override IN_B: u32 = C1;
 override OUT: u32 = C0;
 
-fn fetch(q: vec2i, layer: u32) -> vec4f {
+fn fetch(q: vec2i, layer: u32) -> vec4a {
   return fetch_up_cat(bottleneck_tex, enc1_tex, q, layer);
 }
 
-fn store(p: vec2i, g: u32, acc: vec4f) {
-  textureStore(out_tex, p, g, film_relu(acc, wide_gamma(g), wide_beta(g)));
+fn store(p: vec2i, g: u32, acc: vec4a) {
+  textureStore(out_tex, p, g, vec4f(film_relu(acc, wide_gamma(g), wide_beta(g))));
 }

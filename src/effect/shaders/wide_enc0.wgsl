@@ -12,15 +12,15 @@ const IN_A: u32 = 20u;
 const IN_B: u32 = 0u;
 override OUT: u32 = C0;
 
-fn fetch(q: vec2i, layer: u32) -> vec4f {
+fn fetch(q: vec2i, layer: u32) -> vec4a {
   if (layer < 2u) {
     let t = textureLoad(feat0, q, 0);
     let w = select(t.xy, t.zw, layer == 1u);
-    return vec4f(unpack2x16float(w.x), unpack2x16float(w.y));
+    return vec4a(vec4f(unpack2x16float(w.x), unpack2x16float(w.y)));
   }
-  return unpack4x8unorm(textureLoad(feat1, q, 0)[layer - 2u]);
+  return vec4a(unpack4x8unorm(textureLoad(feat1, q, 0)[layer - 2u]));
 }
 
-fn store(p: vec2i, g: u32, acc: vec4f) {
-  textureStore(out_tex, p, g, film_relu(acc, wide_gamma(g), wide_beta(g)));
+fn store(p: vec2i, g: u32, acc: vec4a) {
+  textureStore(out_tex, p, g, vec4f(film_relu(acc, wide_gamma(g), wide_beta(g))));
 }

@@ -10,10 +10,10 @@ override IN_A: u32 = C0;
 const IN_B: u32 = 0u;
 override OUT: u32 = C1;
 
-fn fetch(q: vec2i, layer: u32) -> vec4f {
+fn fetch(q: vec2i, layer: u32) -> vec4a {
   return pooled(enc0_tex, q, layer);
 }
 
-fn store(p: vec2i, g: u32, acc: vec4f) {
-  textureStore(out_tex, p, g, film_relu(acc, wide_gamma(g), wide_beta(g)));
+fn store(p: vec2i, g: u32, acc: vec4a) {
+  textureStore(out_tex, p, g, vec4f(film_relu(acc, wide_gamma(g), wide_beta(g))));
 }

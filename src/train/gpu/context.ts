@@ -22,5 +22,5 @@ export async function trainContext(adapter: GPUAdapter): Promise<GpuContext> {
     console.error(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`);
   });
   const { name, software } = describeAdapter(adapter.info);
-  return { device, adapter, adapterName: name, software, timestamps };
+  return { device, adapter, adapterName: name, software, timestamps, shaderF16: device.features.has('shader-f16') };
 }
