@@ -216,6 +216,9 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   if (objective.lrWarmup >= opts.epochs) {
     throw new CnnV3Error(`cnnv3 train: --lr-warmup ${objective.lrWarmup} must be less than --epochs ${opts.epochs} (the warm-up ramps the learning rate up to --lr over its first epochs)`, 2);
   }
+  if (objective.loss === 'l1+ssim' && opts.device === 'gpu') {
+    throw new CnnV3Error('cnnv3 train: --loss l1+ssim runs on the CPU engine only for now (the WebGPU trainer has no SSIM pass): use --device cpu or auto, or --loss l1 on the GPU', 2);
+  }
   const seed = resumed ? Number(resumed.extra['seed']) : (opts.seed ?? randomInt(0, 2 ** 31));
   if (resumed && opts.seed !== undefined && opts.seed !== seed) {
     io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
@@ -362,9 +365,6 @@ async function openEngine(opts: TrainOptions, objective: Objective, table: Param
     throw new CnnV3Error('cnnv3 train: --feedback-p runs on the CPU engine only for now (the WebGPU trainer has no feedback pass): use --device cpu or auto', 2);
   }
   const ssim = objective.loss === 'l1+ssim';
-  if (ssim && opts.device === 'gpu') {
-    throw new CnnV3Error('cnnv3 train: --loss l1+ssim runs on the CPU engine only for now (the WebGPU trainer has no SSIM pass): use --device cpu or auto, or --loss l1 on the GPU', 2);
-  }
   const gpu = opts.device === 'cpu' || feedback || ssim ? undefined : await openTrainGpu(opts.device);
   const { loss, weightDecay } = objective;
   if (!gpu) {
