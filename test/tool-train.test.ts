@@ -106,7 +106,7 @@ async function download(page: Page, testid: string): Promise<{ name: string; byt
 
 async function train(page: Page, options: Record<string, string>): Promise<void> {
   for (const [id, v] of Object.entries(options)) {
-    if (id === 'train-output') await page.selectOption(`[data-testid=${id}]`, v);
+    if (id === 'train-output' || id === 'train-loss-kind') await page.selectOption(`[data-testid=${id}]`, v);
     else await page.fill(`[data-testid=${id}]`, v);
   }
   await page.click('[data-testid=train-start]');
@@ -184,7 +184,8 @@ test('the train panel trains on the loaded photo and its target, exports both fi
   assert.ok(changed > 48 * 32, `only ${changed} values changed after using the trained weights`);
 
   // The residual output: its weights file carries the 16-byte trailer, the FiLM file is the same size.
-  await train(page, { ...TINY, 'train-epochs': '1', 'train-output': 'residual' });
+  // (Trained with the loss and weight decay the panel offers: --loss l1 --weight-decay 0.01.)
+  await train(page, { ...TINY, 'train-epochs': '1', 'train-output': 'residual', 'train-loss-kind': 'l1', 'train-weight-decay': '0.01' });
   assert.equal((await download(page, 'download-weights')).bytes.length, 3944);
   assert.equal((await download(page, 'download-film')).bytes.length, 3104);
   await page.close();
@@ -226,6 +227,10 @@ test('the train panel: a set of several samples, stop between epochs, bad option
   await page.fill('[data-testid=train-lr]', '-1');
   await acted(page, () => page.click('[data-testid=train-start]'));
   assert.match(await status(page), /^error: train: learning rate must be in \(0, 1\); got -1$/);
+  await page.fill('[data-testid=train-lr]', '0.001');
+  await page.fill('[data-testid=train-weight-decay]', '-1');
+  await acted(page, () => page.click('[data-testid=train-start]'));
+  assert.match(await status(page), /^error: train: weight decay must be at least 0 and below 1\/learning rate; got -1$/);
   await page.close();
 
   // A browser without WebGPU: the viewer says so, and so does the train panel.

@@ -14,6 +14,7 @@ import { initParams } from '../src/model/init.js';
 import { buildParamTable } from '../src/model/params.js';
 import { lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
 import { cropHwc, DROPOUT_GROUPS, patchOrigin } from '../src/train/patches.js';
+import { Adam, decayedParams } from '../src/train/adam.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO, requireTool, runCli, tempDir } from './helpers.js';
 
@@ -72,17 +73,20 @@ function assertClose(name: string, got: ArrayLike<number>, ref: ArrayLike<number
  * channel groups everywhere, more (output, input, tap) combinations than one workgroup holds).
  */
 const GRADIENT_CASES = [
-  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: false },
-  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: 1, reduceThreads: 64, controls: false },
-  { output: 'sigmoid', encChannels: [6, 7], wgradGroups: undefined, reduceThreads: undefined, controls: false },
+  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: false, loss: 'mse' },
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: 1, reduceThreads: 64, controls: false, loss: 'mse' },
+  { output: 'sigmoid', encChannels: [6, 7], wgradGroups: undefined, reduceThreads: undefined, controls: false, loss: 'mse' },
   // Style conditions (image a has style.json, b has none) and audio_intensity as the strength knob.
-  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: true },
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: true, loss: 'mse' },
+  // --loss l1, both outputs (the residual's clamp meets the padded pixels' zero target).
+  { output: 'sigmoid', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: false, loss: 'l1' },
+  { output: 'residual', encChannels: DEFAULT_MODEL_CONFIG.encChannels, wgradGroups: undefined, reduceThreads: undefined, controls: false, loss: 'l1' },
 ] as const;
 
 const STRENGTH = 2;
 
-for (const { output, encChannels, wgradGroups, reduceThreads, controls } of GRADIENT_CASES) {
-  test(`GPU gradients of one batch match the float64 reference (${output} output, --enc-channels ${encChannels.join(',')}${wgradGroups ? ', one weight-gradient record per patch' : ''}${controls ? ', style conditions and a strength knob' : ''}; odd sizes, padding, dropout)`, async (t) => {
+for (const { output, encChannels, wgradGroups, reduceThreads, controls, loss: lossKind } of GRADIENT_CASES) {
+  test(`GPU gradients of one batch match the float64 reference (${output} output, --enc-channels ${encChannels.join(',')}${wgradGroups ? ', one weight-gradient record per patch' : ''}${controls ? ', style conditions and a strength knob' : ''}${lossKind !== 'mse' ? `, --loss ${lossKind}` : ''}; odd sizes, padding, dropout)`, async (t) => {
     const ctx = await device(t);
     if (!ctx) return;
     const config: ModelConfig = {
@@ -107,7 +111,7 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls } of GRAD
     // Move FiLM away from the identity so that γ and β matter.
     for (let i = table.byName.get('film_mlp.2.bias')!.offset; i < table.total; i++) params[i] = params[i]! + rng.uniform(-0.3, 0.3);
     const set = uploadTrainingSet(ctx.device, images, order.length);
-    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 4, channelDropoutP: 0.5, seed: 3, lossSlots: 4, ...(wgradGroups ? { wgradGroups } : {}), ...(reduceThreads ? { reduceThreads } : {}) }, set);
+    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 4, channelDropoutP: 0.5, seed: 3, lossSlots: 4, ...(wgradGroups ? { wgradGroups } : {}), ...(reduceThreads ? { reduceThreads } : {}), loss: lossKind }, set);
     t.after(() => {
       trainer.destroy();
       destroyTrainingSet(set);
@@ -151,7 +155,7 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls } of GRAD
     // With p = 0.5 four patches draw 12 group bits; all-equal bits would mean the draws do not vary.
     assert.ok(new Set(masks).size > 1, `dropout masks ${masks.join(',')}`);
     const grad = new Float64Array(table.total);
-    const refLoss = lossAndGrad(table, params, batch, grad);
+    const refLoss = lossAndGrad(table, params, batch, grad, lossKind);
     assert.ok(Math.abs(loss - refLoss) <= 1e-6 + 1e-5 * refLoss, `loss gpu ${loss} ref ${refLoss}`);
     const names = (i: number) => {
       const p = table.params.find((q) => i >= q.offset && i < q.offset + q.size)!;
@@ -162,6 +166,59 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls } of GRAD
     t.diagnostic(`loss ${loss} (ref ${refLoss}); max |grad − ref| ${worst.toExponential(2)} over ${table.total} parameters`);
   });
 }
+
+test('--weight-decay on the GPU: the AdamW step of reduce_adam matches adam.ts on the same gradient and moments; --loss l1+ssim is refused by name', async (t) => {
+  const ctx = await device(t);
+  if (!ctx) return;
+  const table = buildParamTable(DEFAULT_MODEL_CONFIG);
+  const rng = new Rng(9);
+  const side = 8;
+  const images = [randomImage('a', 12, 10, rng, [{ x: 4, y: 4 }, { x: 8, y: 6 }])];
+  const order: Array<[number, number, number]> = [[0, 4, 4], [0, 8, 6]];
+  const set = uploadTrainingSet(ctx.device, images, order.length);
+  const wd = 0.5;
+  const lr = 0.01;
+  const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: 2, channelDropoutP: 0, seed: 3, lossSlots: 2, weightDecay: wd }, set);
+  t.after(() => {
+    trainer.destroy();
+    destroyTrainingSet(set);
+  });
+  const params = initParams(table, 4);
+  trainer.writeState(params, new Float32Array(table.total), new Float32Array(table.total));
+  writeOrder(ctx.device, set, order);
+  // Two steps, so the second starts from non-zero moments; each checked from the state before it.
+  let before: { params: Float32Array; m: Float32Array; v: Float32Array } = { params, m: new Float32Array(table.total), v: new Float32Array(table.total) };
+  const mask = decayedParams(table);
+  for (const step of [1, 2]) {
+    trainer.run([{ n: 2, first: 0, step, lr, lossSlot: step - 1 }]);
+    const after = await trainer.readState();
+    const adam = new Adam(table.total);
+    adam.expAvg.set(before.m);
+    adam.expAvgSq.set(before.v);
+    adam.step = step - 1;
+    const cpu = before.params.slice();
+    adam.update(cpu, Float64Array.from(after.grad), lr, wd, mask);
+    let worst = 0;
+    for (let i = 0; i < table.total; i++) worst = Math.max(worst, Math.abs(after.params[i]! - cpu[i]!));
+    assert.ok(worst <= 1e-6, `step ${step}: max |gpu − cpu| ${worst}`);
+    // The decay is there: a conv weight moved by about lr·W·p beyond the Adam step (1e-5 or so here).
+    const w = table.byName.get('enc1.weight')!.offset;
+    const noDecay = before.params.slice();
+    const plain = new Adam(table.total);
+    plain.expAvg.set(before.m);
+    plain.expAvgSq.set(before.v);
+    plain.step = step - 1;
+    plain.update(noDecay, Float64Array.from(after.grad), lr);
+    assert.ok(Math.abs(noDecay[w]! - after.params[w]!) > 0.5 * lr * wd * Math.abs(before.params[w]!), 'the conv weight is decayed');
+    const b = table.byName.get('enc1.bias')!.offset;
+    assert.ok(Math.abs(noDecay[b]! - after.params[b]!) <= 1e-6, 'its bias is not');
+    before = { params: after.params, m: after.m, v: after.v };
+  }
+  await assert.rejects(GpuTrainer.create(ctx.device, { table, side, maxBatch: 2, channelDropoutP: 0, seed: 3, lossSlots: 2, loss: 'l1+ssim' }, set), (e: Error) => {
+    assert.match(e.message, /^--loss l1\+ssim runs on the CPU engine only for now .*use --device cpu/);
+    return true;
+  });
+});
 
 // ---------------------------------------------------------------- cnnv3 train --device gpu
 

@@ -16,8 +16,14 @@ export function parseFlags<O extends OptionSpec>(
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (e) {
     const err = e as Error & { code?: string };
-    let msg = err.message.split('. ')[0] ?? err.message;
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    let msg = err.message.split(/\.\s/)[0] ?? err.message;
+    const ambiguous = /^Option '(-{1,2}[^']+)' argument is ambiguous/.exec(err.message);
+    if (ambiguous) {
+      // `--lr -1`: node reads a value that starts with '-' as a flag unless it is joined with '='.
+      const flag = ambiguous[1]!.split(',')[0]!.trim();
+      const value = argv[argv.indexOf(flag) + 1] ?? '';
+      msg = `${flag} ${JSON.stringify(value)}: a value that starts with '-' is written ${flag}=${value}`;
+    } else if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       msg = msg.replace(/^Unknown option/, 'unknown option');
       const flag = /'(-{1,2}[^'=]+)/.exec(err.message)?.[1];
       const guess = flag === undefined ? undefined : nearest(flag.replace(/^-+/, ''), [...Object.keys(options), 'help']);

@@ -25,6 +25,7 @@
  */
 import { filmMlpForward } from './film.js';
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
+import { fastImageLoss, type LossKind } from './loss.js';
 import type { ConvShape, ParamTable } from './params.js';
 import { jsKernels } from './wasm/kernels-js.js';
 import { Arena, lanes4, wasmKernels, type Kernels } from './wasm/kernels.js';
@@ -64,6 +65,8 @@ interface Workspace {
 export interface FastModelOptions {
   /** 'js' forces the plain JS kernels (the tests compare the two); default: wasm where available. */
   kernels?: 'wasm' | 'js';
+  /** trainImage's loss (loss.ts; default mse, the playbook's). */
+  loss?: LossKind;
 }
 
 // ---------------------------------------------------------------- the model
@@ -96,10 +99,14 @@ export class FastModel {
   private readonly hidden = new Float64Array(FILM_HIDDEN);
   private readonly cond: Float64Array;
   private readonly residual: boolean;
+  private readonly loss: LossKind;
+  /** d(loss sum)/dy of the image, HWC, for the losses other than mse. */
+  private dLoss = new Float64Array(0);
 
   constructor(readonly table: ParamTable, options: FastModelOptions = {}) {
     const arena = this.arena;
     this.residual = outputMode(table.config) === 'residual';
+    this.loss = options.loss ?? 'mse';
     this.kernels = (options.kernels !== 'js' && wasmKernels(arena)) || jsKernels(arena);
     this.kernelKind = this.kernels.kind;
     this.convs = table.convs.map((shape) => {
@@ -287,8 +294,9 @@ export class FastModel {
 
   /**
    * Forward + backward of one training image against its RGBA target (H×W×4). The loss is a
-   * mean over `count` values (the whole batch), so dL/dy = 2(y − t)/count. Writes this image's
-   * parameter gradient (flat, table order) into `grad` and returns its sum of squared errors.
+   * mean over `count` values (the whole batch), so for mse dL/dy = 2(y − t)/count. Writes this
+   * image's parameter gradient (flat, table order) into `grad` and returns its loss summed over
+   * its values (mse: its sum of squared errors; loss.ts).
    */
   trainImage(x: Float32Array, H: number, W: number, cond: ArrayLike<number>, target: Float32Array, count: number, grad: Float64Array): number {
     this.forward(x, H, W, cond);
@@ -304,9 +312,12 @@ export class FastModel {
 
     // Loss, and its gradient through the sigmoid and dec0's FiLM, into the padded g4P.
     const [g3, b3, dg3, db3] = this.film('dec0');
-    const sse = this.residual
-      ? this.residualLossGrad(ws, g3, b3, dg3, db3, 2 / count)
-      : k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
+    const sse =
+      this.loss !== 'mse'
+        ? this.otherLossGrad(ws, g3, b3, dg3, db3, count)
+        : this.residual
+          ? this.residualLossGrad(ws, g3, b3, dg3, db3, 2 / count)
+          : k.lossGrad(ws.y, ws.target, ws.cd0, H, W, g3, dg3, db3, 2 / count, ws.g4P);
     k.convWeightGrad(ws.cat0P, (W + 2) * 2 * C0, H, W, 2 * C0, 3, ws.g4P, (W + 2) * 4, OUT_CHANNELS, dec0.gW, dec0.gB);
     k.conv(ws.g4P, (W + 2) * 4, H, W, OUT_CHANNELS, 3, dec0.wT, -1, 2 * C0, ws.dCat0, W * 2 * C0);
     k.upsampleConcatBackward(ws.dCat0, H, W, C0, C0, ws.dD1, H1, W1, ws.dE0);
@@ -380,6 +391,44 @@ export class FastModel {
       }
     }
     return sse[0]! + sse[1]! + (sse[2]! + sse[3]!);
+  }
+
+  /**
+   * The losses other than mse (loss.ts fastImageLoss, plain JS in float64): dL/dy, then through
+   * the output (sigmoid, or the residual's tanh and clamp) and dec0's FiLM into g4P, as lossGrad
+   * and residualLossGrad do for mse. Returns the image's loss sum.
+   */
+  private otherLossGrad(ws: Workspace, gamma: number, beta: number, dGamma: number, dBeta: number, count: number): number {
+    const { f32: f, f64: g64 } = this.arena;
+    const { H, W } = ws;
+    const n = H * W * OUT_CHANNELS;
+    if (this.dLoss.length < n) this.dLoss = new Float64Array(n);
+    const dy = this.dLoss.subarray(0, n);
+    const sum = fastImageLoss(this.loss as Exclude<LossKind, 'mse'>, f.subarray(ws.y, ws.y + n), f.subarray(ws.target, ws.target + n), H, W, dy);
+    for (let yy = 0; yy < H; yy++) {
+      for (let xx = 0; xx < W; xx++) {
+        const p = yy * W + xx;
+        const o = ws.g4P + ((yy + 1) * (W + 2) + xx + 1) * 4;
+        for (let k = 0; k < 4; k++) {
+          const i = p * 4 + k;
+          const z = f[ws.cd0 + i]!;
+          let dout: number;
+          if (this.residual) {
+            const th = Math.tanh(g64[gamma + k]! * z + g64[beta + k]!);
+            const pre = this.residualBase(ws, p, k) + th;
+            dout = pre > 0 && pre < 1 ? 1 - th * th : 0;
+          } else {
+            const yv = f[ws.y + i]!;
+            dout = yv * (1 - yv);
+          }
+          const g = (dy[i]! / count) * dout;
+          g64[dGamma + k]! += g * z;
+          g64[dBeta + k]! += g;
+          f[o + k] = g * g64[gamma + k]!;
+        }
+      }
+    }
+    return sum;
   }
 
   /** Unpacks this image's gradients into flat table order, including the MLP's. */

@@ -8,6 +8,7 @@
  */
 import { filmMlpForward } from './film.js';
 import { FILM_HIDDEN, IN_CHANNELS, OUT_CHANNELS, RESIDUAL_BASE_CHANNELS, outputMode } from './config.js';
+import { referenceImageLoss, type LossKind } from './loss.js';
 import type { ConvShape, ParamTable } from './params.js';
 
 export interface Tensor {
@@ -392,26 +393,26 @@ export function backward(table: ParamTable, params: ArrayLike<number>, cache: Fo
 }
 
 /**
- * Mean squared error over RGBA of a batch, and its gradient: the training objective (SPEC §5.1).
- * `grad` receives the summed parameter gradients of the batch mean.
+ * The batch loss and its gradient: the training objective (SPEC §5.1). Mean squared error over
+ * RGBA by default, or another `--loss` (loss.ts): each image's summed loss divided by the batch's
+ * count of values. `grad` receives the summed parameter gradients of the batch mean.
  */
 export function lossAndGrad(
   table: ParamTable,
   params: ArrayLike<number>,
   batch: Array<{ x: Tensor; cond: ArrayLike<number>; target: Tensor }>,
   grad?: Float64Array,
+  loss: LossKind = 'mse',
 ): number {
   const count = batch.reduce((s, b) => s + OUT_CHANNELS * b.x.h * b.x.w, 0);
-  let loss = 0;
+  let sum = 0;
   for (const item of batch) {
     const cache = forward(table, params, item.x, item.cond);
     const dy = tensor(OUT_CHANNELS, item.x.h, item.x.w);
-    for (let i = 0; i < dy.data.length; i++) {
-      const diff = cache.y.data[i]! - item.target.data[i]!;
-      loss += diff * diff;
-      dy.data[i] = (2 * diff) / count;
-    }
-    if (grad) backward(table, params, cache, dy, grad);
+    sum += referenceImageLoss(loss, cache.y.data, item.target.data, item.x.h, item.x.w, grad ? dy.data : undefined);
+    if (!grad) continue;
+    for (let i = 0; i < dy.data.length; i++) dy.data[i] = dy.data[i]! / count;
+    backward(table, params, cache, dy, grad);
   }
-  return loss / count;
+  return sum / count;
 }

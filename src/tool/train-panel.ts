@@ -6,7 +6,7 @@
 import type { Sample } from '../dataset/sample.js';
 import { FILM_MLP_FILE, WEIGHTS_FILE } from '../export/export.js';
 import { OUTPUT_MODES, type OutputMode } from '../model/config.js';
-import { trainInPage, type PageTrainResult } from './train-run.js';
+import { PAGE_LOSSES, trainInPage, type PageTrainOptions, type PageTrainResult } from './train-run.js';
 
 export interface TrainPanelHost {
   /** The loaded input as a training sample; throws (with the reason) when it cannot be one. */
@@ -106,6 +106,8 @@ export function setupTrainPanel(host: TrainPanelHost): void {
     lr: byTestId<HTMLInputElement>('train-lr'),
     seed: byTestId<HTMLInputElement>('train-seed'),
     output: byTestId<HTMLSelectElement>('train-output'),
+    lossKind: byTestId<HTMLSelectElement>('train-loss-kind'),
+    weightDecay: byTestId<HTMLInputElement>('train-weight-decay'),
     start: byTestId<HTMLButtonElement>('train-start'),
     stop: byTestId<HTMLButtonElement>('train-stop'),
     state: byTestId<HTMLElement>('train-state'),
@@ -119,6 +121,7 @@ export function setupTrainPanel(host: TrainPanelHost): void {
     use: byTestId<HTMLButtonElement>('train-use'),
   };
   for (const mode of OUTPUT_MODES) el.output.add(new Option(mode, mode));
+  for (const kind of PAGE_LOSSES) el.lossKind.add(new Option(kind, kind));
 
   // Samples added to the set; empty means "train on whatever is loaded".
   const added: Sample[] = [];
@@ -178,6 +181,8 @@ export function setupTrainPanel(host: TrainPanelHost): void {
       lr: Number(el.lr.value),
       seed: Number(el.seed.value),
       outputMode: el.output.value as OutputMode,
+      loss: el.lossKind.value as PageTrainOptions['loss'],
+      weightDecay: Number(el.weightDecay.value),
     };
     running = true;
     stopAsked = false;

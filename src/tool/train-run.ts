@@ -14,6 +14,7 @@ import { DEFAULT_MODEL_CONFIG, makeModelConfig, type ModelConfig, type OutputMod
 import { initParams } from '../model/init.js';
 import { buildParamTable } from '../model/params.js';
 import { prepareImage } from '../train/data.js';
+import type { LossKind } from '../model/loss.js';
 import { TRAIN_DEFAULTS } from '../train/options.js';
 import { runTrainingLoop } from '../train/loop.js';
 
@@ -25,7 +26,14 @@ export interface PageTrainOptions {
   lr: number;
   seed: number;
   outputMode: OutputMode;
+  /** `--loss`: the ones the WebGPU trainer has (PAGE_LOSSES; default mse). */
+  loss?: (typeof PAGE_LOSSES)[number];
+  /** `--weight-decay` (AdamW on the conv weights; default 0). */
+  weightDecay?: number;
 }
+
+/** The losses the page's (WebGPU) trainer runs; l1+ssim is the CPU trainer's only. */
+export const PAGE_LOSSES = ['mse', 'l1'] as const satisfies readonly LossKind[];
 
 export interface EpochReport {
   epoch: number;
@@ -65,6 +73,9 @@ export function checkOptions(o: PageTrainOptions): void {
   int('batch size', o.batchSize, 1, 4096);
   int('seed', o.seed, 0, 2 ** 31 - 1);
   if (!(o.lr > 0 && o.lr < 1)) throw new CnnV3Error(`train: learning rate must be in (0, 1); got ${o.lr}`);
+  if (o.loss !== undefined && !(PAGE_LOSSES as readonly string[]).includes(o.loss)) throw new CnnV3Error(`train: loss must be one of ${PAGE_LOSSES.join(', ')}; got ${String(o.loss)}`);
+  const wd = o.weightDecay ?? 0;
+  if (!(wd >= 0 && o.lr * wd < 1)) throw new CnnV3Error(`train: weight decay must be at least 0 and below 1/learning rate; got ${wd}`);
 }
 
 export async function trainInPage(gpu: GPU | undefined, samples: ReadonlyArray<Sample>, o: PageTrainOptions, cb: TrainCallbacks): Promise<PageTrainResult> {
@@ -84,7 +95,15 @@ export async function trainInPage(gpu: GPU | undefined, samples: ReadonlyArray<S
   let engine: GpuTrainEngine | undefined;
   try {
     // Chunks of a few steps: the progress line moves within an epoch at a small cost per submit.
-    engine = await GpuTrainEngine.create(ctx, table, images, { batchSize: o.batchSize, side: o.patchSize, channelDropoutP: TRAIN_DEFAULTS.channelDropoutP, seed: o.seed, chunk: 16 });
+    engine = await GpuTrainEngine.create(ctx, table, images, {
+      batchSize: o.batchSize,
+      side: o.patchSize,
+      channelDropoutP: TRAIN_DEFAULTS.channelDropoutP,
+      seed: o.seed,
+      chunk: 16,
+      ...(o.loss ? { loss: o.loss } : {}),
+      ...(o.weightDecay ? { weightDecay: o.weightDecay } : {}),
+    });
     const result = await runTrainingLoop(
       engine,
       { table, images, valImages: [], initial: initParams(table, o.seed) },

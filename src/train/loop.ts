@@ -11,6 +11,7 @@ import type { ParamTable } from '../model/params.js';
 import { Rng } from '../util/rng.js';
 import type { TrainImage } from './data.js';
 import { EngineLostError, stepsOf, type TrainEngine, type TrainState } from './engine.js';
+import type { LossKind } from '../model/loss.js';
 import { learningRate, type LrSchedule } from './options.js';
 import { validate } from './validate.js';
 
@@ -21,7 +22,7 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   step: number;
-  /** With a validation set: MSE over RGBA and mean RGB PSNR of the held-out images. */
+  /** With a validation set: the run's loss (MSE over RGBA by default) and mean RGB PSNR of the held-out images. */
   val_loss?: number;
   val_psnr?: number;
 }
@@ -46,6 +47,10 @@ export interface LoopSettings {
   batchSize: number;
   lr: number;
   lrSchedule: LrSchedule;
+  /** Epochs of linear learning-rate warm-up before the schedule (options.ts learningRate; default 0). */
+  lrWarmup?: number;
+  /** The loss the validation reports (default mse; the engine trains on it). */
+  loss?: LossKind;
   /** Epochs between `save('epoch')` calls, 0 = only the last epoch's. */
   checkpointEvery: number;
   seed: number;
@@ -145,7 +150,7 @@ export async function runTrainingLoop(
     };
     let best = false;
     if (valModel) {
-      const v = validate(valModel, state.params, valImages, table.config);
+      const v = validate(valModel, state.params, valImages, table.config, settings.loss);
       record.val_loss = v.loss;
       record.val_psnr = v.psnr;
       best = v.loss < bestVal;

@@ -2,6 +2,7 @@
 import type { InputMode } from '../dataset/layout.js';
 import type { FitMode } from '../image/fit.js';
 import type { OutputMode } from '../model/config.js';
+import type { LossKind } from '../model/loss.js';
 import type { Detector } from './keypoints.js';
 
 export type Device = 'auto' | 'cpu' | 'gpu';
@@ -49,6 +50,15 @@ export interface TrainOptions {
   temporalWeight?: number;
   /** `--feedback-noise`: the largest σ of the albedo noise on feedback patches (CpuEngineOptions.feedbackNoise). */
   feedbackNoise?: number;
+  /** `--loss` (model/loss.ts); undefined: not given (mse, or a resumed run's). */
+  loss?: LossKind | undefined;
+  /** `--lr-warmup N`: epochs of linear warm-up before the schedule (learningRate); undefined: not given (0). */
+  lrWarmup?: number | undefined;
+  /**
+   * `--weight-decay W`: decoupled weight decay (AdamW) on the conv weights (adam.ts
+   * decayedParams); undefined: not given (0).
+   */
+  weightDecay?: number | undefined;
   /** The `--preset` the options came from (already applied to them; printed at the start). */
   preset?: TrainPreset | undefined;
 }
@@ -101,8 +111,13 @@ export function presetFlags(name: TrainPreset): string {
   return Object.entries(TRAIN_PRESETS[name]).map(([k, v]) => `--${FLAG_OF[k as keyof TrainOptions] ?? k} ${String(v)}`).join(' ');
 }
 
-/** Learning rate of a (0-based) epoch: constant, or cosine annealing to 0 over the run. */
-export function learningRate(opts: Pick<TrainOptions, 'lr' | 'lrSchedule' | 'epochs'>, epoch: number): number {
+/**
+ * Learning rate of a (0-based) epoch: with `lrWarmup` N, a linear ramp lr·(e + 1)/(N + 1) over
+ * epochs e < N; then constant, or cosine annealing to 0 over the remaining epochs.
+ */
+export function learningRate(opts: Pick<TrainOptions, 'lr' | 'lrSchedule' | 'epochs' | 'lrWarmup'>, epoch: number): number {
+  const warm = opts.lrWarmup ?? 0;
+  if (epoch < warm) return (opts.lr * (epoch + 1)) / (warm + 1);
   if (opts.lrSchedule === 'constant') return opts.lr;
-  return opts.lr * 0.5 * (1 + Math.cos((Math.PI * epoch) / opts.epochs));
+  return opts.lr * 0.5 * (1 + Math.cos((Math.PI * (epoch - warm)) / (opts.epochs - warm)));
 }

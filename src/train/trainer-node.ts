@@ -14,6 +14,7 @@ import { aspectDiffers, formatAspect } from '../image/fit.js';
 import type { GpuContext } from '../gpu/context.js';
 import { FILM_COND_NAMES, STYLE_COND_INDEX, describeConfig, makeModelConfig, sameModelConfig, sameNetwork, type ModelConfig } from '../model/config.js';
 import { initParams } from '../model/init.js';
+import { LOSS_DESCRIPTIONS, LOSS_KINDS, type LossKind } from '../model/loss.js';
 import { buildParamTable, describeModel, type ParamTable } from '../model/params.js';
 import { appendWhole, fsReason, makeDirs, writeFileAtomic } from '../util/atomic-node.js';
 import { Rng } from '../util/rng.js';
@@ -131,6 +132,65 @@ export interface TrainHooks {
   signal?: AbortSignal;
 }
 
+/** The training objective's settings: --loss, --lr-warmup, --weight-decay. */
+interface Objective {
+  loss: LossKind;
+  lrWarmup: number;
+  weightDecay: number;
+}
+
+/** How each is kept in a checkpoint's extra metadata (absent at its default, so default checkpoints are as before). */
+const OBJECTIVE_KEYS = { loss: 'loss_function', lrWarmup: 'lr_warmup', weightDecay: 'weight_decay' } as const;
+const OBJECTIVE_FLAGS = { loss: 'loss', lrWarmup: 'lr-warmup', weightDecay: 'weight-decay' } as const;
+const OBJECTIVE_DEFAULTS: Objective = { loss: 'mse', lrWarmup: 0, weightDecay: 0 };
+
+function objectiveExtra(o: Objective): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(OBJECTIVE_KEYS) as Array<keyof Objective>) if (o[k] !== OBJECTIVE_DEFAULTS[k]) out[OBJECTIVE_KEYS[k]] = String(o[k]);
+  return out;
+}
+
+/**
+ * The run's objective: the flags, or a resumed checkpoint's recorded values (a flag left out
+ * takes the checkpoint's; a flag that contradicts it is refused, so a resumed run trains on what
+ * it started with).
+ */
+function resolveObjective(opts: TrainOptions, resumed: Checkpoint | undefined): Objective {
+  const given: Partial<Objective> = {
+    ...(opts.loss !== undefined ? { loss: opts.loss } : {}),
+    ...(opts.lrWarmup !== undefined ? { lrWarmup: opts.lrWarmup } : {}),
+    ...(opts.weightDecay !== undefined ? { weightDecay: opts.weightDecay } : {}),
+  };
+  if (!resumed) return { ...OBJECTIVE_DEFAULTS, ...given };
+  const raw = (k: keyof Objective) => resumed.extra[OBJECTIVE_KEYS[k]];
+  const num = (k: 'lrWarmup' | 'weightDecay') => {
+    const v = raw(k) === undefined ? OBJECTIVE_DEFAULTS[k] : Number(raw(k));
+    if (!(Number.isFinite(v) && v >= 0)) throw fileError(opts.resume!, `checkpoint has an invalid ${OBJECTIVE_KEYS[k]} (${JSON.stringify(raw(k))})`);
+    return v;
+  };
+  const loss = raw('loss') ?? OBJECTIVE_DEFAULTS.loss;
+  if (!(LOSS_KINDS as readonly string[]).includes(loss)) throw fileError(opts.resume!, `checkpoint has an unknown loss ${JSON.stringify(loss)}`);
+  const recorded: Objective = { loss: loss as LossKind, lrWarmup: num('lrWarmup'), weightDecay: num('weightDecay') };
+  for (const k of Object.keys(given) as Array<keyof Objective>) {
+    if (given[k] !== recorded[k]) {
+      throw fileError(
+        opts.resume!,
+        `checkpoint was trained with --${OBJECTIVE_FLAGS[k]} ${recorded[k]} but this run asks for --${OBJECTIVE_FLAGS[k]} ${given[k]}: leave the flag out to continue with the checkpoint's, or start a new run`,
+      );
+    }
+  }
+  return recorded;
+}
+
+/** The header line of a run whose objective is not the playbook's (nothing for the default). */
+function describeObjective(o: Objective): string | undefined {
+  const parts: string[] = [];
+  if (o.loss !== 'mse') parts.push(`loss ${o.loss} (${LOSS_DESCRIPTIONS[o.loss]}; the epoch lines' loss and val are this loss)`);
+  if (o.lrWarmup > 0) parts.push(`lr warm-up ${o.lrWarmup} epoch${o.lrWarmup === 1 ? '' : 's'} (linear, lr·(e+1)/${o.lrWarmup + 1})`);
+  if (o.weightDecay > 0) parts.push(`weight decay ${o.weightDecay} (AdamW, decoupled; conv weights only)`);
+  return parts.length > 0 ? `Objective: ${parts.join('; ')}\n` : undefined;
+}
+
 export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHooks = {}): Promise<TrainResult> {
   const network = makeModelConfig(opts.encChannels, opts.filmCondDim, opts.outputMode);
   const onEvent = hooks.onEvent ?? (() => {});
@@ -152,6 +212,13 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
       throw fileError(opts.resume, `checkpoint is at epoch ${resumed.epoch}; pass --epochs greater than that to continue`);
     }
   }
+  const objective = resolveObjective(opts, resumed);
+  if (objective.lrWarmup >= opts.epochs) {
+    throw new CnnV3Error(`cnnv3 train: --lr-warmup ${objective.lrWarmup} must be less than --epochs ${opts.epochs} (the warm-up ramps the learning rate up to --lr over its first epochs)`, 2);
+  }
+  if (objective.loss === 'l1+ssim' && opts.device === 'gpu') {
+    throw new CnnV3Error('cnnv3 train: --loss l1+ssim runs on the CPU engine only for now (the WebGPU trainer has no SSIM pass): use --device cpu or auto, or --loss l1 on the GPU', 2);
+  }
   const seed = resumed ? Number(resumed.extra['seed']) : (opts.seed ?? randomInt(0, 2 ** 31));
   if (resumed && opts.seed !== undefined && opts.seed !== seed) {
     io.stderr(`note: --seed ${opts.seed} ignored: the resumed run keeps its seed ${seed}\n`);
@@ -161,6 +228,8 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}\n`);
   }
   if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
+  const objectiveLine = describeObjective(objective);
+  if (objectiveLine) io.stdout(objectiveLine);
   io.stdout(`${describeModel(buildParamTable(network))}\n`);
   const { train: images, val: valImages, stretched } = await loadImages(opts, seed, onEvent, hooks.signal);
   if (stretched.length > 0) io.stderr(stretchWarning(stretched, images.length + valImages.length, opts.imageSize));
@@ -177,7 +246,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
       `note: --patch-size ${side} is larger than ${small.length} image(s) (e.g. ${ex.name}, ${ex.width}×${ex.height}); their patches are zero-padded\n`,
     );
   }
-  const engine = await openEngine(opts, table, images, side, seed, hooks);
+  const engine = await openEngine(opts, objective, table, images, side, seed, hooks);
   try {
     io.stdout(`Device: ${engine.description}\n`);
     if (engine instanceof GpuTrainEngine && engine.ctx.software) {
@@ -212,7 +281,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
         epoch: snap.epoch,
         loss: snap.loss,
         step: snap.state.step,
-        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...((opts.feedbackNoise ?? 0) > 0 ? { feedback_noise: String(opts.feedbackNoise) } : {}), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
+        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...((opts.feedbackNoise ?? 0) > 0 ? { feedback_noise: String(opts.feedbackNoise) } : {}), ...objectiveExtra(objective), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
       });
       return path;
     };
@@ -226,14 +295,15 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
     const result = await runTrainingLoop(
       engine,
       { table, images, valImages, initial: initParams(table, seed) },
-      { epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrSchedule: opts.lrSchedule, checkpointEvery: opts.checkpointEvery, seed },
+      { epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, lrSchedule: opts.lrSchedule, lrWarmup: objective.lrWarmup, loss: objective.loss, checkpointEvery: opts.checkpointEvery, seed },
       start,
       {
         onEvent,
         ...(hooks.signal ? { signal: hooks.signal } : {}),
         afterEpoch: async (r, best) => {
           const val = r.val_loss === undefined ? '' : `  val ${r.val_loss.toFixed(6)} (${r.val_psnr!.toFixed(2)} dB)${best ? ' best' : ''}`;
-          io.stdout(`Epoch ${r.epoch}/${opts.epochs}  loss ${r.loss.toFixed(6)}${val}  ${r.patches_per_s.toFixed(0)} patches/s  lr ${r.lr.toExponential(2)}  ${r.seconds.toFixed(1)}s\n`);
+          const kind = objective.loss === 'mse' ? '' : ` (${objective.loss})`;
+          io.stdout(`Epoch ${r.epoch}/${opts.epochs}  loss ${r.loss.toFixed(6)}${kind}${val}  ${r.patches_per_s.toFixed(0)} patches/s  lr ${r.lr.toExponential(2)}  ${r.seconds.toFixed(1)}s\n`);
           await appendWhole(logPath, `${JSON.stringify(r)}\n`);
         },
         save: async (kind, snap) => {
@@ -289,16 +359,18 @@ function withControls(network: ModelConfig, opts: TrainOptions, images: TrainIma
 }
 
 /** The engine --device asks for: the GPU's (training set uploaded once) or the CPU's thread pool. */
-async function openEngine(opts: TrainOptions, table: ParamTable, images: TrainImage[], side: number, seed: number, hooks: TrainHooks): Promise<TrainEngine> {
+async function openEngine(opts: TrainOptions, objective: Objective, table: ParamTable, images: TrainImage[], side: number, seed: number, hooks: TrainHooks): Promise<TrainEngine> {
   const feedback = (opts.feedbackP ?? 0) > 0;
   if (feedback && opts.device === 'gpu') {
     throw new CnnV3Error('cnnv3 train: --feedback-p runs on the CPU engine only for now (the WebGPU trainer has no feedback pass): use --device cpu or auto', 2);
   }
-  const gpu = opts.device === 'cpu' || feedback ? undefined : await openTrainGpu(opts.device);
+  const ssim = objective.loss === 'l1+ssim';
+  const gpu = opts.device === 'cpu' || feedback || ssim ? undefined : await openTrainGpu(opts.device);
+  const { loss, weightDecay } = objective;
   if (!gpu) {
-    const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads());
-    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0 });
+    const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads(), loss);
+    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0, weightDecay });
   }
   hooks.onGpu?.(gpu);
-  return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed }, true);
+  return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed, loss, weightDecay }, true);
 }

@@ -7,6 +7,7 @@ import { NUM_FEATURES } from '../dataset/features.js';
 import { psnr } from '../image/metrics.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../model/config.js';
 import type { FastModel } from '../model/fast.js';
+import { fastImageLoss, type LossKind } from '../model/loss.js';
 import type { TrainImage } from './data.js';
 
 /** The condition a held-out image is scored with (see above). */
@@ -17,8 +18,11 @@ export function validationCondition(config: ModelConfig, style?: readonly [numbe
   return cond;
 }
 
-/** MSE over RGBA and mean RGB PSNR (capped at 200 dB for a perfect image) of `images`. */
-export function validate(model: FastModel, params: Float32Array, images: ReadonlyArray<TrainImage>, config: ModelConfig): { loss: number; psnr: number } {
+/**
+ * The loss (MSE over RGBA by default, or the run's --loss, each a mean over every value of the
+ * images) and the mean RGB PSNR (capped at 200 dB for a perfect image) of `images`.
+ */
+export function validate(model: FastModel, params: Float32Array, images: ReadonlyArray<TrainImage>, config: ModelConfig, loss: LossKind = 'mse'): { loss: number; psnr: number } {
   model.setParams(params);
   let se = 0;
   let n = 0;
@@ -26,7 +30,8 @@ export function validate(model: FastModel, params: Float32Array, images: Readonl
   for (const im of images) {
     const cond = validationCondition(config, im.style);
     const y = model.forward(im.features, im.height, im.width, cond);
-    for (let i = 0; i < y.length; i++) se += (y[i]! - im.target[i]!) ** 2;
+    if (loss === 'mse') for (let i = 0; i < y.length; i++) se += (y[i]! - im.target[i]!) ** 2;
+    else se += fastImageLoss(loss, y, im.target, im.height, im.width);
     n += y.length;
     psnrSum += Math.min(200, psnr(y, im.target, 4, [0, 1, 2]));
   }

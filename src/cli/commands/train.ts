@@ -1,6 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { DETECTORS, type Detector } from '../../train/keypoints.js';
+import { LOSS_KINDS, type LossKind } from '../../model/loss.js';
 import { parseEncChannels, parseFilmCondDim, parseOutputMode, parseStrengthCond } from '../../model/config.js';
 import { TRAIN_DEFAULTS, TRAIN_PRESET_NAMES, TRAIN_PRESETS, type Device, type LrSchedule, type TrainOptions } from '../../train/options.js';
 import { train } from '../../train/trainer-node.js';
@@ -21,6 +22,13 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --batch-size N            (default ${D.batchSize})
   --lr F                    Adam learning rate (default ${D.lr}; 1e-4 if the loss oscillates or turns NaN)
   --lr-schedule S           constant | cosine (default ${D.lrSchedule})
+  --lr-warmup N             ramp the learning rate up linearly over the first N epochs, lr·(e+1)/(N+1),
+                            then the schedule (cosine over the remaining epochs) (default 0)
+  --weight-decay W          decoupled weight decay (AdamW, p ← p·(1 − lr·W) each step) of the conv
+                            weights; biases and the FiLM MLP are not decayed (default 0)
+  --loss L                  mse | l1 | l1+ssim: the training loss over RGBA (default mse). l1+ssim:
+                            0.16·|y − t| + 0.84·(1 − SSIM), 7×7 Gaussian windows (CPU engine only).
+                            The epoch lines' loss and val report it; val PSNR stays PSNR
   --patch-size N            (default ${D.patchSize})
   --patches-per-image N     (default ${D.patchesPerImage})
   --detector D              harris | shi-tomasi | random (default ${D.detector})
@@ -61,7 +69,7 @@ const choice = <T extends string>(values: Record<string, unknown>, name: string,
 
 export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
-    ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
+    ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'lr-warmup', 'weight-decay', 'loss', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
     ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'feedback-noise', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
@@ -87,16 +95,30 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const presetName = values['preset'] === undefined ? undefined : choiceFlag('train', values, 'preset', TRAIN_PRESET_NAMES, TRAIN_PRESET_NAMES[0]!);
   const preset: Partial<TrainOptions> = presetName ? TRAIN_PRESETS[presetName] : {};
   const P = { ...D, ...preset };
+  const epochs = intFlag('train', values, 'epochs', D.epochs, 1);
+  const lr = numberFlag('train', values, 'lr', D.lr, 0, 1e6);
+  const loss = values['loss'] === undefined ? undefined : choice<LossKind>(values, 'loss', LOSS_KINDS, 'mse');
+  const lrWarmup = values['lr-warmup'] === undefined ? undefined : intFlag('train', values, 'lr-warmup', 0, 0);
+  if (lrWarmup !== undefined && lrWarmup >= epochs) {
+    throw new CnnV3Error(`cnnv3 train: --lr-warmup ${lrWarmup} must be less than --epochs ${epochs} (the warm-up ramps the learning rate up to --lr over its first epochs)`, 2);
+  }
+  const weightDecay = values['weight-decay'] === undefined ? undefined : numberFlag('train', values, 'weight-decay', 0, 0, 1e6);
+  if (weightDecay !== undefined && lr * weightDecay >= 1) {
+    throw new CnnV3Error(`cnnv3 train: --weight-decay ${weightDecay} with --lr ${lr} would shrink every weight to 0 or past it in one step (lr·W must be below 1; AdamW's usual W is 1e-4 to 0.1)`, 2);
+  }
   return {
+    loss,
+    lrWarmup,
+    weightDecay,
     preset: presetName,
     feedbackP: numberFlag('train', values, 'feedback-p', 0, 0, 1),
     temporalWeight: numberFlag('train', values, 'temporal-weight', 0, 0, 1e6),
     feedbackNoise: numberFlag('train', values, 'feedback-noise', 0, 0, 1),
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
-    epochs: intFlag('train', values, 'epochs', D.epochs, 1),
+    epochs,
     batchSize: intFlag('train', values, 'batch-size', D.batchSize, 1, 4096),
-    lr: numberFlag('train', values, 'lr', D.lr, 0, 1e6),
+    lr,
     lrSchedule: choice<LrSchedule>(values, 'lr-schedule', ['constant', 'cosine'], D.lrSchedule),
     patchSize: intFlag('train', values, 'patch-size', D.patchSize, 1, 4096),
     patchesPerImage: intFlag('train', values, 'patches-per-image', D.patchesPerImage, 1),

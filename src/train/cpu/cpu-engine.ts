@@ -7,7 +7,7 @@
 import { NUM_FEATURES } from '../../dataset/features.js';
 import { OUT_CHANNELS } from '../../model/config.js';
 import type { ParamTable } from '../../model/params.js';
-import { Adam } from '../adam.js';
+import { Adam, decayedParams } from '../adam.js';
 import type { TrainImage } from '../data.js';
 import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
 import { FastModel } from '../../model/fast.js';
@@ -39,6 +39,8 @@ export interface CpuEngineOptions {
    * target stays clean), so the network can learn to average it away with prev.rgb.
    */
   feedbackNoise?: number;
+  /** `--weight-decay W`: AdamW's decoupled decay of the conv weights (adam.ts), 0 = none. */
+  weightDecay?: number;
 }
 
 export class CpuTrainEngine implements TrainEngine {
@@ -46,6 +48,7 @@ export class CpuTrainEngine implements TrainEngine {
   private readonly params: Float32Array;
   private readonly adam: Adam;
   private readonly grad: Float64Array;
+  private readonly decayed: Uint8Array | undefined;
   /** The forward passes of --feedback-p, on this thread with the step's weights. */
   private feedbackModel: FastModel | undefined;
   private feedbackView = new Float32Array(0);
@@ -62,6 +65,7 @@ export class CpuTrainEngine implements TrainEngine {
     this.params = new Float32Array(table.total);
     this.adam = new Adam(table.total);
     this.grad = new Float64Array(table.total);
+    this.decayed = (opts.weightDecay ?? 0) > 0 ? decayedParams(table) : undefined;
   }
 
   setState(s: TrainState): void {
@@ -110,7 +114,7 @@ export class CpuTrainEngine implements TrainEngine {
       const loss = sse / (items.length * px * OUT_CHANNELS);
       if (!Number.isFinite(loss) || !this.grad.every(Number.isFinite)) return { losses: losses.subarray(0, s), state: undefined, divergedAt: s };
       losses[s] = loss;
-      this.adam.update(this.params, this.grad, lr);
+      this.adam.update(this.params, this.grad, lr, this.opts.weightDecay ?? 0, this.decayed);
       progress(1);
     }
     return { losses, state: { params: this.params.slice(), m: this.adam.expAvg.slice(), v: this.adam.expAvgSq.slice(), step: this.adam.step } };

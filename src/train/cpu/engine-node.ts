@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OUT_CHANNELS } from '../../model/config.js';
+import type { LossKind } from '../../model/loss.js';
 import type { ParamTable } from '../../model/params.js';
 import { allocBatchBuffers, localEngine, reduceSlots, type GradientEngine } from './engine.js';
 import type { WorkerJob } from './worker.js';
@@ -21,11 +22,11 @@ function spawnWorker(workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-export async function createEngine(table: ParamTable, maxBatch: number, maxSide: number, threads: number): Promise<GradientEngine> {
+export async function createEngine(table: ParamTable, maxBatch: number, maxSide: number, threads: number, loss: LossKind = 'mse'): Promise<GradientEngine> {
   const n = Math.max(1, Math.min(threads, maxBatch));
-  if (n === 1) return localEngine(table, maxBatch, maxSide);
+  if (n === 1) return localEngine(table, maxBatch, maxSide, loss);
   const buffers = allocBatchBuffers(table, maxBatch, maxSide, true);
-  const workers = Array.from({ length: n }, () => spawnWorker({ config: table.config, buffers }));
+  const workers = Array.from({ length: n }, () => spawnWorker({ config: table.config, buffers, loss }));
   await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
     w.once('online', () => resolve());
     w.once('error', reject);

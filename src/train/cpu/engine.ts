@@ -1,6 +1,6 @@
 /**
  * The gradient engine: given a batch laid out in its buffers, the summed gradient of the batch
- * mean squared error. Each image's gradient goes to its own slot and the slots are summed in
+ * loss (mean squared error, or another --loss: model/loss.ts). Each image's gradient goes to its own slot and the slots are summed in
  * image order, so the result does not depend on how many threads computed it.
  * Buffer layout: image i of a batch of S×S patches at inputs[i·S·S·20], targets[i·S·S·4],
  * conds[i·D]; gradient slot i at grads[i·P] (P = parameter count).
@@ -8,6 +8,7 @@
 import { NUM_FEATURES } from '../../dataset/features.js';
 import { OUT_CHANNELS } from '../../model/config.js';
 import { FastModel } from '../../model/fast.js';
+import type { LossKind } from '../../model/loss.js';
 import type { ParamTable } from '../../model/params.js';
 
 export interface BatchBuffers {
@@ -52,7 +53,7 @@ export function runImages(model: FastModel, buf: BatchBuffers, from: number, to:
   }
 }
 
-/** Sums the first n gradient slots in order into `grad`; returns the batch's summed squared error. */
+/** Sums the first n gradient slots in order into `grad`; returns the batch's summed loss (mse: squared error). */
 export function reduceSlots(buf: BatchBuffers, n: number, P: number, grad: Float64Array): number {
   grad.fill(0);
   let sse = 0;
@@ -67,15 +68,15 @@ export function reduceSlots(buf: BatchBuffers, n: number, P: number, grad: Float
 export interface GradientEngine {
   readonly buffers: BatchBuffers;
   readonly threads: number;
-  /** Gradient of the mean over n images of side×side into `grad`; returns the summed squared error. */
+  /** Gradient of the mean over n images of side×side into `grad`; returns the summed loss (mse: squared error). */
   compute(n: number, side: number, grad: Float64Array): Promise<number>;
   close(): Promise<void>;
 }
 
 /** The single-threaded engine (also what each worker runs). */
-export function localEngine(table: ParamTable, maxBatch: number, maxSide: number): GradientEngine {
+export function localEngine(table: ParamTable, maxBatch: number, maxSide: number, loss: LossKind = 'mse'): GradientEngine {
   const buffers = allocBatchBuffers(table, maxBatch, maxSide, false);
-  const model = new FastModel(table);
+  const model = new FastModel(table, { loss });
   return {
     buffers,
     threads: 1,

@@ -7,6 +7,7 @@
  */
 import { CnnV3Error } from '../../errors.js';
 import { outputMode } from '../../model/config.js';
+import type { LossKind } from '../../model/loss.js';
 import type { ParamTable } from '../../model/params.js';
 import { gpuAwait } from '../../gpu/context.js';
 import { WGSL } from './shaders.generated.js';
@@ -30,6 +31,10 @@ export interface GpuTrainerConfig {
   wgradGroups?: number;
   /** Threads per reduce workgroup, a power of two from 64 to 256 (REDUCE_THREADS by default). */
   reduceThreads?: number;
+  /** `--loss`: mse (default) or l1; l1+ssim is refused (the CPU engine has it). */
+  loss?: LossKind;
+  /** `--weight-decay`: AdamW's decoupled decay of the conv weights (adam.ts decayedParams), 0 = none. */
+  weightDecay?: number;
 }
 
 /** One step: `n` patches from order entries [first, first + n), Adam step `step` (1-based). */
@@ -79,6 +84,10 @@ export class GpuTrainer {
   ) {
     const { table, side, maxBatch } = config;
     const mode = outputMode(table.config);
+    const loss = config.loss ?? 'mse';
+    if (loss === 'l1+ssim') {
+      throw new CnnV3Error('--loss l1+ssim runs on the CPU engine only for now (the WebGPU trainer has no SSIM pass): use --device cpu, or --loss l1 or mse on the GPU', 2);
+    }
     const widest = Math.max(...table.config.encChannels);
     if (widest > MAX_CHANNELS) {
       throw new CnnV3Error(`the GPU trainer handles --enc-channels up to ${MAX_CHANNELS}; got ${table.config.encChannels.join(',')}: use --device cpu`, 2);
@@ -124,7 +133,9 @@ export class GpuTrainer {
     });
     const pipelineLayout = device.createPipelineLayout({ label: 'cnnv3 train pipeline layout', bindGroupLayouts: [bgl] });
     const controls = { STYLE_CONDS: table.config.styleConds ? 1 : 0, STRENGTH: table.config.strengthCond === undefined ? 0 : table.config.strengthCond + 1 };
-    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls };
+    // LOSS and WD are left out at their defaults, so the default run's pipelines are the ones they always were.
+    const objective = { ...(loss === 'l1' ? { LOSS: 1 } : {}), ...((config.weightDecay ?? 0) > 0 ? { WD: config.weightDecay! } : {}) };
+    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls, ...objective };
     const modules = new Map<string, GPUShaderModule>();
     const module = (file: 'train_forward' | 'train_backward' | 'train_wgrad' | 'train_reduce') => {
       let m = modules.get(file);

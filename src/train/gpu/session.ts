@@ -6,6 +6,7 @@
  */
 import { CnnV3Error } from '../../errors.js';
 import { EngineLostError } from '../engine.js';
+import type { LossKind } from '../../model/loss.js';
 import type { ParamTable } from '../../model/params.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource, type GpuTrainingSet } from './data.js';
@@ -20,6 +21,10 @@ export interface SessionOptions {
   seed: number;
   /** Steps per submit. */
   chunk?: number;
+  /** `--loss` (mse or l1; GpuTrainerConfig.loss). */
+  loss?: LossKind;
+  /** `--weight-decay` (GpuTrainerConfig.weightDecay). */
+  weightDecay?: number;
 }
 
 export interface EpochResult {
@@ -63,7 +68,7 @@ export class GpuTrainingSession {
     try {
       const trainer = await GpuTrainer.create(
         ctx.device,
-        { table, side: opts.side, maxBatch: Math.min(opts.batchSize, Math.max(1, patches)), channelDropoutP: opts.channelDropoutP, seed: opts.seed, lossSlots: steps, ...(opts.chunk ? { chunk: opts.chunk } : {}) },
+        { table, side: opts.side, maxBatch: Math.min(opts.batchSize, Math.max(1, patches)), channelDropoutP: opts.channelDropoutP, seed: opts.seed, lossSlots: steps, ...(opts.chunk ? { chunk: opts.chunk } : {}), ...(opts.loss ? { loss: opts.loss } : {}), ...(opts.weightDecay ? { weightDecay: opts.weightDecay } : {}) },
         set,
       );
       return new GpuTrainingSession(ctx, images, set, trainer, opts);

@@ -26,7 +26,7 @@ struct TrainStep {
   lr: f32,
   bc1: f32,        // 1 − β1^step
   bc2: f32,        // 1 − β2^step
-  inv_count: f32,  // 1 / (n · S² · 4): the loss is a mean over every RGBA value of the batch
+  inv_count: f32,  // 1 / (n · S² · 4): the loss is a mean over every RGBA value of the batch (mse or l1)
   seed: u32,
   drop_p: f32,
   _pad0: u32,
@@ -53,6 +53,11 @@ override D: u32 = 5u;
 override S: u32 = 64u;
 // 0: y = sigmoid(FiLM(conv)); 1: y = clamp(base + tanh(FiLM(conv)), 0, 1) (ModelConfig.output).
 override OUTPUT_MODE: u32 = 0u;
+// --loss (model/loss.ts): 0 mse, 1 l1 (mean |y − t|, gradient sign(y − t)).
+override LOSS: u32 = 0u;
+// --weight-decay: AdamW's decoupled decay, p ← p·(1 − lr·WD) before the Adam step, on the conv
+// weights only (adam.ts decayedParams); 0 = none.
+override WD: f32 = 0.0;
 // Condition controls (ModelConfig.styleConds / strengthCond): images' style coordinates feed
 // style_p0/p1; STRENGTH = entry + 1 of the condition that scales the style (0 = none).
 override STYLE_CONDS: bool = false;

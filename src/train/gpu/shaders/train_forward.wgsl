@@ -3,7 +3,7 @@
 //   conv_fwd     one workgroup per (8×8 tile, patch, output group) of layer LAYER (0 enc0,
 //                1 enc1, 2 bottleneck, 3 dec1): z and e = relu(FiLM(z)) (the bottleneck: relu(z));
 //                enc0 and enc1 also write avgpool(e) of the tile, the next layer's input
-//   dec0_fwd     the same for dec0: output, loss, g = dL/d(FiLM output), the tile's loss partial
+//   dec0_fwd     the same for dec0: output, loss (mse or l1: LOSS), g = dL/d(FiLM output), the tile's loss partial
 override LAYER: u32 = 0u;
 // 4 · input groups · taps of the layer: its weights for one output group, vec4 over the group.
 override WSZ: u32 = 180u;
@@ -223,9 +223,15 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
       dout = out * (1.0 - out);
     }
     let diff = out - t;
-    sse = dot(diff, diff);
     act[at(A_Z3, n, 1u, 0u, S, y, x)] = z;
-    act[at(A_G3, n, 1u, 0u, S, y, x)] = 2.0 * st.inv_count * diff * dout;
+    if (LOSS == 1u) {
+      // l1: Σ|y − t|, d/dy = sign(y − t) (0 at equality).
+      sse = dot(abs(diff), vec4f(1.0));
+      act[at(A_G3, n, 1u, 0u, S, y, x)] = st.inv_count * sign(diff) * dout;
+    } else {
+      sse = dot(diff, diff);
+      act[at(A_G3, n, 1u, 0u, S, y, x)] = 2.0 * st.inv_count * diff * dout;
+    }
   }
   loss_s[li] = sse;
   workgroupBarrier();

@@ -2,7 +2,8 @@
 //   film_back    one workgroup per patch: its FiLM gradients (Σ over the FiLM layers' weight-
 //                gradient records) and the MLP's hidden gradient → parts[R_FB]
 //   reduce_adam  one workgroup of RED_WG threads per parameter: the batch sum of the gradient in a fixed
-//                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8) and
+//                order (strided per thread, then a tree), then Adam (β 0.9, 0.999, ε 1e-8; with
+//                WD > 0 AdamW's decay of the conv weights first) and
 //                the gradient kept in state; the workgroup after the last parameter sums the loss.
 
 fn rec_of(l: u32) -> u32 {
@@ -118,7 +119,18 @@ fn reduce_adam(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
       let v = 0.999 * state[2u * NP + pi] + 0.001 * g * g;
       state[NP + pi] = m;
       state[2u * NP + pi] = v;
-      state[pi] = state[pi] - st.lr * (m / st.bc1) / (sqrt(v / st.bc2) + 1e-8);
+      var p = state[pi];
+      if (WD > 0.0 && pi < P_M0W) {
+        // AdamW (PyTorch): p ← p·(1 − lr·WD), then the Adam step; conv weights only, not biases.
+        var l = 0u;
+        for (var c = 1u; c < 5u; c++) {
+          if (pi >= layer_param(c)) { l = c; }
+        }
+        if (pi - layer_param(l) < layer_out_ch(l) * layer_in_ch(l) * layer_kk(l)) {
+          p = p * (1.0 - st.lr * WD);
+        }
+      }
+      state[pi] = p - st.lr * (m / st.bc1) / (sqrt(v / st.bc2) + 1e-8);
     } else if (pi == NP) {
       state[4u * NP + st.loss_slot] = g * st.inv_count;
     }
