@@ -1,8 +1,8 @@
 // The fast path's staged weights (CNNv3Effect.uploadWeights): read back the way the shaders index
-// them (conv3_common.wgsl, enc1.wgsl), they must give the direct convolutions of the weights file.
+// them (conv3_common.wgsl, dec0.wgsl, enc1.wgsl), they must give the direct convolutions of the weights file.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { stageConv3, stageEnc1 } from '../src/effect/cnn-effect.js';
+import { stageConv3, stageEnc1, stageFoldedUp } from '../src/effect/cnn-effect.js';
 import { readWeightsBin } from '../src/export/read.js';
 import { buildParamTable } from '../src/model/params.js';
 import type { ModelConfig } from '../src/model/config.js';
@@ -92,5 +92,39 @@ test('stageEnc1: the Winograd blocks give the direct 3×3 convolution of a 4×4 
         assert.equal(mat(32 + 2 * (co >> 2) + (ci >> 2), ci & 3, co & 3), Math.fround(want));
       }
     }
+  }
+});
+
+test('stageFoldedUp: each pixel of a 2×2 block, from its 2×2 window of source texels, gives the 3×3 convolution of the nearest-upsampled source', () => {
+  const rng = new Rng(6);
+  for (const config of CONFIGS) {
+    const { table, values, weight } = setup(config, 14);
+    for (const [layer, ups] of [['dec1', 8], ['dec0', 4]] as const) {
+      const conv = table.convs.find((c) => c.name === layer)!;
+      const inUp = conv.in / 2;
+      const f = stageFoldedUp(table, values, layer, ups);
+      assert.equal(f.length, 4 * 16 * ups);
+      for (let trial = 0; trial < 3; trial++) {
+        // x[ci][Y][X]: the block's 3×3 source texels around its own (1, 1).
+        const x = Array.from({ length: inUp }, () => Array.from({ length: 3 }, () => Array.from({ length: 3 }, () => rng.uniform(-1, 1))));
+        for (let phase = 0; phase < 4; phase++) {
+          const [i, j] = [phase >> 1, phase & 1];
+          for (let co = 0; co < 4; co++) {
+            let got = 0;
+            for (let tap = 0; tap < 4; tap++) {
+              const [a, b] = [tap >> 1, tap & 1];
+              for (let ci = 0; ci < ups; ci++) got += f[4 * ((phase * 4 + tap) * ups + ci) + co]! * (ci < inUp ? x[ci]![i + a]![j + b]! : 1);
+            }
+            // Pixel (2 + j, 2 + i) of the upsampled window: tap (ky, kx) reads up(x) at (1 + j + kx, 1 + i + ky), source texel ⌊·/2⌋.
+            let want = 0;
+            if (co < conv.out) {
+              for (let ci = 0; ci < inUp; ci++) for (let tap = 0; tap < 9; tap++) want += weight(layer, co, ci, tap) * x[ci]![(1 + i + Math.floor(tap / 3)) >> 1]![(1 + j + (tap % 3)) >> 1]!;
+            }
+            assert.ok(Math.abs(got - want) < 1e-5, `${layer} enc=[${config.encChannels}] phase ${phase} co ${co}: ${got} vs ${want}`);
+          }
+        }
+      }
+    }
+    assert.throws(() => stageFoldedUp(table, values, 'dec1', config.encChannels[1] - 1), /does not fit/);
   }
 });

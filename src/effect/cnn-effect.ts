@@ -129,10 +129,21 @@ type Slot = 'feat0' | 'feat1' | CnnNode | 'output';
 /** enc1.wgsl's staged mat4x4s: 32 Winograd blocks, 4 bottleneck blocks, 1 of biases (stageEnc1). */
 const ENC1_MATS = 37;
 
-/** conv3_common's staging of a 3×3 layer of at most four outputs, STRIDE `stride`. */
-const conv3Staged = (layer: ConvLayerName, stride: number): PassSpec['staged'] => ({
-  vec4s: 9 * stride + 1,
-  stage: (table, values) => stageConv3(table, values, layer, stride),
+/**
+ * conv3_common's staging of a 3×3 layer of at most four outputs, STRIDE `stride`; with `ups`, the
+ * layer's input starts with an upsampled node whose folded weights follow (EXTRA = 16·ups vec4s,
+ * stageFoldedUp).
+ */
+const conv3Staged = (layer: ConvLayerName, stride: number, ups = 0): PassSpec['staged'] => ({
+  vec4s: 9 * stride + 1 + 16 * ups,
+  stage: (table, values) => {
+    const direct = stageConv3(table, values, layer, stride);
+    if (!ups) return direct;
+    const out = new Float32Array(direct.length + 4 * 16 * ups);
+    out.set(direct);
+    out.set(stageFoldedUp(table, values, layer, ups), direct.length);
+    return out;
+  },
 });
 
 /**
@@ -144,15 +155,16 @@ const BLOCK_ROWS = { enc0: 1, dec0: 2 } as const;
 
 // The fast path: four passes. The 3×3 passes of at most four outputs read their weights alike,
 // staged as f32 vec4s in a uniform buffer (conv3_common, stageConv3); the full-resolution ones
-// compute 2×1 (enc0) and 2×2 (dec0) blocks per thread (block_common); enc1 (Winograd) also computes the bottleneck, one
-// texel per thread from its own 2×2 block of e1 (stageEnc1); dec0's output, the residual one
-// included, is shared with the general path (dec0_common).
+// compute 2×1 (enc0) and 2×2 (dec0) blocks per thread (block_common); enc1 (Winograd) also computes
+// the bottleneck, one texel per thread from its own 2×2 block of e1 (stageEnc1); dec0 folds the
+// upsampling of d1 into its weights (4 taps of d1 per pixel instead of 9, stageFoldedUp); dec0's
+// output, the residual one included, is shared with the general path (dec0_common).
 const FAST_PASSES: PassSpec[] = [
   { name: 'enc0', shader: 'enc0', prelude: ['common', 'conv3_common', 'block_common'], struct: 'CnnV3Params4ch', film: false, reads: ['feat0', 'feat1'], writes: ['enc0'], scale: 1, tile: BLOCK_TILE, blockRows: BLOCK_ROWS.enc0, staged: conv3Staged('enc0', 20) },
   { name: 'enc1', label: 'enc1+bottleneck', shader: 'enc1', prelude: ['common'], struct: 'CnnV3ParamsEnc1', film: false, reads: ['enc0'], writes: ['enc1', 'bottleneck'], scale: 2, tile: [16, 16], staged: { vec4s: 4 * ENC1_MATS, stage: (t, v) => stageEnc1(t, v) } },
   { name: 'dec1', shader: 'dec1', prelude: ['common', 'conv3_common'], struct: 'CnnV3Params4ch', film: false, reads: ['bottleneck', 'enc1'], writes: ['dec1'], scale: 2, tile: [8, 8], staged: conv3Staged('dec1', 16) },
   // dec0 also reads the features: the residual output adds to their albedo and transp.
-  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: BLOCK_TILE, blockRows: BLOCK_ROWS.dec0, staged: conv3Staged('dec0', 8) },
+  { name: 'dec0', shader: 'dec0', prelude: ['common', 'conv3_common', 'block_common', 'dec0_common'], struct: 'CnnV3Params4ch', film: false, reads: ['dec1', 'enc0', 'feat0', 'feat1'], writes: ['output'], scale: 1, tile: BLOCK_TILE, blockRows: BLOCK_ROWS.dec0, staged: conv3Staged('dec0', 8, 4) },
 ];
 
 const groupsOf = (n: number) => Math.ceil(n / 4);
@@ -206,6 +218,37 @@ export function stageConv3(table: ParamTable, values: ArrayLike<number>, layer: 
       for (let tap = 0; tap < 9; tap++) out[4 * (tap * stride + ci) + co] = values[base + (co * conv.in + ci) * 9 + tap]!;
     }
     out[4 * 9 * stride + co] = values[base + conv.out * conv.in * 9 + co]!;
+  }
+  return out;
+}
+
+/**
+ * The folded weights of a decoder layer's upsampled input (cat(up(x), skip): x's channels first,
+ * half of conv.in), as dec0.wgsl reads them (any decoder layer fits the layout): for the pixel of phase 2·(y & 1) + (x & 1)
+ * in its 2×2 block, up(x)'s 3×3 window covers a 2×2 window of x's texels, tap 2·a + b, and the
+ * weight of (ci, tap) is the f32 sum of the 3×3 taps (ky, kx) landing on it, ky then kx: along an
+ * axis, the even pixel's texel 0 takes tap 0 and texel 1 taps 1, 2; the odd pixel's texel 0 taps
+ * 0, 1 and texel 1 tap 2. vec4 (phase·4 + tap)·ups + ci holds it over the outputs (lanes co).
+ */
+export function stageFoldedUp(table: ParamTable, values: ArrayLike<number>, layer: ConvLayerName, ups: number): Float32Array<ArrayBuffer> {
+  const conv = table.convs.find((c) => c.name === layer)!;
+  const inUp = conv.in / 2;
+  if (conv.k !== 3 || conv.out > 4 || inUp > ups) throw new CnnV3Error(`stageFoldedUp: ${layer} (${conv.in}→${conv.out}, k=${conv.k}) does not fit ${ups} slots`);
+  const base = table.byName.get(`${layer}.weight`)!.offset;
+  const taps = [[[0], [1, 2]], [[0, 1], [2]]];
+  const out = new Float32Array(4 * 16 * ups);
+  for (let phase = 0; phase < 4; phase++) {
+    const [i, j] = [phase >> 1, phase & 1];
+    for (let tap = 0; tap < 4; tap++) {
+      const [a, b] = [tap >> 1, tap & 1];
+      for (let co = 0; co < conv.out; co++) {
+        for (let ci = 0; ci < inUp; ci++) {
+          let sum = 0;
+          for (const ky of taps[i]![a]!) for (const kx of taps[j]![b]!) sum = Math.fround(sum + values[base + (co * conv.in + ci) * 9 + ky * 3 + kx]!);
+          out[4 * ((phase * 4 + tap) * ups + ci) + co] = sum;
+        }
+      }
+    }
   }
   return out;
 }

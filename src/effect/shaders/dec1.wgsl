@@ -11,6 +11,7 @@ override IN: u32 = 2u * C1;
 override OUT: u32 = C0;
 // Weights staged as [tap][ci over the 2·C1 cat channels].
 const STRIDE: u32 = 16u;
+const EXTRA: u32 = 0u;
 
 @compute @workgroup_size(8, 8)
 fn main(@builtin(global_invocation_id) gid: vec3u) {

@@ -17,6 +17,7 @@ const IN: u32 = 20u;
 override OUT: u32 = C0;
 // Weights staged as [ky][kx][ci].
 const STRIDE: u32 = IN;
+const EXTRA: u32 = 0u;
 
 // A texel of a feature texture at column x of an inside row, zero words (zero features) outside
 // the image.
