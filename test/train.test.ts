@@ -162,21 +162,23 @@ test('train warns when the best held-out score is below returning the input unto
   assert.doesNotMatch(graded.err, /warning: the best held-out/);
 });
 
-test('--preset near-identity: residual output and uniform patches, printed at the start; explicit flags win; a bad name is one line', async (t) => {
+test('--preset near-identity: residual output, uniform patches, no dropout, 16,16, L1, printed at the start; explicit flags win; a bad name is one line', async (t) => {
   const root = await exampleDataset(t);
   const r = await runCli(['train', '--input', root, ...SMALL, '--epochs', '1', '--preset', 'near-identity', '--checkpoint-dir', join(root, 'ck')]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /^Preset: near-identity \(--output-mode residual --detector random; flags given explicitly win\)$/m);
+  assert.match(r.out, /^Preset: near-identity \(--output-mode residual --detector random --channel-dropout-p 0 --enc-channels 16,16 --loss l1; flags given explicitly win\)$/m);
   const { loadCheckpoint } = await import('../src/checkpoint/checkpoint-node.js');
-  assert.equal((await loadCheckpoint(join(root, 'ck', 'checkpoint_epoch_1.safetensors'))).config.output, 'residual', 'the preset reaches the checkpoint config');
+  const ck = await loadCheckpoint(join(root, 'ck', 'checkpoint_epoch_1.safetensors'));
+  assert.equal(ck.config.output, 'residual', 'the preset reaches the checkpoint config');
+  assert.deepEqual(ck.config.encChannels, [16, 16]);
 
   const { parseTrainOptions } = await import('../src/cli/commands/train.js');
-  const opts = parseTrainOptions(['--preset', 'near-identity', '--output-mode', 'sigmoid']);
+  const opts = parseTrainOptions(['--preset', 'near-identity', '--output-mode', 'sigmoid', '--enc-channels', '8,8']);
   assert.ok(opts !== 'help');
-  assert.deepEqual([opts.outputMode, opts.detector, opts.preset], ['sigmoid', 'random', 'near-identity']);
+  assert.deepEqual([opts.outputMode, opts.detector, opts.preset, opts.encChannels, opts.channelDropoutP, opts.loss], ['sigmoid', 'random', 'near-identity', [8, 8], 0, 'l1']);
   const plain = parseTrainOptions([]);
   assert.ok(plain !== 'help');
-  assert.deepEqual([plain.outputMode, plain.detector, plain.preset], ['sigmoid', 'harris', undefined]);
+  assert.deepEqual([plain.outputMode, plain.detector, plain.preset, plain.encChannels, plain.channelDropoutP, plain.loss], ['sigmoid', 'harris', undefined, [4, 8], 0.3, undefined]);
 
   const bad = await runCli(['train', '--input', root, '--preset', 'near-identiy']);
   assert.equal(bad.code, 2);

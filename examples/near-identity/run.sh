@@ -4,13 +4,13 @@
 # on held-out photos against the identity baseline (the albedo itself).
 # Eight real photos from Debian's python3-skimage for training, four others held out; targets
 # made by ImageMagick; 200 epochs of 64 random 32×32 patches per image (the issue's protocol).
-# Needs python3-skimage and imagemagick. STYLES=... and EPOCHS=... narrow or shorten a run.
+# Needs python3-skimage, imagemagick and gmic (sepia). STYLES=... and EPOCHS=... narrow or shorten a run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 sk=/usr/lib/python3/dist-packages/skimage/data
 out=${OUT:-out/near-identity}
 epochs=${EPOCHS:-200}
-styles=${STYLES:-kuwahara edge posterize grade}
+styles=${STYLES:-kuwahara edge posterize grade sepia}
 # ABLATE=1: on Kuwahara only, what else might explain the sigmoid network's shortfall
 # (channel dropout, capacity, training length), each changed on its own.
 ablate=${ABLATE:-0}
@@ -25,6 +25,7 @@ style() { # style NAME IN OUT
     edge) convert "$2" \( +clone -colorspace gray -edge 1 -negate -level 60%,100% \) -compose multiply -composite -strip "PNG24:$3" ;;
     posterize) convert "$2" -posterize 4 -strip "PNG24:$3" ;;
     grade) convert "$2" -modulate 105,140,100 -sigmoidal-contrast 5,45% -fill '#ff9040' -colorize 12% -strip "PNG24:$3" ;;
+    sepia) gmic -v - "$2" -sepia -o "$3" >/dev/null ;;
     *) echo "unknown style $1" >&2; exit 2 ;;
   esac
 }
@@ -40,7 +41,7 @@ for s in $styles; do
     rm -rf "$out/$s/$split"
     cnnv3 pack-photo --photos "$out/photos/$split" --targets "$out/$s/targets/$split" --output "$out/$s/$split/simple" > /dev/null
   done
-  runs=("sigmoid:--output-mode sigmoid" "residual:--output-mode residual")
+  runs=("sigmoid:--output-mode sigmoid" "preset:--preset near-identity")
   if [[ $ablate == 1 ]]; then
     [[ $s == kuwahara ]] || continue
     runs=("sigmoid-no-dropout:--channel-dropout-p 0" "sigmoid-wide-8-16:--enc-channels 8,16"

@@ -95,16 +95,20 @@ export const TRAIN_DEFAULTS: TrainOptions = {
  * Named bundles of settings (`--preset`), so a user need not know them; flags given explicitly
  * win. near-identity: looks close to the photo (smoothing, outlines, grades) — the residual output
  * starts at the identity (README, "Near-identity styles"), and uniform patch centres score the
- * flat areas such looks must leave alone as often as the edges a corner detector prefers.
+ * flat areas such looks must leave alone as often as the edges a corner detector prefers. No
+ * channel dropout: on photos the geometric channels are constants, and zeroing them asks the
+ * network to answer alike for inputs it never meets at run time (posterize +0.67 → +1.29 dB at
+ * 16,16). 16 channels at full resolution give a staircase like posterize enough ReLUs, and L1
+ * fits its steps better than MSE (+1.29 → +1.56 dB); README, "Near-identity styles".
  */
 export const TRAIN_PRESETS = {
-  'near-identity': { outputMode: 'residual', detector: 'random' },
+  'near-identity': { outputMode: 'residual', detector: 'random', channelDropoutP: 0, encChannels: [16, 16], loss: 'l1' },
 } as const satisfies Record<string, Partial<TrainOptions>>;
 
 export type TrainPreset = keyof typeof TRAIN_PRESETS;
 export const TRAIN_PRESET_NAMES = Object.keys(TRAIN_PRESETS) as TrainPreset[];
 
-const FLAG_OF: Partial<Record<keyof TrainOptions, string>> = { outputMode: 'output-mode', detector: 'detector' };
+const FLAG_OF: Partial<Record<keyof TrainOptions, string>> = { outputMode: 'output-mode', detector: 'detector', channelDropoutP: 'channel-dropout-p', encChannels: 'enc-channels', loss: 'loss' };
 
 /** A preset as the flags it stands for, e.g. `--output-mode residual --detector random`. */
 export function presetFlags(name: TrainPreset): string {

@@ -50,7 +50,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
   --feedback-noise S        with --feedback-p: noise of up to ±S on the albedo of those patches and of
                             their earlier views (the target stays clean): learn to average it away
   --preset P                near-identity: the settings for looks close to the photo (--output-mode
-                            residual --detector random), printed at the start; flags given win
+                            residual --detector random --channel-dropout-p 0 --enc-channels 16,16
+                            --loss l1), printed at the start; flags given win
   --checkpoint-dir DIR      (default ${D.checkpointDir})
   --checkpoint-every N      epochs between checkpoints, 0 = only the final one (default ${D.checkpointEvery})
   --device D                auto | cpu | gpu (default ${D.device})
@@ -97,7 +98,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const P = { ...D, ...preset };
   const epochs = intFlag('train', values, 'epochs', D.epochs, 1);
   const lr = numberFlag('train', values, 'lr', D.lr, 0, 1e6);
-  const loss = values['loss'] === undefined ? undefined : choice<LossKind>(values, 'loss', LOSS_KINDS, 'mse');
+  const loss = values['loss'] === undefined ? P.loss : choice<LossKind>(values, 'loss', LOSS_KINDS, 'mse');
   const lrWarmup = values['lr-warmup'] === undefined ? undefined : intFlag('train', values, 'lr-warmup', 0, 0);
   if (lrWarmup !== undefined && lrWarmup >= epochs) {
     throw new CnnV3Error(`cnnv3 train: --lr-warmup ${lrWarmup} must be less than --epochs ${epochs} (the warm-up ramps the learning rate up to --lr over its first epochs)`, 2);
@@ -123,11 +124,11 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     patchSize: intFlag('train', values, 'patch-size', D.patchSize, 1, 4096),
     patchesPerImage: intFlag('train', values, 'patches-per-image', D.patchesPerImage, 1),
     detector: choice<Detector>(values, 'detector', DETECTORS, P.detector),
-    channelDropoutP: numberFlag('train', values, 'channel-dropout-p', D.channelDropoutP, 0, 1),
+    channelDropoutP: numberFlag('train', values, 'channel-dropout-p', P.channelDropoutP, 0, 1),
     fullImage: values['full-image'] === true,
     imageSize: intFlag('train', values, 'image-size', D.imageSize, 1, 8192),
     fit: fitFlag('train', values, D.fit),
-    encChannels: enc === undefined ? D.encChannels : parseEncChannels('train', enc),
+    encChannels: enc === undefined ? P.encChannels : parseEncChannels('train', enc),
     filmCondDim: dim === undefined ? D.filmCondDim : parseFilmCondDim('train', dim),
     outputMode: mode === undefined ? P.outputMode : parseOutputMode('train', mode),
     checkpointDir: stringFlag(values, 'checkpoint-dir') ?? D.checkpointDir,
