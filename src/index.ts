@@ -88,6 +88,7 @@ export { ViewPass } from './effect/view-pass.js';
 export { contextFromGpu, contextFromAdapter, type GpuContext } from './gpu/context.js';
 export { runParity, referenceOutput, formatParityReport, type ParityReport } from './verify/parity.js';
 export { psnr, ssim } from './image/metrics.js';
+export { CHANNEL_GROUPS, measureAblation, type Ablation, type AblationRow, type ChannelGroup } from './eval/ablate.js';
 export { parseSeq, type SeqFile, type SeqEffect, type SeqSequence } from './demo/seq.js';
 export { resolveFrame, boundaries, beatAt, type ActiveEffect } from './demo/timeline.js';
 export { planFrame, planAt, checkAllFrames, type FramePlan, type PlanStep } from './demo/graph.js';

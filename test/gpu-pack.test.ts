@@ -8,7 +8,9 @@ import {
   unpack2x16float,
   unpack4x8unorm,
   unpackFeatures,
+  zeroPackedChannels,
 } from '../src/dataset/gpu-pack.js';
+import { CHANNEL_GROUPS } from '../src/eval/ablate.js';
 import { NUM_FEATURES } from '../src/dataset/features.js';
 import { roundToHalf } from '../src/util/half.js';
 
@@ -55,4 +57,19 @@ test('feature packing round trip: f16 channels rounded, unorm channels exact on 
     else assert.equal(back[i], f[i], `ch ${c}`);
   }
   assert.deepEqual(quantiseFeatures(back, w, h), back, 'quantising twice changes nothing');
+});
+
+test('zeroPackedChannels: the packed features with a group zeroed are the packing of the features with it zeroed, for every ablation group', () => {
+  const W = 5;
+  const H = 3;
+  const f = Float32Array.from({ length: W * H * NUM_FEATURES }, (_, i) => 0.05 + ((i * 37) % 91) / 100);
+  const packed = packFeatures(f, W, H);
+  for (const [group, channels] of Object.entries(CHANNEL_GROUPS)) {
+    const zeroedF = f.map((v, i) => ((channels as readonly number[]).includes(i % NUM_FEATURES) ? 0 : v));
+    const want = packFeatures(zeroedF, W, H);
+    const got = zeroPackedChannels(packed.feat0, packed.feat1, channels);
+    assert.deepEqual([got.feat0, got.feat1], [want.feat0, want.feat1], group);
+  }
+  assert.deepEqual(zeroPackedChannels(packed.feat0, packed.feat1, []), { feat0: packed.feat0, feat1: packed.feat1 }, 'nothing zeroed: a copy');
+  assert.throws(() => zeroPackedChannels(packed.feat0, packed.feat1, [20]), /no channel 20/);
 });

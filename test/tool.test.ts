@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../src/jobs/runner-node.js';
-import { decodePng } from '../src/image/png.js';
+import { decodePng, encodePng } from '../src/image/png.js';
+import { decodeImage } from '../src/image/decode.js';
+import { toRgba8 } from '../src/image/image.js';
+import { resizeLanczos3 } from '../src/image/resize.js';
 import { startStaticServer, type RunningServer } from '../src/serve/static-node.js';
 import { bufferIO } from '../src/cli/io.js';
 import { startTool, toolRoot } from '../src/cli/commands/tool.js';
@@ -162,6 +165,77 @@ test('a sample with a target shows a PSNR; channels and intermediate nodes can b
   for (const label of ['input 0: albedo.r', 'cnn_v3_enc1 ch 3', 'cnn_v3_bottleneck ch 0', '|output − target|']) {
     await showView(page, label);
   }
+  await page.close();
+});
+
+test('"Inputs the model relies on": Measure on the page\'s GPU gives the losses cnnv3 eval --ablate reports; albedo matters, normals barely', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  // cat and its target shrunk to 80 px wide (as eval.test does): the CLI's nine float64 passes stay quick.
+  const dir = join(REPO, 'out', 'test-tool', 'ablate');
+  mkdirSync(dir, { recursive: true });
+  const small = (src: string, dst: string) => {
+    const r = decodeImage(readFileSync(src), src);
+    const h = Math.round((r.height * 80) / r.width);
+    writeFileSync(dst, encodePng({ width: 80, height: h, channels: 4, depth: 8, data: resizeLanczos3(toRgba8(r), r.width, r.height, 4, 80, h) }));
+  };
+  const photo = join(dir, 'cat.png');
+  const tgt = join(dir, 'cat_styled.png');
+  small(PHOTO, photo);
+  small(join(REPO, 'examples/targets/cat_styled.png'), tgt);
+  const packed = await runCli(['pack-photo', '--photo', photo, '--target', tgt, '--output', join(dir, 'set', 'sample_cat')]);
+  assert.equal(packed.code, 0, packed.err);
+  // The tool's sliders start at 0,0,0,0.5,0.5.
+  const r = await runCli([
+    'eval', '--weights', join(REPO, 'examples/weights/cnn_v3_weights.bin'), '--film', join(REPO, 'examples/weights/cnn_v3_film_mlp.bin'),
+    '--input', join(dir, 'set'), '--cond', '0,0,0,0.5,0.5', '--ablate', '--json',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const cli = JSON.parse(r.out) as { full_psnr: number; groups: Array<{ group: string; drop: number; psnr: number }> };
+
+  const page = await openTool();
+  const state = () => page.getAttribute('[data-testid=ablate-note]', 'data-state');
+  assert.equal(await state(), 'needs-target', 'no input yet');
+  await load(page, 'image-input', photo);
+  assert.equal(await waitReady(page), 'ready');
+  await page.click('[data-testid=ablate-measure]');
+  assert.equal(await state(), 'needs-target', 'a photo without its target');
+  assert.match((await page.textContent('[data-testid=ablate-note]'))!, /^needs a target/);
+  assert.equal(await page.locator('[data-testid=ablate-row]').count(), 0);
+  await load(page, 'target-input', tgt);
+  assert.equal(await waitReady(page), 'ready');
+  assert.equal(await state(), 'idle');
+  const caption = Number(/PSNR vs target ([\d.]+) dB/.exec((await page.textContent('[data-testid=psnr]'))!)?.[1]);
+  await page.click('[data-testid=ablate-measure]');
+  await page.waitForFunction(() => ['done', 'failed'].includes(document.querySelector<HTMLElement>('[data-testid=ablate-note]')!.dataset['state']!), undefined, { timeout: 120_000 });
+  const note = (await page.textContent('[data-testid=ablate-note]'))!;
+  assert.equal(await state(), 'done', note);
+  const full = Number(await page.getAttribute('[data-testid=ablate-bars]', 'data-full'));
+  const rows = await page.$$eval('[data-testid=ablate-row]', (els) =>
+    els.map((e) => ({ group: (e as HTMLElement).dataset['group']!, drop: Number((e as HTMLElement).dataset['drop']), psnr: Number((e as HTMLElement).dataset['psnr']), text: e.textContent!, bar: (e.previousElementSibling as HTMLElement).style.width })),
+  );
+  const lines = [`every input: tool ${full.toFixed(3)} dB, eval ${cli.full_psnr.toFixed(3)} dB`, ...rows.map((x) => `${x.group}: lost ${x.drop.toFixed(3)} dB in the tool, ${cli.groups.find((c) => c.group === x.group)!.drop.toFixed(3)} dB in eval`)];
+  console.log(`  ablation, tool (WebGPU effect) vs cnnv3 eval --ablate (float64 reference):\n    ${lines.join('\n    ')}`);
+  // GPU (f16 packed features and nodes) against the float64 reference: within 0.1 dB each.
+  const TOL = 0.1;
+  assert.ok(Math.abs(full - cli.full_psnr) < TOL, lines[0]);
+  assert.ok(Math.abs(full - caption) < 0.01, `the every-input run is the frame shown: ${full} vs caption ${caption}`);
+  assert.deepEqual(rows.map((x) => x.group).sort(), cli.groups.map((c) => c.group).sort(), 'the same eight groups');
+  for (const x of rows) {
+    const c = cli.groups.find((g) => g.group === x.group)!;
+    assert.ok(Math.abs(x.drop - c.drop) < TOL && Math.abs(x.psnr - c.psnr) < TOL, `${x.group}: tool −${x.drop} dB (${x.psnr}), eval −${c.drop} dB (${c.psnr})`);
+    assert.equal(x.text, `${x.drop >= 0 ? '−' : '+'}${Math.abs(x.drop).toFixed(2)} dB`, 'the number beside the bar');
+  }
+  const drop = (g: string) => rows.find((x) => x.group === g)!.drop;
+  assert.equal(rows[0]!.group, 'albedo', 'largest loss first');
+  assert.ok(drop('albedo') > drop('normal') + 3, `albedo −${drop('albedo')} dB vs normal −${drop('normal')} dB`);
+  assert.equal(drop('prev'), 0, 'prev is black in every run, as in eval');
+  assert.equal(rows[0]!.bar, '100%');
+  assert.match(note, /relies most on albedo: [\d.]+ dB lost/);
+  await page.locator('[data-testid=ablate-panel]').screenshot({ path: join(dir, 'ablate-panel.png') });
+  // A new input resets the panel.
+  await load(page, 'image-input', photo);
+  assert.equal(await state(), 'needs-target');
+  assert.equal(await page.locator('[data-testid=ablate-row]').count(), 0);
   await page.close();
 });
 

@@ -72,3 +72,20 @@ export function unpackFeatures(packed: PackedFeatures): Float32Array {
 export function quantiseFeatures(f: Float32Array, width: number, height: number): Float32Array {
   return unpackFeatures(packFeatures(f, width, height));
 }
+
+/**
+ * Packed features with `zeroed` channels set to 0 (a copy): a channel is a half of a feat0 word
+ * or a byte of a feat1 word, and 0 packs to all-zero bits in both, so this is exactly packing
+ * the features with those channels 0 — what `eval --ablate` feeds the reference.
+ */
+export function zeroPackedChannels(feat0: Uint32Array, feat1: Uint32Array, zeroed: readonly number[]): { feat0: Uint32Array; feat1: Uint32Array } {
+  const keep0 = new Uint32Array(4).fill(0xffffffff);
+  const keep1 = Uint32Array.of(0xffffffff, 0xffffffff, 0xffffffff, 0);
+  for (const c of zeroed) {
+    if (!Number.isInteger(c) || c < 0 || c >= NUM_FEATURES) throw new Error(`zeroPackedChannels: no channel ${c}`);
+    if (c < 8) keep0[c >> 1]! &= ~(0xffff << (16 * (c & 1)));
+    else keep1[(c - 8) >> 2]! &= ~(0xff << (8 * ((c - 8) & 3)));
+  }
+  const mask = (words: Uint32Array, keep: Uint32Array) => words.map((w, i) => (w & keep[i & 3]!) >>> 0);
+  return { feat0: mask(feat0, keep0), feat1: mask(feat1, keep1) };
+}

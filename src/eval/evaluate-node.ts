@@ -15,6 +15,9 @@ import { FILM_COND_NAMES, type ModelConfig } from '../model/config.js';
 import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
 import { psnr, ssim } from '../image/metrics.js';
+import { measureAblation, type Ablation } from './ablate.js';
+
+export { CHANNEL_GROUPS, type AblationRow } from './ablate.js';
 
 export interface SampleScore {
   name: string;
@@ -44,21 +47,6 @@ export interface EvalInput {
   film?: Uint8Array;
   cond: number[];
 }
-
-/**
- * The input channel groups `eval --ablate` zeroes one at a time (SPEC §3's channels): what the
- * network loses without each tells which inputs it relies on.
- */
-export const CHANNEL_GROUPS = {
-  albedo: [0, 1, 2],
-  normal: [3, 4],
-  depth: [5, 6, 7],
-  material: [8],
-  prev: [9, 10, 11],
-  mips: [12, 13, 14, 15, 16, 17],
-  shadow: [18],
-  transparency: [19],
-} as const satisfies Record<string, readonly number[]>;
 
 /** The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported; `zeroed` channels fed as 0. */
 export function cpuOutput(input: EvalInput, s: Sample, zeroed: readonly number[] = []): Float64Array {
@@ -131,24 +119,10 @@ export async function evaluateDataset(
   };
 }
 
-export interface AblationRow {
-  group: keyof typeof CHANNEL_GROUPS;
-  channels: readonly number[];
-  /** Mean RGB PSNR with the group zeroed, and how much lower that is than with every input. */
-  psnr: number;
-  drop: number;
-}
-
 /** PSNR lost on the dataset when each input channel group is zeroed (CPU reference), largest loss first. */
-export async function ablateDataset(dir: string, mode: InputMode | undefined, input: EvalInput): Promise<{ full: number; rows: AblationRow[] }> {
+export async function ablateDataset(dir: string, mode: InputMode | undefined, input: EvalInput): Promise<Ablation> {
   const samples: Array<{ name: string; s: Sample }> = [];
   for (const d of await discoverSamples(dir, mode)) samples.push({ name: sampleName(dir, d), s: await loadSampleDir(d, sampleName(dir, d)) });
   const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(input, s, zeroed)).psnr));
-  const full = meanPsnr([]);
-  const rows = (Object.entries(CHANNEL_GROUPS) as Array<[keyof typeof CHANNEL_GROUPS, readonly number[]]>).map(([group, channels]) => {
-    const psnr = meanPsnr(channels);
-    return { group, channels, psnr, drop: full - psnr };
-  });
-  rows.sort((a, b) => b.drop - a.drop);
-  return { full, rows };
+  return measureAblation(meanPsnr);
 }

@@ -15,7 +15,7 @@ import { CnnNodeEffect } from '../effect/cnn-node-effect.js';
 import { contextFromGpu, type GpuContext } from '../gpu/context.js';
 import { FEATURE_NODES, FeaturePass, planesFromPhoto, planesFromSample, type FeaturePlanes } from '../effect/feature-pass.js';
 import { TextureNodes } from '../effect/nodes.js';
-import { readRgba16f } from '../gpu/readback.js';
+import { readRgba16f, readRgba32u } from '../gpu/readback.js';
 import { TARGET_NODE, ViewPass, type ViewLayout, type ViewSource } from '../effect/view-pass.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/png.js';
@@ -24,6 +24,8 @@ import { packBlenderSample } from '../pack/blender.js';
 import { packPhotoSample } from '../pack/photo.js';
 import { floatRgbaTo8, type Raster } from '../image/image.js';
 import { psnr } from '../image/metrics.js';
+import { zeroPackedChannels } from '../dataset/gpu-pack.js';
+import { CHANNEL_GROUPS, measureAblation, type Ablation } from '../eval/ablate.js';
 import { setupTrainPanel } from './train-panel.js';
 import { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, STYLE_COND_INDEX, sameModelConfig, type ModelConfig } from '../model/config.js';
 import { $, setStatus, showAdapter, showError } from './page-status.js';
@@ -246,6 +248,114 @@ function targetPsnr(out: Float32Array, tgt: Uint8Array): number {
   return psnr(Float64Array.from(out, (v) => Math.min(1, Math.max(0, v))), Float64Array.from(tgt, (v) => v / 255), 4, [0, 1, 2]);
 }
 
+// ---------------------------------------------------------------- inputs the model relies on
+
+// `cnnv3 eval --ablate` on the page's GPU: the loaded input's features are packed once, then the
+// effect runs on them as they are and with each channel group zeroed in the packed texels (the
+// same groups and the same zeros as the CLI's reference), each output scored against the target.
+const ablateUi = { button: $<HTMLButtonElement>('ablate-measure'), note: $<HTMLElement>('ablate-note'), bars: $<HTMLElement>('ablate-bars') };
+const NEEDS_TARGET = 'needs a target: load a photo and its "target for the photo", a sample or an EXR with a target';
+let ablating = false;
+/** Bumped by every weights or FiLM file: a measurement that sees it change stops. */
+let modelVersion = 0;
+
+function ablateState(state: 'idle' | 'needs-target' | 'measuring' | 'done' | 'failed', note: string): void {
+  ablateUi.note.dataset['state'] = state;
+  ablateUi.note.textContent = note;
+}
+
+/** The panel for a new input or model: what Measure will do, or why it cannot. */
+function resetAblation(): void {
+  if (ablating) return; // the measurement under way notices the change and stops
+  ablateUi.bars.replaceChildren();
+  if (target) ablateState('idle', 'Measure: PSNR against the target with every input, then with each input group zeroed');
+  else ablateState('needs-target', NEEDS_TARGET);
+}
+
+function showAblation(a: Ablation, cond: number[]): void {
+  const widest = Math.max(0.01, ...a.rows.map((r) => r.drop));
+  const cells = a.rows.flatMap((r, k) => {
+    const name = document.createElement('span');
+    name.textContent = r.group;
+    name.title = `channels ${r.channels.join(', ')}: ${r.channels.map((c) => FEATURE_NAMES[c]).join(', ')}`;
+    const bar = document.createElement('div');
+    bar.className = k === 0 && r.drop > 0 ? 'ablate-bar top' : 'ablate-bar';
+    bar.style.width = `${(100 * Math.max(0, r.drop)) / widest}%`;
+    const num = document.createElement('span');
+    num.className = 'num';
+    num.textContent = `${r.drop >= 0 ? '−' : '+'}${Math.abs(r.drop).toFixed(2)} dB`;
+    num.title = `${r.psnr.toFixed(2)} dB PSNR without ${r.group}`;
+    Object.assign(num.dataset, { testid: 'ablate-row', group: r.group, drop: String(r.drop), psnr: String(r.psnr) });
+    return [name, bar, num];
+  });
+  ablateUi.bars.replaceChildren(...cells);
+  ablateUi.bars.dataset['full'] = String(a.full);
+  const top = a.rows[0]!;
+  const most = top.drop > 0 ? `It relies most on ${top.group}: ${top.drop.toFixed(2)} dB lost without it.` : 'Zeroing no group costs anything.';
+  ablateState(
+    'done',
+    `every input: ${a.full.toFixed(2)} dB PSNR; PSNR lost with each group zeroed below. ${most} ` +
+      `(One frame with prev black, as cnnv3 eval scores it; condition ${cond.map((v) => +v.toFixed(2)).join(',')}; on ${gpu!.ctx.adapterName}.)`,
+  );
+}
+
+async function measureInputs(): Promise<void> {
+  if (!gpu) throw new CnnV3Error('the viewer has no WebGPU device');
+  if (!planes || !target) {
+    resetAblation();
+    return;
+  }
+  const g = gpu;
+  const { device } = g.ctx;
+  const [p, tgt, version] = [planes, target, modelVersion];
+  const { width: W, height: H } = p;
+  ablating = true;
+  ablateUi.button.disabled = true;
+  ablateUi.bars.replaceChildren();
+  try {
+    // The feature nodes take writes from here too; then a frame packs the input's features into them.
+    const usage = GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_SRC | GPUTextureUsage.COPY_DST;
+    for (const node of [FEATURE_NODES.feat0, FEATURE_NODES.feat1]) g.nodes.ensure(node, 'rgba32uint', W, H, usage);
+    await render();
+    const packed = [await readRgba32u(device, g.nodes.get(FEATURE_NODES.feat0)!), await readRgba32u(device, g.nodes.get(FEATURE_NODES.feat1)!)] as const;
+    const cond = filmValues();
+    const result = await measureAblation(
+      async (zeroed) => {
+        if (planes !== p || target !== tgt || modelVersion !== version || gpu !== g) throw new CnnV3Error('the input or the model changed while measuring: press Measure again');
+        // prev (channels 9–11) is black in every run: one frame, as eval scores a sample.
+        const z = zeroPackedChannels(packed[0], packed[1], [...CHANNEL_GROUPS.prev, ...zeroed]);
+        // Written, encoded, submitted and read back with no await between: a frame rendered
+        // meanwhile lands wholly before or after on the queue.
+        for (const [node, words] of [[FEATURE_NODES.feat0, z.feat0], [FEATURE_NODES.feat1, z.feat1]] as const) {
+          device.queue.writeTexture({ texture: g.nodes.get(node)! }, words as Uint32Array<ArrayBuffer>, { bytesPerRow: W * 16, rowsPerImage: H }, { width: W, height: H });
+        }
+        g.effect.effect.setFilmParams(cond);
+        device.pushErrorScope('validation');
+        const encoder = device.createCommandEncoder({ label: 'tool input ablation' });
+        g.effect.render(encoder, {}, g.nodes);
+        device.queue.submit([encoder.finish()]);
+        const out = readRgba16f(device, g.nodes.get(OUTPUT)!);
+        const gpuError = await device.popErrorScope();
+        if (gpuError) throw new Error(`WebGPU: ${gpuError.message}`);
+        return targetPsnr(await out, tgt);
+      },
+      (done, total, group) => ablateState('measuring', `measuring ${done + 1}/${total}: ${group === 'every input' ? group : `${group} zeroed`}…`),
+    );
+    showAblation(result, cond);
+  } catch (e) {
+    ablateState('failed', `failed: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    ablating = false;
+    ablateUi.button.disabled = false;
+    // The next frame packs the features again and shows the real output.
+    scheduleRender();
+  }
+}
+
+ablateUi.button.addEventListener('click', () => measureInputs().catch(showError));
+resetAblation();
+
 // ---------------------------------------------------------------- loading
 
 async function bytesOf(file: File): Promise<Uint8Array> {
@@ -267,12 +377,16 @@ function setWeights(bytes: Uint8Array, label: string): void {
   }
   g.effect.effect.uploadWeights(g.ctx.device.queue, bytes);
   ui.weightsNote.textContent = `weights: ${label}`;
+  modelVersion++;
+  resetAblation();
 }
 
 function setFilm(bytes: Uint8Array, label: string): void {
   readFilmMlpBin(config, bytes, label);
   gpu!.effect.effect.uploadFilmMlp(bytes, label);
   ui.weightsNote.textContent += ` · FiLM: ${label}`;
+  modelVersion++;
+  resetAblation();
 }
 
 /** A new input replaces the old: its video stops, the history starts black, nothing is kept for training. */
@@ -282,6 +396,7 @@ function resetInputState(): void {
   target = undefined;
   trainable = undefined;
   photo = undefined;
+  resetAblation();
 }
 
 function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string): void {
@@ -289,6 +404,7 @@ function setInput(p: FeaturePlanes, tgt: Uint8Array | undefined, label: string):
   planes = p;
   target = tgt;
   planesDirty = true;
+  resetAblation();
   ui.inputNote.textContent = label;
   scheduleRender();
 }
@@ -314,6 +430,7 @@ async function loadTarget(file: File): Promise<void> {
   target = sample.target;
   trainable = sample;
   planesDirty = true;
+  resetAblation();
   ui.inputNote.textContent = `photo ${p.name} · target ${file.name}`;
   scheduleRender();
 }
