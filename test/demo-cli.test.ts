@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { formatStability, StabilityMeter, stabilityJson } from '../src/demo/stability.js';
+import { formatStability, StabilityMeter, stabilityJson, stabilityPlotPng } from '../src/demo/stability.js';
 import { SWIFTSHADER_ICD } from '../src/gpu/device-node.js';
 import { decodePng } from '../src/image/png.js';
 import { REPO, requireTool, runCli, tempDir } from './helpers.js';
@@ -35,7 +35,10 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   const r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '33', '--height', '17', '--fps', '10', '--from', '3.7', '--to', '4.2', '--stability']);
   assert.equal(r.code, 0, r.err);
   const names = entries(out);
-  assert.deepEqual(names, ['demo.mp4', 'frame_00000.png', 'frame_00001.png', 'frame_00002.png', 'frame_00003.png', 'frame_00004.png']);
+  assert.deepEqual(names, ['demo.mp4', 'frame_00000.png', 'frame_00001.png', 'frame_00002.png', 'frame_00003.png', 'frame_00004.png', 'stability.png']);
+  const plot = decodePng(readFileSync(join(out, 'stability.png')), 'plot');
+  assert.deepEqual([plot.width, plot.height], [720, 400]);
+  assert.match(r.out, /Wrote 5 frames and demo\.mp4, stability\.png → /);
   assert.deepEqual(entries(parent), ['render'], 'no staging directory left behind');
   const first = decodePng(readFileSync(join(out, 'frame_00000.png')), 'f0');
   assert.equal(first.width, 33);
@@ -134,6 +137,33 @@ test('stability: per-second means of frame-to-frame change, chains broken by fra
   assert.match(text, /^ +1 +1 +0\.30000 +0\.20000 +1\.500$/m);
   assert.match(text, /ratio = output Δ \/ albedo Δ: 1\.250/);
   assert.match(formatStability(new StabilityMeter().table()), /nothing to compare/);
+});
+
+test('stability: every frame\'s change (a gap where there is no pair) and its cuts, plotted beside the frames', () => {
+  const img = (v: number, a: number) => ({ output: Float32Array.from([v, v, v, 1]), albedo: Float32Array.from([a, a, a, 0]) });
+  const m = new StabilityMeter();
+  m.add(0, img(0.1, 0.5));
+  m.add(0.5, img(0.3, 0.6)); // 0.2, 0.1
+  m.add(1, undefined, true); // a cut to a frame without a CNN
+  m.add(1.5, img(0.3, 0.6));
+  m.add(2, img(0.4, 0.9), true); // a cut: 0.1, 0.3
+  const t = m.table();
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+  assert.deepEqual(t.frames.map((f) => [f.t, f.cut]), [[0, false], [0.5, false], [1, true], [1.5, false], [2, true]]);
+  assert.deepEqual(t.frames.map((f) => Number.isNaN(f.output)), [true, false, true, true, false]);
+  assert.ok(near(t.frames[1]!.output, 0.2) && near(t.frames[1]!.albedo, 0.1) && near(t.frames[4]!.output, 0.1) && near(t.frames[4]!.albedo, 0.3));
+  const json = JSON.parse(stabilityJson(t)) as { frames: Array<{ output: number | null; cut: boolean }> };
+  assert.equal(json.frames[0]!.output, null);
+  const png = decodePng(stabilityPlotPng(t, 400, 200), 'plot');
+  assert.deepEqual([png.width, png.height, png.channels], [400, 200, 3]);
+  const colours = new Set<string>();
+  for (let p = 0; p < png.width * png.height; p++) colours.add(Array.from(png.data.subarray(p * 3, p * 3 + 3)).join(','));
+  for (const c of ['200,60,20', '30,90,200', '150,150,150']) assert.ok(colours.has(c), `the plot draws ${c} (output, albedo, the cuts' markers)`);
+  // The cut at frame 2 (x = left + 2/4 of the plot's width): a dashed grey line.
+  const x = Math.round(70 + (2 / 4) * (400 - 70 - 180));
+  let grey = 0;
+  for (let y = 0; y < png.height; y++) if (Array.from(png.data.subarray((y * png.width + x) * 3, (y * png.width + x) * 3 + 3)).join(',') === '150,150,150') grey++;
+  assert.ok(grey > 20, `dashed marker at the cut: ${grey} grey pixels`);
 });
 
 test('stability: drift over still shots (known PSNRs), broken by a changed input, a cut without a CNN, or a new size', () => {

@@ -9,6 +9,11 @@ import { psnr, ssim } from '../src/image/metrics.js';
 import { encodePng } from '../src/image/png.js';
 import { resizeLanczos3 } from '../src/image/resize.js';
 import { Rng } from '../src/util/rng.js';
+import { formatStability } from '../src/demo/stability.js';
+import { measureSequence } from '../src/eval/sequence.js';
+import { exportWeights } from '../src/export/export.js';
+import { makeModelConfig } from '../src/model/config.js';
+import { buildParamTable } from '../src/model/params.js';
 import { closeRunners, testRunner } from './gpu-helpers.js';
 import { REPO, requireTool, runCli, SKIMAGE_DATA, SYSTEM_PYTHON, tempDir } from './helpers.js';
 
@@ -96,4 +101,92 @@ test('cnnv3 eval --ablate: the bundled photo model needs its albedo; prev (alway
   const gpu = await runCli(['eval', ...w, '--ablate', '--device', 'gpu']);
   assert.equal(gpu.code, 2);
   assert.match(gpu.err, /--ablate runs on the CPU reference/);
+});
+
+test('eval --sequence core: prev is the previous output (black first), per-frame change, drift and PSNR with and without feedback', () => {
+  // Two pixels, albedo 0.4 throughout; the model averages albedo and prev: fed back it walks
+  // 0.2 → 0.3 → 0.35, alone it stays at 0.2. Target 0.25.
+  const n = 2;
+  const albedo = new Float32Array(n * 4).fill(0.4);
+  const target = new Float64Array(n * 4).fill(0.25);
+  const frames = ['f0', 'f1', 'f2'].map((name) => ({ name, width: n, height: 1, albedo, psnr: (o: ArrayLike<number>) => psnr(Float64Array.from(o), target, 4, [0, 1, 2]) }));
+  const prevs: Array<number[] | undefined> = [];
+  const r = measureSequence(frames, (_i, prev) => {
+    prevs.push(prev && Array.from(prev));
+    return Float32Array.from({ length: n * 4 }, (_, k) => (k % 4 === 3 ? 1 : 0.5 * 0.4 + 0.5 * (prev ? prev[(k >> 2) * 3 + (k % 4)]! : 0)));
+  });
+  const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-4, `${what}: ${a} vs ${b}`);
+  // Calls: frame 0 once (black prev), then for each later frame fed back, then alone.
+  assert.deepEqual(prevs.map((p) => p?.map((v) => +v.toFixed(4))), [undefined, [0.2, 0.2, 0.2, 0.2, 0.2, 0.2], undefined, [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], undefined]);
+  const fed = r.stability.feedback;
+  assert.ok(Number.isNaN(fed.frames[0]!.output), 'the first frame has no pair');
+  near(fed.frames[1]!.output, 0.1, 'Δ frame 1');
+  near(fed.frames[2]!.output, 0.05, 'Δ frame 2');
+  assert.deepEqual(fed.frames.map((f) => f.albedo).slice(1), [0, 0]);
+  near(fed.total.output, 0.075, 'mean output Δ');
+  assert.equal(r.stability.no_feedback.total.output, 0);
+  assert.equal(fed.still.length, 1);
+  near(fed.still[0]!.lastPsnr, 20 * Math.log10(1 / 0.15), 'drift: last vs first');
+  near(fed.still[0]!.lastVsSecondPsnr, 20 * Math.log10(1 / 0.05), 'drift: last vs second');
+  assert.equal(r.stability.no_feedback.still[0]!.lastPsnr, Infinity);
+  const p20 = 20 * Math.log10(1 / 0.05);
+  assert.deepEqual(r.frames.map((f) => f.name), ['f0', 'f1', 'f2']);
+  near(r.frames[2]!.psnr, 20, 'frame 2 fed back (0.35 vs 0.25)');
+  near(r.mean.psnr, (2 * p20 + 20) / 3, 'mean fed back');
+  near(r.mean.psnr_no_feedback, p20, 'mean alone');
+  assert.match(formatStability(fed, 'frame'), /^ +frame +pairs +output Δ/m);
+  assert.match(formatStability(fed, 'frame'), /^ +2 +1 +0\.05000 +0\.00000 +—$/m);
+  assert.match(formatStability(fed, 'frame'), /Drift on a still shot from frame 0 \(3 frames/);
+});
+
+test('cnnv3 eval --sequence: frames in numeric order; a model whose output is its albedo has flicker ratio 1; one sample or mixed sizes refused', async (t) => {
+  const dir = tempDir(t);
+  // A residual model with zero weights: y = clamp(albedo + tanh(0)) = the albedo, whatever prev holds.
+  const config = makeModelConfig([4, 8], 5, 'residual');
+  const wPath = join(dir, 'w.bin');
+  writeFileSync(wPath, exportWeights(config, new Float32Array(buildParamTable(config).total)).weights);
+  const photo = (name: string, w: number, h: number, v: (i: number) => number) => {
+    const p = join(dir, `${name}.png`);
+    writeFileSync(p, encodePng({ width: w, height: h, channels: 3, depth: 8, data: Uint8Array.from({ length: w * h * 3 }, (_, i) => v(i)) }));
+    return p;
+  };
+  const a = photo('a', 8, 6, (i) => (i * 37) % 256);
+  const b = photo('b', 8, 6, (i) => (i * 53 + 100) % 256);
+  const seq = join(dir, 'seq');
+  // sample_10 (the changed frame) sorts last by number, between 1 and 2 by letters.
+  for (const [name, p] of [['sample_1', a], ['sample_2', a], ['sample_10', b]] as const) {
+    const r = await runCli(['pack-photo', p, a, join(seq, name)]);
+    assert.equal(r.code, 0, r.err);
+  }
+  const r = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence', '--json']);
+  assert.equal(r.code, 0, r.err);
+  type Report = { frames: Array<{ name: string; psnr: number | null; psnr_no_feedback: number | null }>; stability: Record<'feedback' | 'no_feedback', { total: { output: number; albedo: number; pairs: number }; frames: Array<{ output: number | null; albedo: number | null }>; still: Array<{ frames: number; lastPsnr: number | null }> }> };
+  const rep = JSON.parse(r.out) as Report;
+  assert.deepEqual(rep.frames.map((f) => f.name), ['sample_1', 'sample_2', 'sample_10']);
+  const fed = rep.stability.feedback;
+  assert.equal(fed.total.pairs, 2);
+  assert.deepEqual(fed.frames.map((f) => f.output === null ? null : f.output > 0), [null, false, true], 'A, A, B: still, then a change');
+  assert.ok(fed.total.albedo > 0.05);
+  assert.ok(Math.abs(fed.total.output / fed.total.albedo - 1) < 1e-6, `ratio ${fed.total.output / fed.total.albedo}`);
+  assert.deepEqual(fed.still.map((s) => [s.frames, s.lastPsnr]), [[2, null]], 'frames 1–2: identical output');
+  for (const f of rep.frames) assert.equal(f.psnr, f.psnr_no_feedback, 'prev does not reach this model');
+  const text = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence']);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /^ +frame +PSNR fed back +PSNR alone$/m);
+  assert.match(text.out, /^ +all +2 +[\d.]+ +[\d.]+ +1\.000$/m);
+  assert.match(text.out, /ratio = output Δ \/ albedo Δ: 1\.000/);
+  assert.match(text.out, /Without feedback \(prev = 0\): output Δ [\d.]+, ratio 1\.000/);
+
+  const one = join(dir, 'one');
+  assert.equal((await runCli(['pack-photo', a, a, join(one, 'sample_1')])).code, 0);
+  const few = await runCli(['eval', '--weights', wPath, '--input', one, '--sequence']);
+  assert.equal(few.code, 1);
+  assert.match(few.err, /--sequence: .*one holds 1 sample; a sequence needs at least 2 frames/);
+  assert.equal((await runCli(['pack-photo', photo('c', 4, 4, () => 9), photo('c', 4, 4, () => 9), join(seq, 'sample_11')])).code, 0);
+  const mixed = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence']);
+  assert.equal(mixed.code, 1);
+  assert.match(mixed.err, /--sequence: sample_11 is 4×4 but sample_1 is 8×6: the frames of a sequence must share one size/);
+  const gpu = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence', '--device', 'gpu']);
+  assert.equal(gpu.code, 2);
+  assert.match(gpu.err, /--sequence runs on the CPU reference/);
 });

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { seriesPlotPng, type PlotSeries } from '../train/plot.js';
+import { seriesPlotPng, type PlotSeries } from '../image/plot.js';
 
 const COLOURS: Array<[number, number, number]> = [[200, 60, 20], [30, 90, 200], [40, 150, 60], [150, 60, 170], [200, 150, 20], [90, 90, 90]];
 

@@ -43,6 +43,8 @@ export interface FrameInfo {
   params: Pick<DemoFrame, 'beat_phase' | 'beat_norm' | 'audio_intensity'>;
   /** The last CNNv3Effect of the frame: its input feature nodes and its output node. */
   cnn?: { inputs: [string, string]; output: string };
+  /** The set of running effects changed since the previous frame (a cut: prev_cnn restarts black). */
+  cut?: boolean;
 }
 
 /** Largest frame a demo may ask for: far beyond any screen, small enough to fail early and clearly. */
@@ -148,7 +150,8 @@ export class DemoEngine {
     // or went out). The previous frame belongs to another shot, so history starts black, as it
     // would in a fresh render started here.
     const active = plan.steps.map((s) => s.active.effect.index).join(',');
-    if (this.lastActive !== undefined && active !== this.lastActive) this.needsClear = true;
+    const cut = this.lastActive !== undefined && active !== this.lastActive;
+    if (cut) this.needsClear = true;
     this.lastActive = active;
     if (this.needsClear && !this.prevIsBlack) this.clear(encoder, this.nodes.get(PREV_CNN)!);
     if (this.needsClear) this.prevIsBlack = true;
@@ -170,6 +173,7 @@ export class DemoEngine {
     }
     const info: FrameInfo = { t, plan, params };
     if (cnn) info.cnn = cnn;
+    if (cut) info.cut = true;
     return info;
   }
 

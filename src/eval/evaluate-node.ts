@@ -16,6 +16,8 @@ import { buildParamTable } from '../model/params.js';
 import { forward, tensor } from '../model/reference.js';
 import { psnr, ssim } from '../image/metrics.js';
 import { measureAblation, type Ablation } from './ablate.js';
+import { measureSequence, type SequenceFrameScore, type SequenceReport } from './sequence.js';
+import { CnnV3Error } from '../errors.js';
 
 export { CHANNEL_GROUPS, type AblationRow } from './ablate.js';
 
@@ -48,13 +50,16 @@ export interface EvalInput {
   cond: number[];
 }
 
-/** The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported; `zeroed` channels fed as 0. */
-export function cpuOutput(input: EvalInput, s: Sample, zeroed: readonly number[] = []): Float64Array {
+/**
+ * The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported;
+ * `zeroed` channels fed as 0; `prev` (RGB, 3 floats a pixel) as prev.rgb, else 0.
+ */
+export function cpuOutput(input: EvalInput, s: Sample, zeroed: readonly number[] = [], prev?: Float32Array): Float64Array {
   const table = buildParamTable(input.config);
   const params = new Float64Array(table.total);
   params.set(readWeightsBin(input.config, input.weights, 'weights'));
   const film = input.film ? evalFilmMlp(readFilmMlpBin(input.config, input.film, 'film'), input.cond) : identityFilm(input.config);
-  const f = computeFeatures(s);
+  const f = computeFeatures(s, prev);
   const { width: W, height: H } = s;
   const x = tensor(NUM_FEATURES, H, W);
   for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = zeroed.includes(c) ? 0 : f[p * NUM_FEATURES + c]!;
@@ -125,4 +130,47 @@ export async function ablateDataset(dir: string, mode: InputMode | undefined, in
   for (const d of await discoverSamples(dir, mode)) samples.push({ name: sampleName(dir, d), s: await loadSampleDir(d, sampleName(dir, d)) });
   const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(input, s, zeroed)).psnr));
   return measureAblation(meanPsnr);
+}
+
+export interface SequenceEvalReport extends SequenceReport {
+  device: string;
+  cond: Record<string, number>;
+  width: number;
+  height: number;
+}
+
+/** Frame order: by sample name, numbers compared as numbers (sample_9 before sample_10). */
+const byFrame = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true });
+
+/**
+ * `eval --sequence`: the samples of `dir` (sorted by name, numbers as numbers: pack-blender's
+ * sample_0001, sample_0002, …) as consecutive frames, on the CPU reference (measureSequence).
+ */
+export async function evaluateSequence(dir: string, mode: InputMode | undefined, input: EvalInput, onFrame?: (score: SequenceFrameScore) => void): Promise<SequenceEvalReport> {
+  const found = (await discoverSamples(dir, mode)).map((d) => ({ d, name: sampleName(dir, d) })).sort((a, b) => byFrame(a.name, b.name));
+  if (found.length < 2) throw new CnnV3Error(`cnnv3 eval --sequence: ${dir} holds ${found.length} sample; a sequence needs at least 2 frames`);
+  const samples: Sample[] = [];
+  for (const { d, name } of found) {
+    const s = await loadSampleDir(d, name);
+    const first = samples[0];
+    if (first && (s.width !== first.width || s.height !== first.height)) {
+      throw new CnnV3Error(`cnnv3 eval --sequence: ${name} is ${s.width}×${s.height} but ${first.name} is ${first.width}×${first.height}: the frames of a sequence must share one size`);
+    }
+    samples.push(s);
+  }
+  const frames = samples.map((s) => ({
+    name: s.name,
+    width: s.width,
+    height: s.height,
+    albedo: Float32Array.from({ length: s.width * s.height * 4 }, (_, i) => (i % 4 === 3 ? 0 : s.albedo[(i >> 2) * 3 + (i % 4)]! / 255)),
+    psnr: (output: ArrayLike<number>) => scoreSample(s.name, s, output).psnr,
+  }));
+  const report = measureSequence(frames, (i, prev) => cpuOutput(input, samples[i]!, [], prev), onFrame);
+  return {
+    device: 'cpu (float64 reference)',
+    cond: Object.fromEntries(input.cond.map((v, i) => [FILM_COND_NAMES[i] ?? `cond_${i}`, v])),
+    width: samples[0]!.width,
+    height: samples[0]!.height,
+    ...report,
+  };
 }

@@ -26,7 +26,7 @@ import { openTrainGpu } from './gpu/device-node.js';
 import { GpuTrainEngine } from './gpu/gpu-engine.js';
 import { runTrainingLoop, type EpochRecord, type LoopStart, type Snapshot, type TrainEvent } from './loop.js';
 import { presetFlags, type TrainOptions } from './options.js';
-import { lossCurvePng } from './plot.js';
+import { lossCurvePng } from '../image/plot.js';
 import { identityPsnr } from './validate.js';
 
 export type { EpochRecord };

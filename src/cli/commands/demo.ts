@@ -22,7 +22,7 @@ import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { stagingName, unstage, writeFileAtomic } from '../../util/atomic-node.js';
-import { formatStability, StabilityMeter, stabilityJson } from '../../demo/stability.js';
+import { formatStability, StabilityMeter, stabilityJson, stabilityPlotPng } from '../../demo/stability.js';
 import { fromHalfBits } from '../../util/half.js';
 import { fitFlag, helpAsked, intFlag, numberFlag, parseFlags, stringFlag, valueFlags } from '../args.js';
 import { readInputFile } from '../../util/read-node.js';
@@ -42,13 +42,15 @@ to fill, centre crop; the default), contain (letterbox: the whole image, black b
 --stability prints the temporal stability of the output: the mean absolute frame-to-frame
 change of the CNN output against that of its albedo input, per second of the clip, and the
 drift over each still shot (frames whose input does not change): PSNR of its later outputs
-against its first. --stability-json FILE also writes those figures as JSON.
+against its first. It also writes DIR/stability.png beside the frames: the per-frame change of
+the output and of its albedo input against time, a dashed line at each cut (the running effects
+change). --stability-json FILE also writes those figures as JSON (with every frame's change).
 DIR is replaced only if it is empty or holds an earlier render; nothing is half-written.
 `;
 
 /** Most frames one render may have (a typo in --to or --fps, not a demo). */
 const MAX_FRAMES = 100_000;
-const OUTPUT_FILE = /^(frame_\d{5,}\.png|demo\.mp4)$/;
+const OUTPUT_FILE = /^(frame_\d{5,}\.png|demo\.mp4|stability\.png)$/;
 
 export const frameName = (i: number): string => `frame_${String(i).padStart(5, '0')}.png`;
 
@@ -180,7 +182,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
           output: await readRgba16f(ctx.device, engine.nodes.get(info.cnn.output)!),
           albedo: albedoOf(await readRgba32u(ctx.device, engine.nodes.get(info.cnn.inputs[0])!)),
         };
-        stability.add(t, frame);
+        stability.add(t, frame, info.cut === true);
       }
       bar.tick(`t=${t.toFixed(2)}s`);
     }
@@ -197,6 +199,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     if (stability) {
       const report = stability.table();
       io.stdout(formatStability(report));
+      // In the staging folder like the frames: moved into place with them, or removed with them.
+      writeFileSync(join(staging, 'stability.png'), stabilityPlotPng(report));
       if (stabilityJsonPath !== undefined) await writeFileAtomic(stabilityJsonPath, new TextEncoder().encode(stabilityJson(report)));
     }
     // Swap in the finished render; an earlier render in the way goes only after that succeeded.
@@ -207,7 +211,8 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     renameSync(staging, out);
     unstage(staging);
     if (hadOut) await rm(old, { recursive: true, force: true });
-    io.stdout(`Wrote ${frames} frames${ffmpeg ? ' and demo.mp4' : ''} → ${out}\n`);
+    const extras = [...(ffmpeg ? ['demo.mp4'] : []), ...(stability ? ['stability.png'] : [])];
+    io.stdout(`Wrote ${frames} frames${extras.length ? ` and ${extras.join(', ')}` : ''} → ${out}\n`);
     return 0;
   } finally {
     engine?.destroy();

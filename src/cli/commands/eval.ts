@@ -1,5 +1,6 @@
 import { CnnV3Error } from '../../errors.js';
-import { ablateDataset, evaluateDataset, type SampleScore } from '../../eval/evaluate-node.js';
+import { formatStability, stabilityJson } from '../../demo/stability.js';
+import { ablateDataset, evaluateDataset, evaluateSequence, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../../model/config.js';
@@ -8,7 +9,7 @@ import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu
 import type { CliIO } from '../io.js';
 
 export const EVAL_HELP = `Usage: cnnv3 eval --weights W [--film F] --input DATASET [--input-mode simple|full]
-                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep | --ablate] [--device cpu|gpu] [--json]
+                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep | --ablate | --sequence] [--device cpu|gpu] [--json]
 
 Runs the trained network on every sample and prints per-sample and mean PSNR and SSIM (RGB)
 against target.png, alpha PSNR separately, and the identity baseline (albedo vs target).
@@ -20,12 +21,20 @@ strength 0, 0.5, 1 (strength only for models that have the knob), mean PSNR of e
 the targets and against the input photos. --ablate (CPU) shows the PSNR lost when each input
 channel group is zeroed (albedo, normal, depth, material, prev, mips, shadow, transparency):
 which inputs the model relies on.
+--sequence (CPU) takes the samples, sorted by name (numbers as numbers: pack-blender's
+sample_0001, sample_0002, …), as consecutive frames of one clip and runs them as the demo does:
+prev.rgb = the model's previous output, black on the first frame. It prints per-frame PSNR
+against the targets with that feedback and without it (prev = 0, each frame alone) and their
+means, then the figures of cnnv3 demo --stability with a row per frame: the mean |Δ| of the
+output and of the albedo from the frame before, the flicker ratio (output Δ / albedo Δ) over the
+clip, and the drift over runs of frames whose albedo does not change; then the flicker ratio
+without feedback. The frames must share one size, and there must be at least 2.
 `;
 
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : v === Infinity ? 'inf' : 'n/a');
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' }, ablate: { type: 'boolean' } });
+  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' }, ablate: { type: 'boolean' }, sequence: { type: 'boolean' } });
   if (helpAsked(values, io, EVAL_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const input = stringFlag(values, 'input');
@@ -41,8 +50,25 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const json = values['json'] === true;
   let runner: GpuRunner | undefined;
   if (values['ablate'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --ablate runs on the CPU reference: leave out --device gpu', 2);
+  if (values['sequence'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --sequence runs on the CPU reference: leave out --device gpu', 2);
+  if ([values['sequence'], values['sweep'], values['ablate']].filter(Boolean).length > 1) throw new CnnV3Error('cnnv3 eval: give one of --sweep, --ablate, --sequence', 2);
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
+    if (values['sequence']) {
+      const evalInput = { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond };
+      if (!json) io.stdout(`  ${'frame'.padEnd(36)} ${'PSNR fed back'.padStart(13)} ${'PSNR alone'.padStart(11)}\n`);
+      const row = (name: string, fed: number, alone: number) => io.stdout(`  ${name.padEnd(36)} ${f(fed).padStart(13)} ${f(alone).padStart(11)}\n`);
+      const report = await evaluateSequence(input, modeRaw as InputMode | undefined, evalInput, json ? undefined : (s) => row(s.name, s.psnr, s.psnr_no_feedback));
+      if (json) io.stdout(`${stabilityJson(report)}\n`);
+      else {
+        row('mean', report.mean.psnr, report.mean.psnr_no_feedback);
+        io.stdout(`${report.frames.length} frames ${report.width}×${report.height}, prev.rgb = the previous output (black on the first frame). Device: ${report.device}.\n`);
+        io.stdout(formatStability(report.stability.feedback, 'frame'));
+        const alone = report.stability.no_feedback.total;
+        io.stdout(`Without feedback (prev = 0): output Δ ${alone.output.toFixed(5)}, ratio ${alone.albedo > 0 ? (alone.output / alone.albedo).toFixed(3) : '—'}\n`);
+      }
+      return 0;
+    }
     if (values['ablate']) {
       const { full, rows } = await ablateDataset(input, modeRaw as InputMode | undefined, { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond });
       if (json) io.stdout(`${JSON.stringify({ full_psnr: full, groups: rows }, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n`);

@@ -1,8 +1,8 @@
 /**
- * A loss curve as a PNG, with no dependencies: axes, a light grid, the curve (log scale when the
- * loss spans more than a decade) and labels in a 3×5 pixel font.
+ * Plots as PNGs, with no dependencies: axes, a light grid, the curves and labels in a 3×5 pixel
+ * font. A loss curve (log scale when the loss spans more than a decade); series on one axis.
  */
-import { encodePng } from '../image/png.js';
+import { encodePng } from './png.js';
 
 const GLYPHS: Record<string, string> = {
   '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111',
@@ -49,7 +49,7 @@ class Canvas {
   }
 }
 
-const fmt = (v: number) => (v >= 0.01 && v < 1000 ? v.toPrecision(3) : v.toExponential(1).replace('e+', 'e'));
+const fmt = (v: number) => (v === 0 ? '0' : v >= 0.01 && v < 1000 ? v.toPrecision(3) : v.toExponential(1).replace('e+', 'e'));
 
 /** Renders losses per epoch (epoch k at index k − 1) to a PNG; `val` (blue) beside the training loss. */
 export function lossCurvePng(losses: number[], firstEpoch = 1, width = 640, height = 360, val: number[] = []): Uint8Array {
@@ -104,18 +104,32 @@ export interface PlotSeries {
   colour: [number, number, number];
 }
 
+export interface SeriesPlotOptions {
+  /** The x axis's label (default `epoch`). */
+  xLabel?: string;
+  /** The labels at the x axis's two ends (default 1 and the longest series' length). */
+  xEnds?: [string, string];
+  /** Indices at which to draw a dashed vertical marker (a cut, a clip boundary). */
+  markers?: number[];
+  /** The y range from the data as it is (0 included), not rounded out to whole numbers. */
+  tight?: boolean;
+}
+
 /**
- * Several series against epochs on one linear axis, with a legend: the study plots (held-out
- * PSNR per epoch for each training setting).
+ * Several series against epochs (or frames) on one linear axis, with a legend: the study plots
+ * (held-out PSNR per epoch for each training setting), the demo's per-frame change. A value
+ * that is not finite leaves a gap in its line.
  */
-export function seriesPlotPng(series: PlotSeries[], yLabel: string, width = 720, height = 400): Uint8Array {
+export function seriesPlotPng(series: PlotSeries[], yLabel: string, width = 720, height = 400, options: SeriesPlotOptions = {}): Uint8Array {
   const cv = new Canvas(width, height);
   const left = 70, right = 180, top = 28, bottom = 36;
   const pw = width - left - right;
   const ph = height - top - bottom;
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
-  const lo = Math.floor(Math.min(...all));
-  const hi = Math.ceil(Math.max(...all));
+  const dataLo = all.length ? Math.min(...all) : 0;
+  const dataHi = all.length ? Math.max(...all) : 1;
+  const lo = options.tight ? Math.min(0, dataLo) : Math.floor(dataLo);
+  const hi = options.tight ? (dataHi > lo ? lo + (dataHi - lo) * 1.05 : lo + 1) : Math.ceil(dataHi);
   const n = Math.max(...series.map((s) => s.values.length));
   const xOf = (i: number) => left + (n <= 1 ? pw / 2 : (i / (n - 1)) * pw);
   const yOf = (v: number) => top + ph - ((v - lo) / Math.max(1e-9, hi - lo)) * ph;
@@ -125,15 +139,27 @@ export function seriesPlotPng(series: PlotSeries[], yLabel: string, width = 720,
     cv.line(left, y, left + pw, y, [225, 225, 225]);
     cv.text(4, y - 5, fmt(hi - ((hi - lo) * k) / 4), axis);
   }
+  for (const i of options.markers ?? []) {
+    const x = xOf(i);
+    for (let y = top; y < top + ph; y += 6) cv.line(x, y, x, Math.min(top + ph, y + 3), [150, 150, 150]);
+  }
   cv.line(left, top, left, top + ph, axis);
   cv.line(left, top + ph, left + pw, top + ph, axis);
   cv.text(left, 6, yLabel, axis);
-  cv.text(left, top + ph + 8, '1', axis);
-  cv.text(left + pw - String(n).length * 8, top + ph + 8, String(n), axis);
-  cv.text(left + pw / 2 - 20, top + ph + 8, 'epoch', axis);
+  const [first, last] = options.xEnds ?? ['1', String(n)];
+  const xLabel = options.xLabel ?? 'epoch';
+  cv.text(left, top + ph + 8, first, axis);
+  cv.text(left + pw - last.length * 8, top + ph + 8, last, axis);
+  cv.text(left + pw / 2 - xLabel.length * 4, top + ph + 8, xLabel, axis);
   series.forEach((s, k) => {
-    for (let i = 1; i < s.values.length; i++) {
-      for (let d = -1; d <= 1; d++) cv.line(xOf(i - 1), yOf(s.values[i - 1]!) + d / 2, xOf(i), yOf(s.values[i]!) + d / 2, s.colour);
+    for (let i = 0; i < s.values.length; i++) {
+      const a = s.values[i - 1], b = s.values[i]!;
+      if (!Number.isFinite(b)) continue;
+      if (a !== undefined && Number.isFinite(a)) {
+        for (let d = -1; d <= 1; d++) cv.line(xOf(i - 1), yOf(a) + d / 2, xOf(i), yOf(b) + d / 2, s.colour);
+      } else if (!Number.isFinite(s.values[i + 1] ?? NaN)) {
+        for (let d = -1; d <= 1; d++) cv.line(xOf(i) - 1, yOf(b) + d, xOf(i) + 1, yOf(b) + d, s.colour); // a lone point
+      }
     }
     const ly = top + 10 + k * 18;
     for (let d = 0; d < 3; d++) cv.line(left + pw + 12, ly + d, left + pw + 32, ly + d, s.colour);
