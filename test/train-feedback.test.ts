@@ -10,7 +10,7 @@ import { initParams } from '../src/model/init.js';
 import { buildParamTable } from '../src/model/params.js';
 import { CpuTrainEngine } from '../src/train/cpu/cpu-engine.js';
 import { localEngine } from '../src/train/cpu/engine.js';
-import { addAlbedoNoise, drawFeedbackViews, exposePatch, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, setPrev } from '../src/train/patches.js';
+import { addAlbedoNoise, cropHwc, drawFeedbackViews, exposePatch, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, patchOrigin, setPrev } from '../src/train/patches.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO, runCli, tempDir } from './helpers.js';
 
@@ -79,6 +79,44 @@ test('with --feedback-p 1 every patch\'s prev.rgb is the model\'s own output for
   await engine.close();
 });
 
+test('--feedback-still 1: the earlier views are the same view (no shift, no exposure change), so prev.rgb is the output there', async () => {
+  // A textured image, so any shift or exposure change would show in prev.rgb.
+  const side = 8;
+  const W = 24;
+  const table = buildParamTable(makeModelConfig([4, 8], 5));
+  const features = new Float32Array(W * W * NUM_FEATURES);
+  for (let p = 0; p < W * W; p++) {
+    for (let c = 0; c < 3; c++) features[p * NUM_FEATURES + CH.albedo + c] = ((p * (c + 3)) % 17) / 17;
+    features[p * NUM_FEATURES + CH.shadow] = 1;
+  }
+  const image = { name: 'texture', width: W, height: W, features, target: new Float32Array(W * W * OUT_CHANNELS).fill(0.5), centres: [{ x: 12, y: 12 }] };
+  const run = async (feedbackStill: number) => {
+    const gradients = localEngine(table, 1, side);
+    const engine = new CpuTrainEngine(table, [image], gradients, { batchSize: 1, side, channelDropoutP: 0, feedbackP: 1, feedbackStill });
+    const params = initParams(table, 5);
+    engine.setState({ params, m: new Float32Array(table.total), v: new Float32Array(table.total), step: 0 });
+    await engine.epoch({ order: [[0, 0]], lr: 0, rng: new Rng(13) }, () => {});
+    const input = gradients.buffers.inputs.subarray(0, side * side * NUM_FEATURES);
+    const got = Array.from({ length: side * side * 3 }, (_, i) => input[Math.floor(i / 3) * NUM_FEATURES + CH.prev + (i % 3)]!);
+    const cond = Array.from(gradients.buffers.conds.subarray(0, 5));
+    await engine.close();
+    const model = new FastModel(table);
+    model.setParams(params);
+    const view = new Float32Array(side * side * NUM_FEATURES);
+    const o = patchOrigin(12, side, W);
+    cropHwc(features, W, W, NUM_FEATURES, o, o, side, view);
+    const once = model.forward(view, side, side, cond).slice();
+    setPrev(view, side * side, once);
+    const twice = model.forward(view, side, side, cond).slice();
+    const prevOf = (rgba: Float32Array) => Array.from({ length: side * side * 3 }, (_, i) => rgba[Math.floor(i / 3) * 4 + (i % 3)]!);
+    const same = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]!) < 1e-6);
+    return same(got, prevOf(once)) || same(got, prevOf(twice));
+  };
+  assert.equal(await run(1), true, 'still: prev.rgb is the output of the same view');
+  // Moved views (the default): with this seed the earlier view is shifted, and prev.rgb differs.
+  assert.equal(await run(0), false, 'moved: prev.rgb comes from another place');
+});
+
 test('--temporal-weight W trains a feedback patch on t + W/(1+W)·(y_prev − t_prev): the output changes as much as its target does', async () => {
   // The flat black image again, its target black with alpha 0.5 (the previous view's is the same,
   // exposure leaves black black): t′ = (W/(1+W))·y_prev for RGB, 0.5 + (W/(1+W))·(y_prev.a − 0.5) for alpha.
@@ -130,6 +168,13 @@ test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, r
   const bad = await runCli(['train', ...small, '--feedback-p', '1.5']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--feedback-p/);
+  const still = await runCli(['train', ...small, '--feedback-p', '0.5', '--feedback-still', '0.5', '--device', 'cpu', '--checkpoint-dir', join(root, 'ck3')]);
+  assert.equal(still.code, 0, still.err);
+  assert.match(still.out, /; 0\.5 of them still \(no shift, no exposure change\)/);
+  assert.equal((await loadCheckpoint(join(root, 'ck3', 'checkpoint_epoch_1.safetensors'))).extra['feedback_still'], '0.5');
+  const stillAlone = await runCli(['train', ...small, '--feedback-still', '0.5']);
+  assert.equal(stillAlone.code, 2);
+  assert.equal(stillAlone.err, 'cnnv3 train: --feedback-still needs --feedback-p (it acts on a patch and its earlier views)\n');
   const alone = await runCli(['train', ...small, '--temporal-weight', '1']);
   assert.equal(alone.code, 2);
   assert.equal(alone.err, 'cnnv3 train: --temporal-weight needs --feedback-p (it acts on a patch and its earlier views)\n');

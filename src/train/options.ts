@@ -50,6 +50,8 @@ export interface TrainOptions {
   temporalWeight?: number;
   /** `--feedback-noise`: the largest σ of the albedo noise on feedback patches (CpuEngineOptions.feedbackNoise). */
   feedbackNoise?: number;
+  /** `--feedback-still`: the fraction of feedback patches whose earlier views do not move (CpuEngineOptions.feedbackStill). */
+  feedbackStill?: number;
   /** `--loss` (model/loss.ts); undefined: not given (mse, or a resumed run's). */
   loss?: LossKind | undefined;
   /** `--lr-warmup N`: epochs of linear warm-up before the schedule (learningRate); undefined: not given (0). */

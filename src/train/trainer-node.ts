@@ -225,7 +225,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   }
 
   if ((opts.feedbackP ?? 0) > 0) {
-    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}\n`);
+    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}${(opts.feedbackStill ?? 0) > 0 ? `; ${opts.feedbackStill} of them still (no shift, no exposure change)` : ''}\n`);
   }
   if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
   const objectiveLine = describeObjective(objective);
@@ -281,7 +281,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
         epoch: snap.epoch,
         loss: snap.loss,
         step: snap.state.step,
-        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...((opts.feedbackNoise ?? 0) > 0 ? { feedback_noise: String(opts.feedbackNoise) } : {}), ...objectiveExtra(objective), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
+        extra: { seed: String(seed), rng: JSON.stringify(snap.rng), ...((opts.feedbackP ?? 0) > 0 ? { feedback_p: String(opts.feedbackP) } : {}), ...((opts.temporalWeight ?? 0) > 0 ? { temporal_weight: String(opts.temporalWeight) } : {}), ...((opts.feedbackNoise ?? 0) > 0 ? { feedback_noise: String(opts.feedbackNoise) } : {}), ...((opts.feedbackStill ?? 0) > 0 ? { feedback_still: String(opts.feedbackStill) } : {}), ...objectiveExtra(objective), ...(Number.isFinite(snap.bestValLoss) ? { best_val_loss: String(snap.bestValLoss) } : {}) },
       });
       return path;
     };
@@ -369,7 +369,7 @@ async function openEngine(opts: TrainOptions, objective: Objective, table: Param
   const { loss, weightDecay } = objective;
   if (!gpu) {
     const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads(), loss);
-    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0, weightDecay });
+    return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0, feedbackStill: opts.feedbackStill ?? 0, weightDecay });
   }
   hooks.onGpu?.(gpu);
   return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed, loss, weightDecay }, true);

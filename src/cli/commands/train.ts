@@ -49,6 +49,8 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
                             view beyond its target's change, W·‖Δoutput − Δtarget‖² (default 0)
   --feedback-noise S        with --feedback-p: noise of up to ±S on the albedo of those patches and of
                             their earlier views (the target stays clean): learn to average it away
+  --feedback-still S        with --feedback-p: the fraction of those patches whose earlier views
+                            do not move (a still camera: prev.rgb aligned), default 0
   --preset P                near-identity: the settings for looks close to the photo (--output-mode
                             residual --detector random --channel-dropout-p 0 --enc-channels 16,16
                             --loss l1), printed at the start; flags given win
@@ -72,7 +74,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...valueFlags('input', 'input-mode', 'epochs', 'batch-size', 'lr', 'lr-schedule', 'lr-warmup', 'weight-decay', 'loss', 'patch-size', 'patches-per-image', 'detector', 'channel-dropout-p'),
     'full-image': { type: 'boolean' },
-    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'feedback-noise', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
+    ...valueFlags('image-size', 'fit', 'enc-channels', 'film-cond-dim', 'output-mode', 'preset', 'feedback-p', 'temporal-weight', 'feedback-noise', 'feedback-still', 'checkpoint-dir', 'checkpoint-every', 'device', 'threads', 'seed', 'resume', 'val-split', 'val', 'strength-cond'),
   });
   if (values['help']) return 'help';
   if (positionals.length > 0) throw new CnnV3Error(`cnnv3 train: unexpected argument ${JSON.stringify(positionals[0])} (see cnnv3 train --help)`, 2);
@@ -86,7 +88,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   if (values['fit'] !== undefined && values['full-image'] !== true) {
     throw new CnnV3Error('cnnv3 train: --fit needs --full-image (patches are cut from each image at its own size)', 2);
   }
-  for (const f of ['temporal-weight', 'feedback-noise']) {
+  for (const f of ['temporal-weight', 'feedback-noise', 'feedback-still']) {
     if (values[f] !== undefined && values['feedback-p'] === undefined) {
       throw new CnnV3Error(`cnnv3 train: --${f} needs --feedback-p (it acts on a patch and its earlier views)`, 2);
     }
@@ -115,6 +117,7 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
     feedbackP: numberFlag('train', values, 'feedback-p', 0, 0, 1),
     temporalWeight: numberFlag('train', values, 'temporal-weight', 0, 0, 1e6),
     feedbackNoise: numberFlag('train', values, 'feedback-noise', 0, 0, 1),
+    feedbackStill: numberFlag('train', values, 'feedback-still', 0, 0, 1),
     input: stringFlag(values, 'input') ?? D.input,
     inputMode: choice<InputMode>(values, 'input-mode', INPUT_MODES, D.inputMode),
     epochs,

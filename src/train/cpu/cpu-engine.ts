@@ -11,7 +11,7 @@ import { Adam, decayedParams } from '../adam.js';
 import type { TrainImage } from '../data.js';
 import { stepsOf, type EpochOutcome, type EpochPlan, type TrainEngine, type TrainState } from '../engine.js';
 import { FastModel } from '../../model/fast.js';
-import { addAlbedoNoise, applyChannelDropout, applyConditionControls, cropHwc, drawFeedbackViews, exposePatch, patchOrigin, randomCondition, setPrev } from '../patches.js';
+import { addAlbedoNoise, applyChannelDropout, applyConditionControls, cropHwc, drawFeedbackViews, exposePatch, patchOrigin, randomCondition, setPrev, type FeedbackView } from '../patches.js';
 import type { Rng } from '../../util/rng.js';
 import type { GradientEngine } from './engine.js';
 
@@ -39,6 +39,12 @@ export interface CpuEngineOptions {
    * target stays clean), so the network can learn to average it away with prev.rgb.
    */
   feedbackNoise?: number;
+  /**
+   * `--feedback-still S`, on feedback patches: the fraction whose earlier views are the same
+   * view (no shift, no exposure change; fresh noise each frame with --feedback-noise) — a still
+   * camera, where prev.rgb is aligned and averaging it with the noisy input pays; the rest move.
+   */
+  feedbackStill?: number;
   /** `--weight-decay W`: AdamW's decoupled decay of the conv weights (adam.ts), 0 = none. */
   weightDecay?: number;
 }
@@ -107,7 +113,7 @@ export class CpuTrainEngine implements TrainEngine {
         randomCondition(D, rng, cond);
         applyConditionControls(im, this.table.config, cond, target, x0, y0, side);
         // Drawn only with feedback on: without it the random stream stays the playbook's.
-        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, drawFeedbackViews(rng), input, target, rng);
+        if (feedbackP > 0 && rng.next() < feedbackP) this.feedBack(im, c, side, cond, this.feedbackViews(rng), input, target, rng);
       });
       buf.params.set(this.params);
       const sse = await this.gradients.compute(items.length, side, this.grad);
@@ -120,8 +126,16 @@ export class CpuTrainEngine implements TrainEngine {
     return { losses, state: { params: this.params.slice(), m: this.adam.expAvg.slice(), v: this.adam.expAvgSq.slice(), step: this.adam.step } };
   }
 
+  /** The earlier views of a feedback patch: still ones (--feedback-still) or moved ones. */
+  private feedbackViews(rng: Rng): FeedbackView[] {
+    // Drawn only with --feedback-still: without it the random stream stays as before.
+    const still = (this.opts.feedbackStill ?? 0) > 0 && rng.next() < this.opts.feedbackStill!;
+    const views = drawFeedbackViews(rng);
+    return still ? views.map(() => ({ dx: 0, dy: 0, exposure: 1 })) : views;
+  }
+
   /** prev.rgb of `input` ← the output of the chain of earlier views, oldest first, each fed the one before. */
-  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: Float32Array, views: ReturnType<typeof drawFeedbackViews>, input: Float32Array, target: Float32Array, rng: Rng): void {
+  private feedBack(im: TrainImage, c: { x: number; y: number }, side: number, cond: Float32Array, views: FeedbackView[], input: Float32Array, target: Float32Array, rng: Rng): void {
     const px = side * side;
     const view = this.feedbackView.subarray(0, px * NUM_FEATURES);
     const noise = this.opts.feedbackNoise ?? 0;
