@@ -18,6 +18,8 @@ import { psnr, ssim } from '../image/metrics.js';
 import { measureAblation, type Ablation } from './ablate.js';
 import { measureSequence, type SequenceFrameScore, type SequenceReport } from './sequence.js';
 import { CnnV3Error } from '../errors.js';
+import { loadCheckpoint } from '../checkpoint/checkpoint-node.js';
+import { diagnose, type Diagnosis, type DiagnoseOptions } from './diagnose.js';
 
 export { CHANNEL_GROUPS, type AblationRow } from './ablate.js';
 
@@ -130,6 +132,17 @@ export async function ablateDataset(dir: string, mode: InputMode | undefined, in
   for (const d of await discoverSamples(dir, mode)) samples.push({ name: sampleName(dir, d), s: await loadSampleDir(d, sampleName(dir, d)) });
   const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(input, s, zeroed)).psnr));
   return measureAblation(meanPsnr);
+}
+
+/**
+ * `eval --diagnose`: the dataset's samples through diagnose.ts (CPU reference), with the float32
+ * checkpoint the weights were exported from when `checkpointPath` is given.
+ */
+export async function diagnoseDataset(dir: string, mode: InputMode | undefined, input: EvalInput, checkpointPath: string | undefined, opts: DiagnoseOptions, onSample?: (done: number, total: number, name: string) => void): Promise<Diagnosis> {
+  const samples: Sample[] = [];
+  for (const d of await discoverSamples(dir, mode)) samples.push(await loadSampleDir(d, sampleName(dir, d)));
+  const ckpt = checkpointPath === undefined ? undefined : await loadCheckpoint(checkpointPath);
+  return diagnose(samples, { ...input, ...(ckpt ? { checkpoint: { config: ckpt.config, params: ckpt.params, name: checkpointPath! } } : {}) }, opts, onSample);
 }
 
 export interface SequenceEvalReport extends SequenceReport {

@@ -1,15 +1,18 @@
 import { CnnV3Error } from '../../errors.js';
 import { formatStability, stabilityJson } from '../../demo/stability.js';
-import { ablateDataset, evaluateDataset, evaluateSequence, type SampleScore } from '../../eval/evaluate-node.js';
+import { ablateDataset, diagnoseDataset, evaluateDataset, evaluateSequence, type SampleScore } from '../../eval/evaluate-node.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../../model/config.js';
-import { helpAsked, parseFlags, stringFlag } from '../args.js';
+import { helpAsked, intFlag, parseFlags, stringFlag } from '../args.js';
+import { formatDiagnosis } from '../../eval/diagnose.js';
+import { TRAIN_DEFAULTS } from '../../train/options.js';
 import { GPU_INPUT_FLAGS, modelConfig, parseCond, readWeightFiles } from '../gpu-inputs.js';
 import type { CliIO } from '../io.js';
 
 export const EVAL_HELP = `Usage: cnnv3 eval --weights W [--film F] --input DATASET [--input-mode simple|full]
-                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep | --ablate | --sequence] [--device cpu|gpu] [--json]
+                  [--cond b,n,a,s0,s1] [--style P0,P1] [--strength S] [--sweep | --ablate | --sequence | --diagnose] [--device cpu|gpu] [--json]
+                  [--checkpoint CKPT.safetensors] [--patch-size N] [--patches-per-image N] [--seed S]
 
 Runs the trained network on every sample and prints per-sample and mean PSNR and SSIM (RGB)
 against target.png, alpha PSNR separately, and the identity baseline (albedo vs target).
@@ -29,12 +32,22 @@ means, then the figures of cnnv3 demo --stability with a row per frame: the mean
 output and of the albedo from the frame before, the flicker ratio (output Δ / albedo Δ) over the
 clip, and the drift over runs of frames whose albedo does not change; then the flicker ratio
 without feedback. The frames must share one size, and there must be at least 2.
+--diagnose (CPU) shows why the model scores what it does: per layer (enc0, enc1, bottleneck,
+dec1) the fraction of pixels where each ReLU channel is exactly 0 (dead channels), its mean
+and max; dec0's pre-activation; the output's saturation (sigmoid |x| > 4.6, residual tanh
+|x| > 2) and how far it moves from the albedo (mean |y − albedo|) against how far the target
+is (|t − albedo|). Then what the export costs: PSNR with the float32 weights of --checkpoint
+(the one the files were exported from) against the f16 weights; what the GPU's feature packing
+(f16 and 8-bit, SPEC §3) costs, alone and with every GPU rounding; and the albedo's gradient,
+edge density and the identity's and model's PSNR inside the patches training would cut around
+Harris corners and around uniform random centres (--patch-size, --patches-per-image: train's
+defaults 64 and 256; --seed, default 1, as train --seed).
 `;
 
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : v === Infinity ? 'inf' : 'n/a');
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' }, ablate: { type: 'boolean' }, sequence: { type: 'boolean' } });
+  const { values } = parseFlags('eval', argv, { ...GPU_INPUT_FLAGS, input: { type: 'string' }, 'input-mode': { type: 'string' }, device: { type: 'string' }, json: { type: 'boolean' }, sweep: { type: 'boolean' }, ablate: { type: 'boolean' }, sequence: { type: 'boolean' }, diagnose: { type: 'boolean' }, checkpoint: { type: 'string' }, 'patch-size': { type: 'string' }, 'patches-per-image': { type: 'string' }, seed: { type: 'string' } });
   if (helpAsked(values, io, EVAL_HELP)) return 0;
   const weightsPath = stringFlag(values, 'weights');
   const input = stringFlag(values, 'input');
@@ -51,7 +64,11 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   let runner: GpuRunner | undefined;
   if (values['ablate'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --ablate runs on the CPU reference: leave out --device gpu', 2);
   if (values['sequence'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --sequence runs on the CPU reference: leave out --device gpu', 2);
-  if ([values['sequence'], values['sweep'], values['ablate']].filter(Boolean).length > 1) throw new CnnV3Error('cnnv3 eval: give one of --sweep, --ablate, --sequence', 2);
+  if (values['diagnose'] && device !== 'cpu') throw new CnnV3Error('cnnv3 eval: --diagnose runs on the CPU reference: leave out --device gpu', 2);
+  if ([values['sequence'], values['sweep'], values['ablate'], values['diagnose']].filter(Boolean).length > 1) throw new CnnV3Error('cnnv3 eval: give one of --sweep, --ablate, --sequence, --diagnose', 2);
+  for (const flag of ['checkpoint', 'patch-size', 'patches-per-image', 'seed']) {
+    if (values[flag] !== undefined && !values['diagnose']) throw new CnnV3Error(`cnnv3 eval: --${flag} goes with --diagnose`, 2);
+  }
   if (device === 'gpu') runner = await openGpuRunner('auto');
   try {
     if (values['sequence']) {
@@ -67,6 +84,17 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
         const alone = report.stability.no_feedback.total;
         io.stdout(`Without feedback (prev = 0): output Δ ${alone.output.toFixed(5)}, ratio ${alone.albedo > 0 ? (alone.output / alone.albedo).toFixed(3) : '—'}\n`);
       }
+      return 0;
+    }
+    if (values['diagnose']) {
+      const opts = {
+        patchSize: intFlag('eval', values, 'patch-size', TRAIN_DEFAULTS.patchSize, 1),
+        patchesPerImage: intFlag('eval', values, 'patches-per-image', TRAIN_DEFAULTS.patchesPerImage, 1),
+        seed: intFlag('eval', values, 'seed', 1, 0, 0xffffffff),
+      };
+      const evalInput = { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond };
+      const report = await diagnoseDataset(input, modeRaw as InputMode | undefined, evalInput, stringFlag(values, 'checkpoint'), opts);
+      io.stdout(json ? `${JSON.stringify(report, (_k, v) => (v === Infinity ? 'inf' : v), 2)}\n` : formatDiagnosis(report));
       return 0;
     }
     if (values['ablate']) {
