@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 sk=/usr/lib/python3/dist-packages/skimage/data
 out=${OUT:-out/near-identity}
 epochs=${EPOCHS:-200}
-styles=${STYLES:-kuwahara edge posterize grade sepia}
+styles=${STYLES:-kuwahara gmic-kuwahara edge posterize grade sepia}
 # ABLATE=1: on Kuwahara only, what else might explain the sigmoid network's shortfall
 # (channel dropout, capacity, training length), each changed on its own.
 ablate=${ABLATE:-0}
@@ -26,6 +26,7 @@ style() { # style NAME IN OUT
     posterize) convert "$2" -posterize 4 -strip "PNG24:$3" ;;
     grade) convert "$2" -modulate 105,140,100 -sigmoidal-contrast 5,45% -fill '#ff9040' -colorize 12% -strip "PNG24:$3" ;;
     sepia) gmic -v - "$2" -sepia -o "$3" >/dev/null ;;
+    gmic-kuwahara) gmic -v - "$2" -kuwahara 2 -o "$3" >/dev/null ;;
     *) echo "unknown style $1" >&2; exit 2 ;;
   esac
 }
