@@ -5,7 +5,8 @@
 # packs them, holds out every sixth frame, trains 600 epochs with a cosine schedule on the CPU,
 # exports, and scores the held-out frames against the identity baseline.
 # Needs Blender (Debian: apt-get install blender). About 6 min of rendering and 8 min of
-# training on 2 cores; FRAMES / EPOCHS / SAMPLES shorten it.
+# training on 2 cores; FRAMES / EPOCHS / SAMPLES shorten it. FEEDBACK_P=0.5 TEMPORAL_WEIGHT=1
+# trains the previous-frame feedback (README, "Temporal stability").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:-out/blender-example}
@@ -27,7 +28,8 @@ for d in "$out"/all/sample_*; do
 done
 cnnv3 train --input "$out/train" --input-mode full --val "$out/heldout" --epochs "$epochs" \
   --lr-schedule cosine --detector harris --patch-size 32 --patches-per-image 64 --seed 1 \
-  --device cpu --checkpoint-every 100 --checkpoint-dir "$out/run"
+  --device cpu --feedback-p "${FEEDBACK_P:-0}" ${TEMPORAL_WEIGHT:+--temporal-weight "$TEMPORAL_WEIGHT"} \
+  --checkpoint-every 100 --checkpoint-dir "$out/run"
 cnnv3 export "$out/run/checkpoint_epoch_$epochs.safetensors" --output "$out/export"
 cnnv3 eval --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin" \
   --input "$out/heldout" --input-mode full
