@@ -6,6 +6,7 @@ import { initParams } from '../src/model/init.js';
 import { buildParamTable } from '../src/model/params.js';
 import { forward, lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
 import { Rng } from '../src/util/rng.js';
+import { assertClose } from './assert-close.js';
 
 function toHwc(t: Tensor): Float32Array {
   const out = new Float32Array(t.c * t.h * t.w);
@@ -13,18 +14,6 @@ function toHwc(t: Tensor): Float32Array {
   return out;
 }
 
-/** |x − ref| ≤ atol + rtol·|ref| everywhere; the message names the worst entries. */
-export function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, what: string, names?: (i: number) => string): void {
-  assert.equal(actual.length, ref.length, `${what}: length`);
-  let maxErr = 0;
-  const bad: string[] = [];
-  for (let i = 0; i < ref.length; i++) {
-    const err = Math.abs(actual[i]! - ref[i]!);
-    maxErr = Math.max(maxErr, err);
-    if (!(err <= atol + rtol * Math.abs(ref[i]!)) && bad.length < 5) bad.push(`${names ? names(i) : i}: ${actual[i]} vs ${ref[i]}`);
-  }
-  assert.deepEqual(bad, [], `${what}: max |err| ${maxErr}; first mismatches:\n  ${bad.join('\n  ')}`);
-}
 
 function case_(cfg: ModelConfig, sizes: Array<[number, number]>, seed: number, zeroChannels: number[] = []) {
   const table = buildParamTable(cfg);

@@ -10,20 +10,9 @@ import { fastImageLoss, referenceImageLoss, SSIM, ssimWindow, type LossKind } fr
 import { buildParamTable } from '../src/model/params.js';
 import { lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
 import { Rng } from '../src/util/rng.js';
+import { assertClose } from './assert-close.js';
 import { checkGradients } from './grad-check.js';
 
-/** |x − ref| ≤ atol + rtol·|ref| everywhere (as fast.test.ts). */
-function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, what: string): void {
-  assert.equal(actual.length, ref.length, `${what}: length`);
-  let maxErr = 0;
-  const bad: string[] = [];
-  for (let i = 0; i < ref.length; i++) {
-    const err = Math.abs(actual[i]! - ref[i]!);
-    maxErr = Math.max(maxErr, err);
-    if (!(err <= atol + rtol * Math.abs(ref[i]!)) && bad.length < 5) bad.push(`${i}: ${actual[i]} vs ${ref[i]}`);
-  }
-  assert.deepEqual(bad, [], `${what}: max |err| ${maxErr}; first mismatches:\n  ${bad.join('\n  ')}`);
-}
 
 function toHwc(t: Tensor): Float32Array {
   const out = new Float32Array(t.c * t.h * t.w);
