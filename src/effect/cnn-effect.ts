@@ -188,12 +188,12 @@ const GENERAL_PASSES: PassSpec[] = [
   wide('dec0', ['dec1', 'enc0', 'feat0', 'feat1'], ['output'], 1),
 ];
 
-/** A pass's WGSL module: its prelude and own file, in the arithmetic asked for (effect/precision.ts). */
 /** A pass's WGSL as written: its files, with block_common's generated conv3_block before the pass's own. */
 function moduleSources(spec: PassSpec): string[] {
   return [...spec.prelude.map((name) => WGSL[name]), ...(spec.blockRows ? [conv3BlockWgsl(spec.blockRows)] : []), WGSL[spec.shader]];
 }
 
+/** A pass's WGSL module in the arithmetic asked for (effect/precision.ts). */
 function moduleCode(spec: PassSpec, arithmetic: Arithmetic): string {
   return shaderForArithmetic(moduleSources(spec).join('\n'), arithmetic);
 }

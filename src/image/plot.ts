@@ -126,8 +126,9 @@ export function seriesPlotPng(series: PlotSeries[], yLabel: string, width = 720,
   const pw = width - left - right;
   const ph = height - top - bottom;
   const all = series.flatMap((s) => s.values).filter(Number.isFinite);
-  const dataLo = all.length ? Math.min(...all) : 0;
-  const dataHi = all.length ? Math.max(...all) : 1;
+  // A loop, not Math.min(...all): a demo's per-frame series can exceed the engine's argument limit.
+  const dataLo = all.length ? all.reduce((a, b) => Math.min(a, b)) : 0;
+  const dataHi = all.length ? all.reduce((a, b) => Math.max(a, b)) : 1;
   const lo = options.tight ? Math.min(0, dataLo) : Math.floor(dataLo);
   const hi = options.tight ? (dataHi > lo ? lo + (dataHi - lo) * 1.05 : lo + 1) : Math.ceil(dataHi);
   const n = Math.max(...series.map((s) => s.values.length));

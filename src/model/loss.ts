@@ -45,6 +45,9 @@ export function ssimWindow(): Float64Array {
   return g.map((v) => v / sum);
 }
 
+/** The window every SSIM term uses, computed once. */
+const SSIM_WINDOW = ssimWindow();
+
 /** SSIM of one window from its five statistics, and the coefficients of its gradient (see below). */
 function ssimOfWindow(ma: number, mb: number, vaa: number, vbb: number, vab: number): { s: number; ka: number; kb: number; k0: number } {
   const { c1, c2 } = SSIM;
@@ -80,7 +83,7 @@ export function referenceImageLoss(kind: LossKind, y: ArrayLike<number>, t: Arra
   }
   if (kind === 'l1' || H < SSIM.window || W < SSIM.window) return sum;
 
-  const g = ssimWindow();
+  const g = SSIM_WINDOW;
   const K = SSIM.window;
   const centres = (H - K + 1) * (W - K + 1);
   // Each channel: α·(H·W / centres)·Σ over windows of (1 − SSIM).
@@ -141,7 +144,7 @@ export function fastImageLoss(kind: Exclude<LossKind, 'mse'>, y: ArrayLike<numbe
 let scratch = new Float64Array(0);
 
 function fastSsimTerm(y: ArrayLike<number>, t: ArrayLike<number>, H: number, W: number, dSum: Float64Array | undefined): number {
-  const g = ssimWindow();
+  const g = SSIM_WINDOW;
   const K = SSIM.window;
   const Hv = H - K + 1;
   const Wv = W - K + 1;

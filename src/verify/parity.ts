@@ -237,7 +237,7 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
       for (let i = 0; i < t.data.length; i++) t.data[i] = roundToHalf(t.data[i]!);
       if (node === 'y') endToEnd = hwc(t);
     });
-    const node = () => (effect.precision === 'f16' ? PARITY_TOLERANCES.nodeF16 : PARITY_TOLERANCES.node);
+    const node = () => nodeTolerance(effect.precision);
     const sized = (scale: number) => scaledSize(W, H, scale);
     for (const [key, n] of [['e0', layouts.enc0], ['e1', layouts.enc1], ['b', layouts.bottleneck], ['d1', layouts.dec1]] as const) {
       reports.push(compare(n.name, sized(n.scale), n.channels, gpu[key], layerwise[key]!, node));
@@ -251,8 +251,13 @@ export async function runParity(ctx: GpuContext, input: ParityInput): Promise<Pa
   }
 }
 
+/** The network nodes' tolerance for the arithmetic the effect ran in. */
+function nodeTolerance(precision: ParityReport['precision']): { atol: number; rtol: number } {
+  return precision === 'f16' ? PARITY_TOLERANCES.nodeF16 : PARITY_TOLERANCES.node;
+}
+
 export function formatParityReport(r: ParityReport): string {
-  const tol = r.precision === 'f16' ? PARITY_TOLERANCES.nodeF16 : PARITY_TOLERANCES.node;
+  const tol = nodeTolerance(r.precision);
   const lines = [
     `Parity ${r.width}×${r.height} on ${r.adapter}${r.path === 'general' ? ' (general path)' : ''}`,
     `  ${r.precision} arithmetic: network nodes within 2^${Math.log2(tol.atol)} + 2^${Math.log2(tol.rtol)}·|ref|`,

@@ -102,9 +102,6 @@ export function parseTrainOptions(argv: string[]): TrainOptions | 'help' {
   const lr = numberFlag('train', values, 'lr', D.lr, 0, 1e6);
   const loss = values['loss'] === undefined ? P.loss : choice<LossKind>(values, 'loss', LOSS_KINDS, 'mse');
   const lrWarmup = values['lr-warmup'] === undefined ? undefined : intFlag('train', values, 'lr-warmup', 0, 0);
-  if (lrWarmup !== undefined && lrWarmup >= epochs) {
-    throw new CnnV3Error(`cnnv3 train: --lr-warmup ${lrWarmup} must be less than --epochs ${epochs} (the warm-up ramps the learning rate up to --lr over its first epochs)`, 2);
-  }
   const weightDecay = values['weight-decay'] === undefined ? undefined : numberFlag('train', values, 'weight-decay', 0, 0, 1e6);
   if (weightDecay !== undefined && lr * weightDecay >= 1) {
     throw new CnnV3Error(`cnnv3 train: --weight-decay ${weightDecay} with --lr ${lr} would shrink every weight to 0 or past it in one step (lr·W must be below 1; AdamW's usual W is 1e-4 to 0.1)`, 2);

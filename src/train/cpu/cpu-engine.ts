@@ -60,6 +60,8 @@ export class CpuTrainEngine implements TrainEngine {
   private feedbackView = new Float32Array(0);
   /** The previous view's target, for --temporal-weight (reused patch to patch). */
   private feedbackTarget = new Float32Array(0);
+  /** The latest earlier view's output (prev.rgb of the next), reused across patches. */
+  private feedbackPrev = new Float32Array(0);
 
   constructor(
     readonly table: ParamTable,
@@ -93,6 +95,7 @@ export class CpuTrainEngine implements TrainEngine {
       this.feedbackModel ??= new FastModel(this.table);
       if (this.feedbackView.length < px * NUM_FEATURES) this.feedbackView = new Float32Array(px * NUM_FEATURES);
       if (this.feedbackTarget.length < px * OUT_CHANNELS) this.feedbackTarget = new Float32Array(px * OUT_CHANNELS);
+      if (this.feedbackPrev.length < px * OUT_CHANNELS) this.feedbackPrev = new Float32Array(px * OUT_CHANNELS);
     }
     for (let s = 0; s < steps; s++) {
       signal?.throwIfAborted();
@@ -140,6 +143,7 @@ export class CpuTrainEngine implements TrainEngine {
     const view = this.feedbackView.subarray(0, px * NUM_FEATURES);
     const noise = this.opts.feedbackNoise ?? 0;
     const sigma = noise > 0 ? rng.next() * noise : 0;
+    const out = this.feedbackPrev.subarray(0, px * OUT_CHANNELS);
     let prev: Float32Array | undefined;
     let origin = { x: 0, y: 0 };
     for (const v of views) {
@@ -148,7 +152,8 @@ export class CpuTrainEngine implements TrainEngine {
       exposePatch(view, px, v.exposure);
       if (sigma > 0) addAlbedoNoise(view, px, sigma, rng);
       if (prev) setPrev(view, px, prev);
-      prev = this.feedbackModel!.forward(view, side, side, cond).slice();
+      out.set(this.feedbackModel!.forward(view, side, side, cond).subarray(0, px * OUT_CHANNELS));
+      prev = out;
     }
     setPrev(input, px, prev!);
     if (sigma > 0) addAlbedoNoise(input, px, sigma, rng);
