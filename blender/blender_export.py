@@ -7,7 +7,8 @@ Run inside Blender (Debian's 3.4, 4.x LTS and 5.x):
 
 Everything after ``--`` belongs to this script (Blender's own options go before it). The
 script switches the scene to Cycles, enables the passes the packer reads (Combined, DiffCol,
-Normal, Depth, IndexOB, and Shadow where the engine has it), and writes one native
+Normal, Depth, IndexOB, Shadow where the engine has it, and Vector unless the scene has motion
+blur on), and writes one native
 OPEN_EXR_MULTILAYER file per frame (32-bit float, ZIP): ``{output}/0001.exr``, ``0002.exr``, …
 Then ``cnnv3 pack-blender --exr-dir OUTPUT --output dataset/full`` turns them into samples.
 
@@ -99,8 +100,8 @@ def pick_view_layer(scene, wanted):
          % (wanted, bpy.data.filepath or "the scene", ", ".join(vl.name for vl in layers)), 2)
 
 
-def enable_passes(view_layer):
-    """The passes pack-blender reads. Returns the optional ones this Blender lacks."""
+def enable_passes(scene, view_layer):
+    """The passes pack-blender reads. Returns a line for each optional one the files will lack."""
     required = ("use_pass_combined", "use_pass_diffuse_color", "use_pass_normal", "use_pass_z",
                 "use_pass_object_index")
     for name in required:
@@ -111,7 +112,17 @@ def enable_passes(view_layer):
     # writes Shadow.R/G/B, 1 = lit; a Blender or engine without it writes no Shadow channel,
     # and pack-blender then writes shadow = 255 (fully lit).
     if not set_attr(view_layer, "use_pass_shadow", True):
-        missing.append("Shadow")
+        missing.append("this Blender has no Shadow pass; pack-blender writes shadow.png fully lit")
+    # Vector: optional, for `cnnv3 eval --sequence`'s warping error (docs/formats.md, "motion").
+    # Cycles writes it only without motion blur; a scene that blurs keeps its look (the blur is
+    # part of the target) and its samples carry no motion.
+    if getattr(scene.render, "use_motion_blur", False):
+        set_attr(view_layer, "use_pass_vector", False)
+        missing.append("the scene has motion blur on, and Cycles writes no Vector pass with it: the samples "
+                       "carry no motion.png (no warping error in eval --sequence); turn motion blur off "
+                       "(Render Properties > Motion Blur) to get it")
+    elif not set_attr(view_layer, "use_pass_vector", True):
+        missing.append("this Blender has no Vector pass; the samples carry no motion.png")
     # Denoising data passes are not wanted in the G-buffer files.
     set_attr(view_layer.cycles, "denoising_store_passes", False)
     return missing
@@ -216,16 +227,15 @@ def main():
     except OSError as e:
         fail("%s: cannot create the output directory (%s)" % (out_dir, e.strerror))
 
-    missing = enable_passes(view_layer)
+    missing = enable_passes(scene, view_layer)
     denoise = configure(scene, args, view_layer)
     total = end - start + 1
     sys.stderr.write("%s: Blender %s, Cycles %s, %d samples%s, %dx%d, view layer %r, frames %d-%d -> %s\n"
                      % (PROG, bpy.app.version_string, args.device, args.samples,
                         ", denoised" if denoise else "", args.width, args.height, view_layer.name,
                         start, end, out_dir))
-    if missing:
-        sys.stderr.write("%s: this Blender has no %s pass; pack-blender will use its default\n"
-                         % (PROG, ", ".join(missing)))
+    for line in missing:
+        sys.stderr.write("%s: %s\n" % (PROG, line))
 
     quiet = QuietStdout()
     for i, frame in enumerate(range(start, end + 1)):

@@ -21,6 +21,9 @@ The scene (all numbers are what test/blender-e2e.test.ts checks against):
 * "Ball": a smooth UV sphere of radius 0.6 at (0, 0, 0.6), diffuse blue (0.1, 0.2, 0.8),
   object index 3.
 * A sun light from above with a small tilt; Cycles; frames 1–2; film transparent; 64 × 48.
+* ``--camera-pan DX DY``: the camera moves linearly by (DX, DY) m a frame (frames 1–``--frames``);
+  at 64 px wide a point at distance d then shifts by DX / (d · 0.72 / 64) pixels left, and
+  DY / (d · 0.72 / 64) down. ``--motion-blur`` turns the render's motion blur on.
 """
 import argparse
 import math
@@ -38,6 +41,10 @@ def parse_args():
         sys.exit(2)
     parser = argparse.ArgumentParser(prog="make_test_scene.py", description="Build the cnn-v3 test scene.")
     parser.add_argument("--output", required=True, help="where to save the .blend")
+    parser.add_argument("--camera-pan", type=float, nargs=2, default=None, metavar=("DX", "DY"),
+                        help="move the camera by (DX, DY) metres from frame 1 to frame 2 (and on, linearly)")
+    parser.add_argument("--frames", type=int, default=2, help="last frame (default 2)")
+    parser.add_argument("--motion-blur", action="store_true", help="turn the render's motion blur on")
     return parser.parse_args(argv[argv.index("--") + 1:])
 
 
@@ -88,7 +95,8 @@ def main():
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     scene.frame_start = 1
-    scene.frame_end = 2
+    scene.frame_end = args.frames
+    scene.render.use_motion_blur = args.motion_blur
     scene.render.film_transparent = True
     scene.render.resolution_x = 64
     scene.render.resolution_y = 48
@@ -122,6 +130,16 @@ def main():
     cam.rotation_euler = (0.0, 0.0, 0.0)  # looks down −Z
     scene.collection.objects.link(cam)
     scene.camera = cam
+    if args.camera_pan is not None:
+        # A linear pan: the camera moves by the same step every frame, so every frame pair has
+        # one known image-space shift per depth (the Vector pass's test).
+        cam.keyframe_insert(data_path="location", frame=1)
+        cam.location = (args.camera_pan[0], args.camera_pan[1], CAMERA_Z)
+        cam.keyframe_insert(data_path="location", frame=2)
+        for fcurve in cam.animation_data.action.fcurves:
+            for key in fcurve.keyframe_points:
+                key.interpolation = "LINEAR"
+            fcurve.extrapolation = "LINEAR"
 
     sun_data = bpy.data.lights.new("Sun", type="SUN")
     sun_data.energy = 3.0

@@ -12,6 +12,7 @@ import { Rng } from '../src/util/rng.js';
 import { formatStability } from '../src/demo/stability.js';
 import { measureSequence } from '../src/eval/sequence.js';
 import { exportWeights } from '../src/export/export.js';
+import { encodeMotion } from '../src/dataset/motion.js';
 import { makeModelConfig } from '../src/model/config.js';
 import { buildParamTable } from '../src/model/params.js';
 import { closeRunners, testRunner } from './gpu-helpers.js';
@@ -176,6 +177,8 @@ test('cnnv3 eval --sequence: frames in numeric order; a model whose output is it
   assert.match(text.out, /^ +all +2 +[\d.]+ +[\d.]+ +1\.000$/m);
   assert.match(text.out, /ratio = output Δ \/ albedo Δ: 1\.000/);
   assert.match(text.out, /Without feedback \(prev = 0\): output Δ [\d.]+, ratio 1\.000/);
+  assert.match(text.out, /^Warping error E_warp: not available \(sample_1 has no motion\.bin/m);
+  assert.equal((JSON.parse(r.out) as { warp: unknown }).warp, null);
 
   const one = join(dir, 'one');
   assert.equal((await runCli(['pack-photo', a, a, join(one, 'sample_1')])).code, 0);
@@ -189,4 +192,69 @@ test('cnnv3 eval --sequence: frames in numeric order; a model whose output is it
   const gpu = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence', '--device', 'gpu']);
   assert.equal(gpu.code, 2);
   assert.match(gpu.err, /--sequence runs on the CPU reference/);
+});
+
+test('cnnv3 eval --sequence with motion.bin: E_warp per frame and over the clip, fed back, alone and of the targets; a damaged motion.bin named in one line', async (t) => {
+  const dir = tempDir(t);
+  // Output = albedo (a zero residual model), and the albedo slides by (2, 1) pixels a frame
+  // exactly as its motion says: E_warp 0. The targets slide the same way but brighten by 20
+  // levels a frame: their E_warp is (20/255)² · 3 over the pixels that stay in the frame.
+  const config = makeModelConfig([4, 8], 5, 'residual');
+  const wPath = join(dir, 'w.bin');
+  writeFileSync(wPath, exportWeights(config, new Float32Array(buildParamTable(config).total)).weights);
+  const [w, h, vx, vy] = [12, 9, 2, 1];
+  const pattern = (x: number, y: number) => (x * 37 + y * 91 + x * y * 5 + 10_000) % 200;
+  const seq = join(dir, 'seq');
+  for (let i = 0; i < 3; i++) {
+    const img = (lift: number) => {
+      const p = join(dir, `f${i}-${lift}.png`);
+      const data = new Uint8Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = pattern(x - vx * i + c, y - vy * i) + lift;
+      writeFileSync(p, encodePng({ width: w, height: h, channels: 3, depth: 8, data }));
+      return p;
+    };
+    const sample = join(seq, `sample_${i + 1}`);
+    assert.equal((await runCli(['pack-photo', img(0), img(20 * i), sample])).code, 0);
+    const motion = new Float32Array(w * h * 4);
+    for (let p = 0; p < w * h; p++) motion.set([-vx, -vy, vx, vy], p * 4);
+    writeFileSync(join(sample, 'motion.bin'), encodeMotion({ width: w, height: h, data: motion }));
+  }
+  const r = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence', '--json']);
+  assert.equal(r.code, 0, r.err);
+  type Warp = { feedback: number | null; no_feedback: number | null; target: number | null; valid: number | null };
+  const rep = JSON.parse(r.out) as { frames: Array<{ e_warp: Warp }>; warp: Warp & { pairs: number; occlusion: string } };
+  const floor = 3 * (20 / 255) ** 2;
+  const valid = ((w - vx) * (h - vy)) / (w * h);
+  assert.deepEqual(rep.frames[0]!.e_warp, { feedback: null, no_feedback: null, target: null, valid: null }, 'no pair on the first frame');
+  for (const f of rep.frames.slice(1)) {
+    assert.ok(f.e_warp.feedback! < 1e-12 && f.e_warp.no_feedback! < 1e-12, JSON.stringify(f.e_warp));
+    assert.ok(Math.abs(f.e_warp.target! - floor) < 1e-9, `target ${f.e_warp.target} vs ${floor}`);
+    assert.equal(f.e_warp.valid, valid);
+  }
+  assert.equal(rep.warp.pairs, 2);
+  assert.equal(rep.warp.occlusion, 'forward-backward');
+  assert.ok(Math.abs(rep.warp.target! - floor) < 1e-9);
+
+  const text = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence']);
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /^ +frame +PSNR fed back +PSNR alone +E_warp fed back +E_warp alone +E_warp target +mask$/m);
+  assert.match(text.out, /^ +sample_1 +[\d.]+ +[\d.]+ +n\/a +n\/a +n\/a +-$/m);
+  assert.match(text.out, /^ +sample_2 +[\d.]+ +[\d.]+ +0\.00000 +0\.00000 +0\.01845 +74%$/m);
+  assert.match(text.out, /^ +mean +[\d.]+ +[\d.]+ +0\.00000 +0\.00000 +0\.01845 +74%$/m);
+  assert.match(text.out, /^Warping error E_warp \(Lai et al\. 2018.*over 2 frame pairs.*fed back 0\.00000, alone 0\.00000, targets 0\.01845/m);
+
+  // Damaged files: one line naming the file, exit 1, no stack.
+  const motionPath = join(seq, 'sample_2', 'motion.bin');
+  const good = readFileSync(motionPath);
+  const bad: Array<[Uint8Array, RegExp]> = [
+    [good.subarray(0, good.length - 7), /^cnnv3: .*sample_2\/motion\.bin: truncated: \d+ bytes, but a 12×9 motion field takes 1744\n$/],
+    [encodeMotion({ width: 6, height: 9, data: new Float32Array(6 * 9 * 4) }), /^cnnv3: .*sample_2\/motion\.bin: is 6×9 but its sample is 12×9\n$/],
+  ];
+  for (const [bytes, re] of bad) {
+    writeFileSync(motionPath, bytes);
+    const e = await runCli(['eval', '--weights', wPath, '--input', seq, '--sequence']);
+    assert.equal(e.code, 1, e.err);
+    assert.match(e.err, re);
+    assert.doesNotMatch(e.err, /\n {4}at /, 'no stack trace');
+  }
 });

@@ -21,6 +21,7 @@ import {
   srgbEncode,
 } from '../src/pack/blender.js';
 import { toHalfBits } from '../src/util/half.js';
+import { decodeMotion } from '../src/dataset/motion.js';
 import { requireTool, runCli, tempDir } from './helpers.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -630,4 +631,35 @@ test('cnnv3 pack-blender --exr on a multi-part file packs what the single-part f
     assert.doesNotMatch(r.err, /no (Depth|DiffCol|Normal) pass/, `${name}: ${r.err}`);
   }
   for (const f of readdirSync(join(tmp, 'out_single'))) assert.deepEqual(readFileSync(join(tmp, 'out_multi', f)), readFileSync(join(tmp, 'out_single', f)), f);
+});
+
+test('Vector pass → motion.bin: prev = (X, −Y), next = (−Z, W) in pixels, y down; absent → no file; incomplete → one line, nothing written', async (t) => {
+  const spec = frame();
+  const vx = [4, -2.5, 0, 1e-3, 0, 0, 7, NaN];
+  const vy = [2, 0.5, 0, -1, 0, 0, -3, 0];
+  const vz = [4, 1, 0, 2, 0, 0, 7, 0];
+  const vw = [2, -0.25, 0, 3, 0, 0, -3, Infinity];
+  const withVector = { ...spec, channels: { ...spec.channels, 'ViewLayer.Vector.X': vx, 'ViewLayer.Vector.Y': vy, 'ViewLayer.Vector.Z': vz, 'ViewLayer.Vector.W': vw } };
+  const packed = packBlenderSample(readExr(writeExr(withVector), 'v.exr'), { name: 'v.exr' });
+  assert.deepEqual(packed.warnings, []);
+  const m = decodeMotion(packed.files['motion.bin']!, 'motion.bin', { width: 4, height: 2 });
+  const expected = vx.flatMap((_, p) => [vx[p]!, -vy[p]!, -vz[p]!, vw[p]!].map((v) => (Number.isFinite(v) ? v + 0 : 0)));
+  assert.deepEqual(Array.from(m.data), expected.map((v) => Math.fround(v)));
+  // The seven PNGs are what they are without the pass.
+  const plain = packBlenderSample(readExr(writeExr(spec), 'p.exr'), { name: 'p.exr' });
+  assert.equal(plain.files['motion.bin'], undefined);
+  for (const [name, bytes] of Object.entries(plain.files)) assert.deepEqual(packed.files[name as keyof typeof packed.files], bytes, name);
+
+  const tmp = tempDir(t);
+  const dir = writeRenders(join(tmp, 'in'), {
+    'v.exr': writeExr(withVector),
+    'half.exr': writeExr({ ...spec, channels: { ...spec.channels, 'ViewLayer.Vector.X': vx, 'ViewLayer.Vector.Y': vy } }),
+  });
+  const ok = await runCli(['pack-blender', '--exr', join(dir, 'v.exr'), '--output', join(tmp, 'v')]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.deepEqual(readdirSync(join(tmp, 'v')).sort(), ['albedo.png', 'depth.png', 'matid.png', 'motion.bin', 'normal.png', 'shadow.png', 'target.png', 'transp.png']);
+  const bad = await runCli(['pack-blender', '--exr', join(dir, 'half.exr'), '--output', join(tmp, 'half')]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /^cnnv3: .*half\.exr: the Vector pass is incomplete: no ViewLayer\.Vector\.Z, ViewLayer\.Vector\.W\n$/);
+  assert.equal(existsSync(join(tmp, 'half')), false);
 });

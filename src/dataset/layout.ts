@@ -24,8 +24,14 @@ export const STYLE_FILE = 'style.json';
 /** The file whose presence makes a directory a sample. */
 export const SAMPLE_MARKER: SampleFileName = 'albedo.png';
 
-/** Encoded PNG bytes per file name: what a packer produces and a writer stores. */
-export type SampleFiles = Record<SampleFileName, Uint8Array> & { [STYLE_FILE]?: Uint8Array };
+/**
+ * Optional: the per-pixel motion to the previous and next frame (`dataset/motion.ts`), from
+ * Blender's Vector pass; only `eval --sequence` reads it (the warping error).
+ */
+export const MOTION_FILE = 'motion.bin';
+
+/** Encoded bytes per file name: what a packer produces and a writer stores. */
+export type SampleFiles = Record<SampleFileName, Uint8Array> & { [STYLE_FILE]?: Uint8Array; [MOTION_FILE]?: Uint8Array };
 
 /** style.json's bytes for the coordinates (p0, p1). */
 export function encodeStyleFile(style: readonly [number, number]): Uint8Array {

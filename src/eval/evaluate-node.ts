@@ -6,6 +6,9 @@
 import { computeFeatures, NUM_FEATURES } from '../dataset/features.js';
 import type { InputMode } from '../dataset/layout.js';
 import { discoverSamples, loadSampleDir, sampleName } from '../dataset/sample-node.js';
+import { decodeMotion, MOTION_FILE, type MotionField } from '../dataset/motion.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Sample } from '../dataset/sample.js';
 import { evalFilmMlp, identityFilm, readFilmMlpBin, readWeightsBin } from '../export/read.js';
 import { planesFromSample } from '../effect/feature-pass.js';
@@ -17,7 +20,7 @@ import { forward, tensor } from '../model/reference.js';
 import { psnr, ssim } from '../image/metrics.js';
 import { measureAblation, type Ablation } from './ablate.js';
 import { measureSequence, type SequenceFrameScore, type SequenceReport } from './sequence.js';
-import { CnnV3Error } from '../errors.js';
+import { CnnV3Error, fileError } from '../errors.js';
 import { loadCheckpoint } from '../checkpoint/checkpoint-node.js';
 import { diagnose, type Diagnosis, type DiagnoseOptions } from './diagnose.js';
 
@@ -147,9 +150,22 @@ export async function diagnoseDataset(dir: string, mode: InputMode | undefined, 
 
 export interface SequenceEvalReport extends SequenceReport {
   device: string;
+  /** Why there is no E_warp (`warp` null): the first sample without motion.bin. */
+  warp_unavailable?: string;
   cond: Record<string, number>;
   width: number;
   height: number;
+}
+
+/** A file's bytes, or undefined where there is none; any other failure names the file. */
+async function readOptional(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw fileError(path, `cannot read (${code ?? (e as Error).message})`);
+  }
 }
 
 /** Frame order: by sample name, numbers compared as numbers (sample_9 before sample_10). */
@@ -163,24 +179,31 @@ export async function evaluateSequence(dir: string, mode: InputMode | undefined,
   const found = (await discoverSamples(dir, mode)).map((d) => ({ d, name: sampleName(dir, d) })).sort((a, b) => byFrame(a.name, b.name));
   if (found.length < 2) throw new CnnV3Error(`cnnv3 eval --sequence: ${dir} holds ${found.length} sample; a sequence needs at least 2 frames`);
   const samples: Sample[] = [];
+  const motions: (MotionField | undefined)[] = [];
   for (const { d, name } of found) {
     const s = await loadSampleDir(d, name);
+    const motionPath = join(d, MOTION_FILE);
+    const motionBytes = await readOptional(motionPath);
+    motions.push(motionBytes === undefined ? undefined : decodeMotion(motionBytes, motionPath, s));
     const first = samples[0];
     if (first && (s.width !== first.width || s.height !== first.height)) {
       throw new CnnV3Error(`cnnv3 eval --sequence: ${name} is ${s.width}×${s.height} but ${first.name} is ${first.width}×${first.height}: the frames of a sequence must share one size`);
     }
     samples.push(s);
   }
-  const frames = samples.map((s) => ({
+  const frames = samples.map((s, i) => ({
     name: s.name,
     width: s.width,
     height: s.height,
     albedo: Float32Array.from({ length: s.width * s.height * 4 }, (_, i) => (i % 4 === 3 ? 0 : s.albedo[(i >> 2) * 3 + (i % 4)]! / 255)),
     psnr: (output: ArrayLike<number>) => scoreSample(s.name, s, output).psnr,
+    ...(motions[i] ? { motion: motions[i], target: Float32Array.from(s.target, (v) => v / 255) } : {}),
   }));
   const report = measureSequence(frames, (i, prev) => cpuOutput(input, samples[i]!, [], prev), onFrame);
+  const without = motions.findIndex((m) => m === undefined);
   return {
     device: 'cpu (float64 reference)',
+    ...(without >= 0 ? { warp_unavailable: `${samples[without]!.name} has no ${MOTION_FILE} (pack-blender writes it from a render with the Vector pass)` } : {}),
     cond: Object.fromEntries(input.cond.map((v, i) => [FILM_COND_NAMES[i] ?? `cond_${i}`, v])),
     width: samples[0]!.width,
     height: samples[0]!.height,

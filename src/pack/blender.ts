@@ -10,6 +10,12 @@
  * | IndexOB.X                   | matid.png   | round, clamped to [0, 255], gray8 |
  * | Shadow.X or Shadow.R/G/B    | shadow.png  | 255 = lit; the largest of R, G, B, ÷ A; no surface or no pass → 255 |
  * | Combined.A                  | transp.png  | 255 − round(255 · A), i.e. 255·(1 − A) rounded; 0 = opaque |
+ * | Vector.X/Y/Z/W (optional)   | motion.bin  | prev = (X, −Y), next = (−Z, W): pixels, x right, y down; absent → no file |
+ *
+ * Vector: Cycles writes, in pixels and with y up, X/Y = (position in the previous frame) − (position
+ * now) and Z/W = (position now) − (position in the next frame); measured on a camera pan, see
+ * docs/formats.md. The file turns both into displacements from this frame in image axes (y down).
+ * A pixel without geometry (world, or outside a border render's data window) has (0, 0, 0, 0).
  *
  * Colour: both target and albedo use the exact sRGB transfer function (IEC 61966-2-1:
  * 12.92·v below 0.0031308, else 1.055·v^(1/2.4) − 0.055), not the playbook's γ = 2.2 power
@@ -48,7 +54,8 @@
 import { fileError } from '../errors.js';
 import { channelInDisplayWindow, type ExrImage } from '../exr/exr.js';
 import { encodePng } from '../image/png.js';
-import type { SampleFiles } from '../dataset/layout.js';
+import { MOTION_FILE, type SampleFiles } from '../dataset/layout.js';
+import { encodeMotion } from '../dataset/motion.js';
 
 export interface PackBlenderOptions {
   /** The view layer to read (`--view-layer`); default: found from the Combined pass. */
@@ -131,6 +138,24 @@ export function octDecode(r: number, g: number): [number, number, number] {
   }
   const len = Math.hypot(x, y, z);
   return [x / len, y / len, z / len];
+}
+
+/**
+ * Cycles' Vector planes (X, Y, Z, W) → motion.bin's (prev dx, prev dy, next dx, next dy) in image
+ * axes: prev = (X, −Y), next = (−Z, W). Non-finite → 0 (no motion known).
+ */
+export function motionFromVector(vector: readonly Float32Array[], n: number): Float32Array {
+  const [x, y, z, w] = vector as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const out = new Float32Array(n * 4);
+  const fin = (v: number) => (Number.isFinite(v) ? v : 0);
+  for (let p = 0; p < n; p++) {
+    // + 0 turns the −0 of a negated zero into 0, so a still pixel is stored as plain zeros.
+    out[p * 4] = fin(x[p]!);
+    out[p * 4 + 1] = -fin(y[p]!) + 0;
+    out[p * 4 + 2] = -fin(z[p]!) + 0;
+    out[p * 4 + 3] = fin(w[p]!);
+  }
+  return out;
 }
 
 /** Layer prefixes (`ViewLayer.` or '') of every channel named `…Combined.R`. */
@@ -279,6 +304,7 @@ export function packBlenderSample(input: ExrImage | readonly ExrImage[], opts: P
   const normalPass = pass('Normal', ['Normal.X', 'Normal.Y', 'Normal.Z']);
   const depthPlane = get('Depth.Z');
   const indexPlane = get('IndexOB.X');
+  const vector = pass('Vector', ['Vector.X', 'Vector.Y', 'Vector.Z', 'Vector.W']);
   const shadowNames = has('Shadow.X') ? ['Shadow.X'] : ['Shadow.R', 'Shadow.G', 'Shadow.B'].filter(has);
   const shadowPlanes = shadowNames.length > 0 ? shadowNames.map((c) => get(c)!) : undefined;
   // Which pixels each plane's part covers (outside its data window the reader gives zeros).
@@ -355,5 +381,6 @@ export function packBlenderSample(input: ExrImage | readonly ExrImage[], opts: P
     'transp.png': encodePng({ width, height, channels: 1, depth: 8, data: transp }),
     'target.png': encodePng({ width, height, channels: 4, depth: 8, data: target }),
   };
+  if (vector) files[MOTION_FILE] = encodeMotion({ width, height, data: motionFromVector(vector, n) });
   return { files, warnings, prefix, width, height };
 }

@@ -1,6 +1,7 @@
 import { CnnV3Error } from '../../errors.js';
 import { formatStability, stabilityJson } from '../../demo/stability.js';
 import { ablateDataset, diagnoseDataset, evaluateDataset, evaluateSequence, type SampleScore } from '../../eval/evaluate-node.js';
+import type { SequenceFrameScore } from '../../eval/sequence.js';
 import { openGpuRunner, type GpuRunner } from '../../jobs/runner-node.js';
 import { INPUT_MODES, type InputMode } from '../../dataset/layout.js';
 import { STYLE_COND_INDEX, type ModelConfig } from '../../model/config.js';
@@ -31,7 +32,12 @@ against the targets with that feedback and without it (prev = 0, each frame alon
 means, then the figures of cnnv3 demo --stability with a row per frame: the mean |Δ| of the
 output and of the albedo from the frame before, the flicker ratio (output Δ / albedo Δ) over the
 clip, and the drift over runs of frames whose albedo does not change; then the flicker ratio
-without feedback. The frames must share one size, and there must be at least 2.
+without feedback. When every sample carries motion.bin (pack-blender of a render with Blender's
+Vector pass), it also prints the warping error E_warp of Lai et al. 2018 per frame and over the
+clip, with and without feedback and of the targets (the floor): the mean squared RGB difference
+between each frame and the one before carried along the motion (bilinear), over the pixels whose
+source is in the frame and not occluded (forward-backward check); otherwise it says why not.
+The frames must share one size, and there must be at least 2.
 --diagnose (CPU) shows why the model scores what it does: per layer (enc0, enc1, bottleneck,
 dec1) the fraction of pixels where each ReLU channel is exactly 0 (dead channels), its mean
 and max; dec0's pre-activation; the output's saturation (sigmoid |x| > 4.6, residual tanh
@@ -73,16 +79,31 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     if (values['sequence']) {
       const evalInput = { config, weights: files.weights, ...(files.film ? { film: files.film } : {}), cond };
-      if (!json) io.stdout(`  ${'frame'.padEnd(36)} ${'PSNR fed back'.padStart(13)} ${'PSNR alone'.padStart(11)}\n`);
-      const row = (name: string, fed: number, alone: number) => io.stdout(`  ${name.padEnd(36)} ${f(fed).padStart(13)} ${f(alone).padStart(11)}\n`);
-      const report = await evaluateSequence(input, modeRaw as InputMode | undefined, evalInput, json ? undefined : (s) => row(s.name, s.psnr, s.psnr_no_feedback));
+      // The header waits for the first frame: its E_warp columns appear only when the frames carry motion.
+      let header = false;
+      const row = (s: Pick<SequenceFrameScore, 'name' | 'psnr' | 'psnr_no_feedback' | 'e_warp'>) => {
+        const w = s.e_warp;
+        if (!header) {
+          header = true;
+          io.stdout(`  ${'frame'.padEnd(36)} ${'PSNR fed back'.padStart(13)} ${'PSNR alone'.padStart(11)}${w ? ` ${'E_warp fed back'.padStart(15)} ${'E_warp alone'.padStart(12)} ${'E_warp target'.padStart(13)} ${'mask'.padStart(5)}` : ''}\n`);
+        }
+        const warpCols = w ? ` ${f(w.feedback, 5).padStart(15)} ${f(w.no_feedback, 5).padStart(12)} ${f(w.target, 5).padStart(13)} ${(Number.isFinite(w.valid) ? `${Math.round(w.valid * 100)}%` : '-').padStart(5)}` : '';
+        io.stdout(`  ${s.name.padEnd(36)} ${f(s.psnr).padStart(13)} ${f(s.psnr_no_feedback).padStart(11)}${warpCols}\n`);
+      };
+      const report = await evaluateSequence(input, modeRaw as InputMode | undefined, evalInput, json ? undefined : row);
       if (json) io.stdout(`${stabilityJson(report)}\n`);
       else {
-        row('mean', report.mean.psnr, report.mean.psnr_no_feedback);
+        const wp = report.warp;
+        row({ name: 'mean', psnr: report.mean.psnr, psnr_no_feedback: report.mean.psnr_no_feedback, ...(wp ? { e_warp: { feedback: wp.feedback, no_feedback: wp.no_feedback, target: wp.target, valid: wp.valid } } : {}) });
         io.stdout(`${report.frames.length} frames ${report.width}×${report.height}, prev.rgb = the previous output (black on the first frame). Device: ${report.device}.\n`);
         io.stdout(formatStability(report.stability.feedback, 'frame'));
         const alone = report.stability.no_feedback.total;
         io.stdout(`Without feedback (prev = 0): output Δ ${alone.output.toFixed(5)}, ratio ${alone.albedo > 0 ? (alone.output / alone.albedo).toFixed(3) : '—'}\n`);
+        io.stdout(
+          wp
+            ? `Warping error E_warp (Lai et al. 2018; RGB 0..1, squared, over ${wp.pairs} frame pairs, ${Math.round(wp.valid * 100)}% of pixels in frame and not occluded by forward-backward check): fed back ${f(wp.feedback, 5)}, alone ${f(wp.no_feedback, 5)}, targets ${f(wp.target, 5)} (the floor: the rendered frames' own)\n`
+            : `Warping error E_warp: not available (${report.warp_unavailable ?? 'no motion'})\n`,
+        );
       }
       return 0;
     }
