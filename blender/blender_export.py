@@ -113,16 +113,16 @@ def enable_passes(scene, view_layer):
     # and pack-blender then writes shadow = 255 (fully lit).
     if not set_attr(view_layer, "use_pass_shadow", True):
         missing.append("this Blender has no Shadow pass; pack-blender writes shadow.png fully lit")
-    # Vector: optional, for `cnnv3 eval --sequence`'s warping error (docs/formats.md, "motion").
+    # Vector: optional, for `cnnv3 eval --sequence`'s warping error (docs/formats.md, "motion.bin").
     # Cycles writes it only without motion blur; a scene that blurs keeps its look (the blur is
     # part of the target) and its samples carry no motion.
     if getattr(scene.render, "use_motion_blur", False):
         set_attr(view_layer, "use_pass_vector", False)
         missing.append("the scene has motion blur on, and Cycles writes no Vector pass with it: the samples "
-                       "carry no motion.png (no warping error in eval --sequence); turn motion blur off "
+                       "carry no motion.bin (no warping error in eval --sequence); turn motion blur off "
                        "(Render Properties > Motion Blur) to get it")
     elif not set_attr(view_layer, "use_pass_vector", True):
-        missing.append("this Blender has no Vector pass; the samples carry no motion.png")
+        missing.append("this Blender has no Vector pass; the samples carry no motion.bin")
     # Denoising data passes are not wanted in the G-buffer files.
     set_attr(view_layer.cycles, "denoising_store_passes", False)
     return missing

@@ -60,6 +60,8 @@ export * from './export/read.js';
 export { exportOnnx, onnxModel, ONNX_INPUTS, ONNX_IR_VERSION, ONNX_OPSET, ONNX_OUTPUT, ONNX_WEIGHTS, type OnnxExportOptions, type OnnxWeights } from './export/onnx.js';
 export { isExr, readExr, readExrParts, listExrParts, channelInDisplayWindow, EXR_LIMITS, type ExrImage } from './exr/exr.js';
 export { packBlenderSample, octEncode, octDecode, depthToU16, linearToSrgb8, type PackBlenderOptions, type PackBlenderResult } from './pack/blender.js';
+export { decodeMotion, encodeMotion, type MotionField } from './dataset/motion.js';
+export { warpBack, warpMask, warpPairError, type MotionPlanes, type WarpPair } from './demo/warp-error.js';
 export { buildParamTable, describeModel, convHalfOffsets, type ParamTable, type ParamSpec } from './model/params.js';
 export { DEFAULT_MODEL_CONFIG, FILM_COND_NAMES, type ModelConfig } from './model/config.js';
 export { initParams } from './model/init.js';
