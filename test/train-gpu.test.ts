@@ -12,8 +12,8 @@ import { GpuTrainer } from '../src/train/gpu/gpu-trainer.js';
 import { DEFAULT_MODEL_CONFIG, OUT_CHANNELS, type ModelConfig } from '../src/model/config.js';
 import { initParams } from '../src/model/init.js';
 import { buildParamTable } from '../src/model/params.js';
-import { lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
-import { cropHwc, DROPOUT_GROUPS, patchOrigin } from '../src/train/patches.js';
+import { forward, lossAndGrad, tensor, type Tensor } from '../src/model/reference.js';
+import { cropHwc, DROPOUT_GROUPS, FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT, patchOrigin } from '../src/train/patches.js';
 import { Adam, decayedParams } from '../src/train/adam.js';
 import { Rng } from '../src/util/rng.js';
 import { REPO, requireTool, runCli, tempDir } from './helpers.js';
@@ -52,6 +52,24 @@ function patchTensor(src: Float32Array, im: GpuImageSource, C: number, x0: numbe
   const t = tensor(C, side, side);
   for (let p = 0; p < side * side; p++) for (let c = 0; c < C; c++) t.data[c * side * side + p] = dropped.includes(c) ? 0 : hwc[p * C + c]!;
   return t;
+}
+
+/**
+ * The target of the patch at (x0, y0); with `strength`, moved from the untouched input (albedo,
+ * 1 − transp) towards the style by it (the strength knob).
+ */
+function targetTensor(im: GpuImageSource, x0: number, y0: number, side: number, strength: number | undefined): Tensor {
+  const target = patchTensor(im.target, im, OUT_CHANNELS, x0, y0, side, []);
+  if (strength === undefined) return target;
+  const plain = patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, []);
+  const px = side * side;
+  for (let p = 0; p < px; p++) {
+    const [y, x] = [Math.floor(p / side), p % side];
+    if (y0 + y >= im.height || x0 + x >= im.width) continue;
+    const u = [plain.data[p]!, plain.data[px + p]!, plain.data[2 * px + p]!, 1 - plain.data[19 * px + p]!];
+    for (let c = 0; c < 4; c++) target.data[c * px + p] = u[c]! + strength * (target.data[c * px + p]! - u[c]!);
+  }
+  return target;
 }
 
 /** |x − ref| ≤ atol + rtol·|ref| for every entry; the message names the worst and the first mismatches. */
@@ -137,19 +155,8 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls, loss: lo
       const dropped = DROPOUT_GROUPS.flatMap((g, k) => ((words[3]! >> k) & 1 ? [...g.channels] : []));
       const cond = Array.from(info.subarray(n * stride, n * stride + D));
       for (const c of cond) assert.ok(c >= 0 && c <= 1, `condition ${c} in [0, 1]`);
-      const target = patchTensor(im.target, im, OUT_CHANNELS, x0, y0, side, []);
-      if (controls) {
-        if (im.style) assert.deepEqual(cond.slice(3, 5), [...im.style], `patch ${n}: style_p0/p1 are the image's`);
-        // The target moves from the untouched input (albedo, 1 − transp) towards the style by the strength entry.
-        const plain = patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, []);
-        const px = side * side;
-        for (let p = 0; p < px; p++) {
-          const [y, x] = [Math.floor(p / side), p % side];
-          if (y0 + y >= im.height || x0 + x >= im.width) continue;
-          const u = [plain.data[p]!, plain.data[px + p]!, plain.data[2 * px + p]!, 1 - plain.data[19 * px + p]!];
-          for (let c = 0; c < 4; c++) target.data[c * px + p] = u[c]! + cond[STRENGTH]! * (target.data[c * px + p]! - u[c]!);
-        }
-      }
+      if (controls && im.style) assert.deepEqual(cond.slice(3, 5), [...im.style], `patch ${n}: style_p0/p1 are the image's`);
+      const target = targetTensor(im, x0, y0, side, controls ? cond[STRENGTH]! : undefined);
       return { x: patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped), target, cond };
     });
     // With p = 0.5 four patches draw 12 group bits; all-equal bits would mean the draws do not vary.
@@ -164,6 +171,97 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls, loss: lo
     const worst = assertClose('gradient', state.grad, grad, 1e-7, 1e-4, names);
     assert.deepEqual(Array.from(state.params), Array.from(params), 'lr 0 leaves the parameters unchanged');
     t.diagnostic(`loss ${loss} (ref ${refLoss}); max |grad − ref| ${worst.toExponential(2)} over ${table.total} parameters`);
+  });
+}
+
+// --feedback-p on the GPU: the earlier frames' forward passes, prev.rgb and the temporal target.
+const FEEDBACK_CASES = [
+  { output: 'sigmoid', controls: false },
+  { output: 'residual', controls: true },
+] as const;
+
+for (const { output, controls } of FEEDBACK_CASES) {
+  test(`GPU feedback pass (${output} output${controls ? ', style conditions and a strength knob' : ''}): prev.rgb is the float64 reference forward of the earlier view(s) with the step's weights, the target is rewritten by --temporal-weight, and the gradient matches the reference on that input and target`, async (t) => {
+    const ctx = await device(t);
+    if (!ctx) return;
+    const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, ...(output === 'residual' ? { output } : {}), ...(controls ? { strengthCond: STRENGTH, styleConds: true } : {}) };
+    const table = buildParamTable(config);
+    const rng = new Rng(8);
+    // Image b is narrower than a patch: its zero padding gets prev.rgb too (cpu-engine.ts setPrev covers the whole patch).
+    const side = 10;
+    const images = [randomImage('a', 21, 17, rng, []), randomImage('b', 9, 12, rng, [])];
+    if (controls) images[0]!.style = [0.25, 1];
+    const order: Array<[number, number, number]> = [[0, 10, 8], [1, 4, 6], [0, 3, 2], [0, 17, 14], [1, 5, 9], [0, 8, 9]];
+    const params = initParams(table, 12);
+    for (let i = table.byName.get('film_mlp.2.bias')!.offset; i < table.total; i++) params[i] = params[i]! + rng.uniform(-0.3, 0.3);
+    const set = uploadTrainingSet(ctx.device, images, order.length);
+    const temporalWeight = 3;
+    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: order.length, channelDropoutP: 0.5, seed: 4, lossSlots: 1, feedback: { feedbackP: 1, temporalWeight } }, set);
+    t.after(() => {
+      trainer.destroy();
+      destroyTrainingSet(set);
+    });
+    trainer.writeState(params, new Float32Array(table.total), new Float32Array(table.total));
+    writeOrder(ctx.device, set, order);
+    trainer.run([{ n: order.length, first: 0, step: 1, lr: 0, lossSlot: 0 }]);
+    const state = await trainer.readState();
+    const loss = (await trainer.readLosses(1))[0]!;
+    const info = await trainer.readPatchInfo(order.length);
+    const fed = await trainer.readFeedback(order.length);
+    const stride = info.length / order.length;
+    const D = config.filmCondDim;
+    const px = side * side;
+    const a = temporalWeight / (1 + temporalWeight);
+    let worstPrev = 0;
+    const batch = order.map(([i, cx, cy], n) => {
+      const im = images[i]!;
+      const words = new Uint32Array(info.buffer, (n * stride + table.filmOut + D + 16) * 4, 4);
+      const [x0, y0, mask] = [words[0]!, words[1]!, words[3]!];
+      const cond = Array.from(info.subarray(n * stride, n * stride + D));
+      const { frames, views, output: gpuPrev } = fed[n]!;
+      assert.ok(frames === 1 || frames === 2, `patch ${n}: --feedback-p 1 feeds every patch back (${frames} frames)`);
+      views.forEach((v, f) => {
+        assert.ok(Math.abs(v.x0 - x0) <= FEEDBACK_MAX_SHIFT * (f + 1) && Math.abs(v.y0 - y0) <= FEEDBACK_MAX_SHIFT * (f + 1), `patch ${n} frame ${f + 1}: origin ${v.x0},${v.y0} vs ${x0},${y0}`);
+        assert.ok(Math.abs(v.exposure - 1) <= FEEDBACK_MAX_EXPOSURE + 1e-6, `exposure ${v.exposure}`);
+      });
+      // The chain on the reference, oldest view first: exposed, no dropout, each fed the one before.
+      let prev: Tensor | undefined;
+      for (let f = frames - 1; f >= 0; f--) {
+        const v = views[f]!;
+        const x = patchTensor(im.features, im, NUM_FEATURES, v.x0, v.y0, side, []);
+        for (const c of [0, 1, 2, 12, 13, 14, 15, 16, 17]) for (let p = 0; p < px; p++) x.data[c * px + p] = Math.min(1, x.data[c * px + p]! * Math.fround(v.exposure));
+        if (prev) for (let c = 0; c < 3; c++) x.data.set(prev.data.subarray(c * px, (c + 1) * px), (9 + c) * px);
+        prev = forward(table, params, x, cond).y;
+      }
+      const ref = Array.from({ length: px * 4 }, (_, k) => prev!.data[(k % 4) * px + Math.floor(k / 4)]!);
+      worstPrev = Math.max(worstPrev, assertClose(`patch ${n} (${frames} frames) fed-back output`, gpuPrev, ref, 1e-5, 1e-4, (k) => `pixel ${Math.floor(k / 4)} channel ${k % 4}`));
+      // The trained input: the patch with its dropout, prev.rgb the earlier frame's output whatever the temporal dropout drew.
+      const dropped = DROPOUT_GROUPS.flatMap((g, k) => ((mask >> k) & 1 ? [...g.channels] : []));
+      const x = patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped);
+      for (let c = 0; c < 3; c++) x.data.set(prev!.data.subarray(c * px, (c + 1) * px), (9 + c) * px);
+      // t′ = t + W/(1+W)·(y_prev − t_prev), t_prev where the last view was and as it was lit.
+      const target = targetTensor(im, x0, y0, side, controls ? cond[STRENGTH]! : undefined);
+      const last = views[0]!;
+      const before = targetTensor(im, last.x0, last.y0, side, controls ? cond[STRENGTH]! : undefined);
+      for (let c = 0; c < 4; c++) {
+        for (let p = 0; p < px; p++) {
+          const tp = c < 3 ? Math.min(1, before.data[c * px + p]! * Math.fround(last.exposure)) : before.data[c * px + p]!;
+          target.data[c * px + p] = target.data[c * px + p]! + a * (prev!.data[c * px + p]! - tp);
+        }
+      }
+      return { x, target, cond };
+    });
+    const frames = fed.map((r) => r.frames);
+    assert.ok(frames.includes(1) && frames.includes(2), `chains of one and two earlier frames both occur: ${frames.join(',')}`);
+    const grad = new Float64Array(table.total);
+    const refLoss = lossAndGrad(table, params, batch, grad, 'mse');
+    assert.ok(Math.abs(loss - refLoss) <= 1e-6 + 1e-5 * refLoss, `loss gpu ${loss} ref ${refLoss} (the rewritten target)`);
+    const names = (i: number) => {
+      const p = table.params.find((q) => i >= q.offset && i < q.offset + q.size)!;
+      return `${p.name}[${i - p.offset}]`;
+    };
+    const worst = assertClose('gradient', state.grad, grad, 1e-7, 1e-4, names);
+    t.diagnostic(`frames ${frames.join(',')}; max |prev − ref| ${worstPrev.toExponential(2)}; loss ${loss} (ref ${refLoss}); max |grad − ref| ${worst.toExponential(2)}`);
   });
 }
 
