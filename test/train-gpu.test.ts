@@ -217,6 +217,7 @@ for (const { output, controls } of FEEDBACK_CASES) {
       const im = images[i]!;
       const words = new Uint32Array(info.buffer, (n * stride + table.filmOut + D + 16) * 4, 4);
       const [x0, y0, mask] = [words[0]!, words[1]!, words[3]!];
+      assert.deepEqual([x0, y0], [patchOrigin(cx, side, im.width), patchOrigin(cy, side, im.height)], `patch ${n}: origin`);
       const cond = Array.from(info.subarray(n * stride, n * stride + D));
       const { frames, views, output: gpuPrev } = fed[n]!;
       assert.ok(frames === 1 || frames === 2, `patch ${n}: --feedback-p 1 feeds every patch back (${frames} frames)`);
