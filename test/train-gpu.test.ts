@@ -174,14 +174,44 @@ for (const { output, encChannels, wgradGroups, reduceThreads, controls, loss: lo
   });
 }
 
-// --feedback-p on the GPU: the earlier frames' forward passes, prev.rgb and the temporal target.
+/** train_common.wgsl's hash_u32 (lowbias32). */
+function hashU32(v: number): number {
+  let x = v >>> 0;
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x7feb352d) >>> 0;
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = Math.imul(x, 0x846ca68b) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** train_common.wgsl's rand01: draw k of patch n in Adam step `step` of a run seeded `seed`. */
+function rand01(seed: number, step: number, n: number, k: number): number {
+  const h = hashU32((hashU32((hashU32((seed ^ 0x9e3779b9) >>> 0) ^ step) >>> 0) ^ Math.imul(n, 0x85ebca6b)) >>> 0);
+  return (hashU32((h ^ ((Math.imul(k, 0xc2b2ae35) + 0x27d4eb2f) >>> 0)) >>> 0) >>> 8) / 16777216;
+}
+
+/**
+ * Frame `frame`'s albedo noise on a CHW patch as the kernels draw it (train_common.wgsl
+ * albedo_noise: uniform in ±σ per frame, pixel and channel), clamped to [0, 1], padding included.
+ */
+function addKernelNoise(x: Tensor, side: number, sigma: number, draw: (k: number) => number, noiseDraw: number, frame: number): void {
+  const px = side * side;
+  for (let p = 0; p < px; p++) {
+    for (let c = 0; c < 3; c++) {
+      const u = draw(noiseDraw + (frame * px + p) * 3 + c);
+      x.data[c * px + p] = Math.min(1, Math.max(0, x.data[c * px + p]! + Math.fround(Math.fround(u * 2 - 1) * sigma)));
+    }
+  }
+}
+
+// --feedback-p on the GPU: the earlier frames' forward passes, prev.rgb, the albedo noise and the temporal target.
 const FEEDBACK_CASES = [
-  { output: 'sigmoid', controls: false },
-  { output: 'residual', controls: true },
+  { output: 'sigmoid', controls: false, noise: 0 },
+  { output: 'residual', controls: true, noise: 0.08 },
 ] as const;
 
-for (const { output, controls } of FEEDBACK_CASES) {
-  test(`GPU feedback pass (${output} output${controls ? ', style conditions and a strength knob' : ''}): prev.rgb is the float64 reference forward of the earlier view(s) with the step's weights, the target is rewritten by --temporal-weight, and the gradient matches the reference on that input and target`, async (t) => {
+for (const { output, controls, noise } of FEEDBACK_CASES) {
+  test(`GPU feedback pass (${output} output${controls ? ', style conditions and a strength knob' : ''}${noise ? `, --feedback-noise ${noise}` : ''}): prev.rgb is the float64 reference forward of the earlier view(s) with the step's weights, the target is rewritten by --temporal-weight, and the gradient matches the reference on that input and target`, async (t) => {
     const ctx = await device(t);
     if (!ctx) return;
     const config: ModelConfig = { ...DEFAULT_MODEL_CONFIG, ...(output === 'residual' ? { output } : {}), ...(controls ? { strengthCond: STRENGTH, styleConds: true } : {}) };
@@ -196,7 +226,8 @@ for (const { output, controls } of FEEDBACK_CASES) {
     for (let i = table.byName.get('film_mlp.2.bias')!.offset; i < table.total; i++) params[i] = params[i]! + rng.uniform(-0.3, 0.3);
     const set = uploadTrainingSet(ctx.device, images, order.length);
     const temporalWeight = 3;
-    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: order.length, channelDropoutP: 0.5, seed: 4, lossSlots: 1, feedback: { feedbackP: 1, temporalWeight } }, set);
+    const seed = 4;
+    const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: order.length, channelDropoutP: 0.5, seed, lossSlots: 1, feedback: { feedbackP: 1, temporalWeight, feedbackNoise: noise } }, set);
     t.after(() => {
       trainer.destroy();
       destroyTrainingSet(set);
@@ -219,8 +250,13 @@ for (const { output, controls } of FEEDBACK_CASES) {
       const [x0, y0, mask] = [words[0]!, words[1]!, words[3]!];
       assert.deepEqual([x0, y0], [patchOrigin(cx, side, im.width), patchOrigin(cy, side, im.height)], `patch ${n}: origin`);
       const cond = Array.from(info.subarray(n * stride, n * stride + D));
-      const { frames, views, output: gpuPrev } = fed[n]!;
+      const { frames, views, sigma, output: gpuPrev } = fed[n]!;
       assert.ok(frames === 1 || frames === 2, `patch ${n}: --feedback-p 1 feeds every patch back (${frames} frames)`);
+      assert.ok(noise > 0 ? sigma > 0 && sigma <= noise : sigma === 0, `patch ${n}: σ ${sigma}`);
+      // The noise draws follow the condition, dropout and feedback draws (train_common.wgsl NOISE_DRAW).
+      const noisy = (x: Tensor, frame: number) => {
+        if (sigma > 0) addKernelNoise(x, side, sigma, (k) => rand01(seed, 1, n, k), D + 16, frame);
+      };
       views.forEach((v, f) => {
         assert.ok(Math.abs(v.x0 - x0) <= FEEDBACK_MAX_SHIFT * (f + 1) && Math.abs(v.y0 - y0) <= FEEDBACK_MAX_SHIFT * (f + 1), `patch ${n} frame ${f + 1}: origin ${v.x0},${v.y0} vs ${x0},${y0}`);
         assert.ok(Math.abs(v.exposure - 1) <= FEEDBACK_MAX_EXPOSURE + 1e-6, `exposure ${v.exposure}`);
@@ -231,6 +267,7 @@ for (const { output, controls } of FEEDBACK_CASES) {
         const v = views[f]!;
         const x = patchTensor(im.features, im, NUM_FEATURES, v.x0, v.y0, side, []);
         for (const c of [0, 1, 2, 12, 13, 14, 15, 16, 17]) for (let p = 0; p < px; p++) x.data[c * px + p] = Math.min(1, x.data[c * px + p]! * Math.fround(v.exposure));
+        noisy(x, f + 1);
         if (prev) for (let c = 0; c < 3; c++) x.data.set(prev.data.subarray(c * px, (c + 1) * px), (9 + c) * px);
         prev = forward(table, params, x, cond).y;
       }
@@ -240,6 +277,7 @@ for (const { output, controls } of FEEDBACK_CASES) {
       const dropped = DROPOUT_GROUPS.flatMap((g, k) => ((mask >> k) & 1 ? [...g.channels] : []));
       const x = patchTensor(im.features, im, NUM_FEATURES, x0, y0, side, dropped);
       for (let c = 0; c < 3; c++) x.data.set(prev!.data.subarray(c * px, (c + 1) * px), (9 + c) * px);
+      noisy(x, 0);
       // t′ = t + W/(1+W)·(y_prev − t_prev), t_prev where the last view was and as it was lit.
       const target = targetTensor(im, x0, y0, side, controls ? cond[STRENGTH]! : undefined);
       const last = views[0]!;
