@@ -304,6 +304,68 @@ for (const { output, controls, noise } of FEEDBACK_CASES) {
   });
 }
 
+test('GPU feedback draws over an epoch: a fraction --feedback-p of the patches, half of them two frames deep, --feedback-still of them unmoved, shifts of at most 3 px a frame, exposure within ±5 %, σ in [0, --feedback-noise]', async (t) => {
+  const ctx = await device(t);
+  if (!ctx) return;
+  const table = buildParamTable(DEFAULT_MODEL_CONFIG);
+  const rng = new Rng(10);
+  // Centres far enough inside that no shifted view is clamped to the image: a shift shows in the origin.
+  const side = 8;
+  const batch = 32;
+  const steps = 10;
+  const centres = Array.from({ length: batch }, () => ({ x: 16 + Math.floor(rng.next() * 9), y: 16 + Math.floor(rng.next() * 9) }));
+  const images = [randomImage('a', 40, 40, rng, centres)];
+  const order = centres.map((c) => [0, c.x, c.y] as [number, number, number]);
+  const set = uploadTrainingSet(ctx.device, images, order.length);
+  const [p, still, noise] = [0.3, 0.5, 0.1];
+  const trainer = await GpuTrainer.create(ctx.device, { table, side, maxBatch: batch, channelDropoutP: 0, seed: 6, lossSlots: steps, feedback: { feedbackP: p, feedbackStill: still, feedbackNoise: noise } }, set);
+  t.after(() => {
+    trainer.destroy();
+    destroyTrainingSet(set);
+  });
+  trainer.writeState(initParams(table, 2), new Float32Array(table.total), new Float32Array(table.total));
+  writeOrder(ctx.device, set, order);
+  let fed = 0;
+  let deep = 0;
+  let unmoved = 0;
+  let sigmas = 0;
+  for (let step = 1; step <= steps; step++) {
+    trainer.run([{ n: batch, first: 0, step, lr: 1e-3, lossSlot: step - 1 }]);
+    const records = await trainer.readFeedback(batch);
+    records.forEach((r, n) => {
+      const x0 = patchOrigin(centres[n]!.x, side, 40);
+      const y0 = patchOrigin(centres[n]!.y, side, 40);
+      if (r.frames === 0) {
+        assert.equal(r.sigma, 0, 'no noise on a patch that is not fed back');
+        return;
+      }
+      fed++;
+      if (r.frames === 2) deep++;
+      assert.ok(r.sigma >= 0 && r.sigma <= noise, `σ ${r.sigma}`);
+      sigmas += r.sigma;
+      const isStill = r.views.every((v) => v.x0 === x0 && v.y0 === y0 && v.exposure === 1);
+      if (isStill) unmoved++;
+      else {
+        r.views.forEach((v, f) => {
+          // Frame f + 1 is f + 1 shifts away, and the older one is one shift from the newer.
+          const [nx, ny] = f === 0 ? [x0, y0] : [r.views[f - 1]!.x0, r.views[f - 1]!.y0];
+          assert.ok(Math.abs(v.x0 - nx) <= FEEDBACK_MAX_SHIFT && Math.abs(v.y0 - ny) <= FEEDBACK_MAX_SHIFT, `shift ${v.x0 - nx},${v.y0 - ny}`);
+          assert.ok(Math.abs(v.exposure - 1) <= FEEDBACK_MAX_EXPOSURE + 1e-6 && v.exposure !== 1, `exposure ${v.exposure}`);
+        });
+      }
+    });
+  }
+  const total = batch * steps;
+  const losses = await trainer.readLosses(steps);
+  assert.ok(losses.every(Number.isFinite), `losses ${Array.from(losses).join(', ')}`);
+  t.diagnostic(`${fed} of ${total} fed back (p ${p}); ${deep} two frames deep; ${unmoved} still; mean σ ${(sigmas / fed).toFixed(4)}`);
+  // Binomial spreads: 320 patches at p 0.3 (σ ≈ 0.026); ~96 fed back at 0.5 (σ ≈ 0.05).
+  assert.ok(Math.abs(fed / total - p) <= 0.08, `fed back ${fed} of ${total}`);
+  assert.ok(Math.abs(deep / fed - 0.5) <= 0.15, `two frames deep: ${deep} of ${fed}`);
+  assert.ok(Math.abs(unmoved / fed - still) <= 0.15, `still: ${unmoved} of ${fed}`);
+  assert.ok(Math.abs(sigmas / fed - noise / 2) <= 0.015, `mean σ ${sigmas / fed}`);
+});
+
 test('--weight-decay on the GPU: the AdamW step of reduce_adam matches adam.ts on the same gradient and moments; --loss l1+ssim is refused by name', async (t) => {
   const ctx = await device(t);
   if (!ctx) return;
