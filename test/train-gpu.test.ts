@@ -466,6 +466,31 @@ test('cnnv3 train --device gpu: same log, checkpoints and losses as the CPU trai
   assert.deepEqual(readFileSync(join(r, 'checkpoint_epoch_3.safetensors')), readFileSync(join(g, 'checkpoint_epoch_3.safetensors')));
 });
 
+test('cnnv3 train --device gpu --feedback-p 0.5 --temporal-weight 1: runs on the GPU (no longer refused), the loss falls, the options are recorded as the CPU engine records them, --resume continues exactly', async (t) => {
+  if (!(await device(t))) return;
+  const data = await exampleDataset(t);
+  const small = ['--input', data, '--patch-size', '8', '--patches-per-image', '4', '--batch-size', '4', '--seed', '3', '--lr', '3e-3', '--epochs', '3', '--checkpoint-every', '1', '--device', 'gpu'];
+  const feedback = ['--feedback-p', '0.5', '--temporal-weight', '1', '--feedback-noise', '0.05', '--feedback-still', '0.25'];
+  const g = join(tempDir(t), 'gpu');
+  const run = await runCli(['train', ...small, ...feedback, '--checkpoint-dir', g]);
+  assert.equal(run.code, 0, run.err);
+  assert.match(run.out, /\nDevice: gpu \(.+\)\n/);
+  assert.match(run.out, /^Feedback: 0\.5 of the patches see as prev\.rgb their own output .*; temporal weight 1; albedo noise up to ±0\.05; 0\.25 of them still/m);
+  const losses = epochLosses(run.out);
+  assert.equal(losses.length, 3);
+  assert.ok(losses.every(Number.isFinite) && losses[2]! < losses[0]!, `the loss went ${losses.join(' → ')}`);
+  const { loadCheckpoint } = await import('../src/checkpoint/checkpoint-node.js');
+  const extra = (await loadCheckpoint(join(g, 'checkpoint_epoch_3.safetensors'))).extra;
+  assert.deepEqual([extra['feedback_p'], extra['temporal_weight'], extra['feedback_noise'], extra['feedback_still']], ['0.5', '1', '0.05', '0.25']);
+  // The feedback draws depend on (seed, step) only, like the others: a resumed run repeats the last epoch exactly.
+  const r = join(tempDir(t), 'resumed');
+  const resumed = await runCli(['train', ...small, ...feedback, '--checkpoint-dir', r, '--resume', join(g, 'checkpoint_epoch_2.safetensors')]);
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.deepEqual(epochLosses(resumed.out), losses.slice(2));
+  assert.deepEqual(readFileSync(join(r, 'checkpoint_epoch_3.safetensors')), readFileSync(join(g, 'checkpoint_epoch_3.safetensors')));
+  t.diagnostic(`losses ${losses.join(', ')}`);
+});
+
 test('cnnv3 train --device gpu without any WebGPU adapter: a clear message and exit 2; --device auto falls back to the CPU', async (t) => {
   if (!(await device(t))) return;
   const data = await exampleDataset(t);
