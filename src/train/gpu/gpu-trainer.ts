@@ -164,10 +164,10 @@ export class GpuTrainer {
     const controls = { STYLE_CONDS: table.config.styleConds ? 1 : 0, STRENGTH: table.config.strengthCond === undefined ? 0 : table.config.strengthCond + 1 };
     // LOSS and WD are left out at their defaults, so the default run's pipelines are the ones they always were.
     const objective = { ...(loss === 'l1' ? { LOSS: 1 } : {}), ...((config.weightDecay ?? 0) > 0 ? { WD: config.weightDecay! } : {}) };
-    const w = feedback?.temporalWeight ?? 0;
+    const temporalWeight = feedback?.temporalWeight ?? 0;
     // Left out without feedback, like LOSS and WD.
     const feedbackConstants: Record<string, number> = feedback
-      ? { FEEDBACK: 1, FB_P: feedback.feedbackP, FB_STILL: feedback.feedbackStill ?? 0, FB_NOISE: feedback.feedbackNoise ?? 0, TEMPORAL_A: w / (1 + w), FB_SHIFT: FEEDBACK_MAX_SHIFT, FB_EXPOSURE: FEEDBACK_MAX_EXPOSURE }
+      ? { FEEDBACK: 1, FB_P: feedback.feedbackP, FB_STILL: feedback.feedbackStill ?? 0, FB_NOISE: feedback.feedbackNoise ?? 0, TEMPORAL_A: temporalWeight / (1 + temporalWeight), FB_SHIFT: FEEDBACK_MAX_SHIFT, FB_EXPOSURE: FEEDBACK_MAX_EXPOSURE }
       : {};
     const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls, ...objective, ...feedbackConstants };
     const modules = new Map<string, GPUShaderModule>();
