@@ -1,5 +1,5 @@
 // --feedback-p: patches whose prev.rgb is the network's own output for one or two earlier views
-// (no gradient through it), the views' draws, and the CLI's rules (CPU only, recorded).
+// (no gradient through it), the views' draws, and the CLI's rules (recorded in the checkpoint).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -152,7 +152,7 @@ test('--temporal-weight W trains a feedback patch on t + W/(1+W)·(y_prev − t_
   await engine.close();
 });
 
-test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, refused on --device gpu, 0..1 only', async (t) => {
+test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, 0..1 only (the GPU run: train-gpu.test.ts)', async (t) => {
   const root = tempDir(t);
   const r0 = await runCli(['pack-photo', '--photos', join(REPO, 'examples/photos'), '--targets', join(REPO, 'examples/targets'), '--output', join(root, 'simple')]);
   assert.equal(r0.code, 0, r0.err);
@@ -162,9 +162,6 @@ test('cnnv3 train --feedback-p: said at the start, recorded in the checkpoint, r
   assert.match(r.out, /^Feedback: 0\.5 of the patches see as prev\.rgb their own output/m);
   const { loadCheckpoint } = await import('../src/checkpoint/checkpoint-node.js');
   assert.equal((await loadCheckpoint(join(root, 'ck', 'checkpoint_epoch_1.safetensors'))).extra['feedback_p'], '0.5');
-  const gpu = await runCli(['train', ...small, '--feedback-p', '0.5', '--device', 'gpu', '--checkpoint-dir', join(root, 'ck2')]);
-  assert.equal(gpu.code, 2);
-  assert.match(gpu.err, /--feedback-p runs on the CPU engine only/);
   const bad = await runCli(['train', ...small, '--feedback-p', '1.5']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--feedback-p/);

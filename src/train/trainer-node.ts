@@ -225,7 +225,7 @@ export async function train(opts: TrainOptions, io: TrainOutput, hooks: TrainHoo
   }
 
   if ((opts.feedbackP ?? 0) > 0) {
-    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %), on the CPU${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}${(opts.feedbackStill ?? 0) > 0 ? `; ${opts.feedbackStill} of them still (no shift, no exposure change)` : ''}\n`);
+    io.stdout(`Feedback: ${opts.feedbackP} of the patches see as prev.rgb their own output one or two frames earlier (a few pixels away, exposure ±5 %)${(opts.temporalWeight ?? 0) > 0 ? `; temporal weight ${opts.temporalWeight}` : ''}${(opts.feedbackNoise ?? 0) > 0 ? `; albedo noise up to ±${opts.feedbackNoise}` : ''}${(opts.feedbackStill ?? 0) > 0 ? `; ${opts.feedbackStill} of them still (no shift, no exposure change)` : ''}\n`);
   }
   if (opts.preset) io.stdout(`Preset: ${opts.preset} (${presetFlags(opts.preset)}; flags given explicitly win)\n`);
   const objectiveLine = describeObjective(objective);
@@ -360,17 +360,14 @@ function withControls(network: ModelConfig, opts: TrainOptions, images: TrainIma
 
 /** The engine --device asks for: the GPU's (training set uploaded once) or the CPU's thread pool. */
 async function openEngine(opts: TrainOptions, objective: Objective, table: ParamTable, images: TrainImage[], side: number, seed: number, hooks: TrainHooks): Promise<TrainEngine> {
-  const feedback = (opts.feedbackP ?? 0) > 0;
-  if (feedback && opts.device === 'gpu') {
-    throw new CnnV3Error('cnnv3 train: --feedback-p runs on the CPU engine only for now (the WebGPU trainer has no feedback pass): use --device cpu or auto', 2);
-  }
   const ssim = objective.loss === 'l1+ssim';
-  const gpu = opts.device === 'cpu' || feedback || ssim ? undefined : await openTrainGpu(opts.device);
+  const gpu = opts.device === 'cpu' || ssim ? undefined : await openTrainGpu(opts.device);
   const { loss, weightDecay } = objective;
   if (!gpu) {
     const gradients = await createEngine(table, opts.batchSize, side, opts.threads ?? defaultThreads(), loss);
     return new CpuTrainEngine(table, images, gradients, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, feedbackP: opts.feedbackP ?? 0, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0, feedbackStill: opts.feedbackStill ?? 0, weightDecay });
   }
   hooks.onGpu?.(gpu);
-  return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed, loss, weightDecay }, true);
+  const feedback = (opts.feedbackP ?? 0) > 0 ? { feedbackP: opts.feedbackP!, temporalWeight: opts.temporalWeight ?? 0, feedbackNoise: opts.feedbackNoise ?? 0, feedbackStill: opts.feedbackStill ?? 0 } : undefined;
+  return GpuTrainEngine.create(gpu, table, images, { batchSize: opts.batchSize, side, channelDropoutP: opts.channelDropoutP, seed, loss, weightDecay, ...(feedback ? { feedback } : {}) }, true);
 }

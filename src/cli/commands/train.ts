@@ -44,7 +44,7 @@ Trains the U-Net + FiLM jointly on the samples under DIR (playbook §2).
                             for styles close to the photo (default ${D.outputMode}; see the README)
   --feedback-p F            train the previous-frame feedback: this fraction of the patches get as
                             prev.rgb the network's own output for the view one or two frames
-                            earlier (shifted a few pixels, exposure ±5 %), not 0 (default 0; CPU)
+                            earlier (shifted a few pixels, exposure ±5 %), not 0 (default 0)
   --temporal-weight W       with --feedback-p: also penalise the output's change from that earlier
                             view beyond its target's change, W·‖Δoutput − Δtarget‖² (default 0)
   --feedback-noise S        with --feedback-p: noise of up to ±S on the albedo of those patches and of

@@ -1,7 +1,8 @@
 /**
  * Training on WebGPU (SPEC §4–5): forward, backward and Adam as WGSL kernels over a training
  * set that lives on the GPU. One step is 19 dispatches (patch setup, 5 forward, 6 backward,
- * 5 weight-gradient, FiLM/MLP backward, reduce + Adam); many steps go into one submit, and the
+ * 5 weight-gradient, FiLM/MLP backward, reduce + Adam; a --feedback-p run adds 5 forward for
+ * each of the two earlier frames); many steps go into one submit, and the
  * loss of each step stays on the GPU until the caller reads it (per epoch).
  * Browser-safe: it takes a GPUDevice and a training set uploaded by ./data.ts.
  */
@@ -14,6 +15,7 @@ import { WGSL } from './shaders.generated.js';
 import { UNIFORM_LAYOUTS } from '../../gpu/uniforms.js';
 import { checkFits, type GpuTrainingSet } from './data.js';
 import { KERNEL_CONSTANTS, LAYER_IDS, layerShapes, TILE, TILE_PX, trainLayout, type TrainLayout } from './layout.js';
+import { FEEDBACK_MAX_EXPOSURE, FEEDBACK_MAX_SHIFT } from '../patches.js';
 
 export interface GpuTrainerConfig {
   table: ParamTable;
@@ -35,6 +37,28 @@ export interface GpuTrainerConfig {
   loss?: LossKind;
   /** `--weight-decay`: AdamW's decoupled decay of the conv weights (adam.ts decayedParams), 0 = none. */
   weightDecay?: number;
+  /** `--feedback-p` and its companions (CpuEngineOptions); absent or p = 0: no feedback pass. */
+  feedback?: FeedbackOptions;
+}
+
+/** The feedback pass's settings, as CpuEngineOptions names them. */
+export interface FeedbackOptions {
+  feedbackP: number;
+  temporalWeight?: number;
+  feedbackNoise?: number;
+  feedbackStill?: number;
+}
+
+/** A patch's feedback draws as the last step left them (readFeedback). */
+export interface FeedbackRecord {
+  /** Earlier frames fed back: 0 (not a feedback patch), 1 or 2. */
+  frames: number;
+  /** σ of its albedo noise. */
+  sigma: number;
+  /** Per earlier frame, one frame back first: the view's origin and exposure. */
+  views: Array<{ x0: number; y0: number; exposure: number }>;
+  /** The latest earlier frame's output (RGBA, side² × 4, HWC): the patch's prev.rgb (stale when frames is 0). */
+  output: Float32Array;
 }
 
 /** One step: `n` patches from order entries [first, first + n), Adam step `step` (1-based). */
@@ -76,6 +100,8 @@ export class GpuTrainer {
   private readonly stepBuf: GPUBuffer;
   private readonly bindGroup: GPUBindGroup;
   private readonly chunk: number;
+  /** Whether the steps run the feedback pass (--feedback-p). */
+  readonly feedback: boolean;
 
   constructor(
     readonly device: GPUDevice,
@@ -92,7 +118,9 @@ export class GpuTrainer {
     if (widest > MAX_CHANNELS) {
       throw new CnnV3Error(`the GPU trainer handles --enc-channels up to ${MAX_CHANNELS}; got ${table.config.encChannels.join(',')}: use --device cpu`, 2);
     }
-    this.layout = trainLayout(table, side, maxBatch, config.lossSlots, config.wgradGroups);
+    const feedback = (config.feedback?.feedbackP ?? 0) > 0 ? config.feedback : undefined;
+    this.feedback = feedback !== undefined;
+    this.layout = trainLayout(table, side, maxBatch, config.lossSlots, config.wgradGroups, this.feedback);
     this.chunk = config.chunk ?? 256;
     const L = this.layout;
     const hint = 'use a smaller --batch-size or --patch-size, or --device cpu';
@@ -103,7 +131,8 @@ export class GpuTrainer {
       device.createBuffer({ label, size: Math.max(16, Math.ceil((floats * 4) / 16) * 16), usage });
     const RW = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     this.stateBuf = buffer('cnnv3 train state (params, adam m, v, grad, losses)', L.stateFloats, RW);
-    this.actBuf = buffer('cnnv3 train activations', 4 * L.actVec4s, GPUBufferUsage.STORAGE);
+    // A feedback run's fed-back outputs are read back by readFeedback.
+    this.actBuf = buffer('cnnv3 train activations', 4 * L.actVec4s, GPUBufferUsage.STORAGE | (this.feedback ? GPUBufferUsage.COPY_SRC : 0));
     this.partsBuf = buffer('cnnv3 train patch info and gradient partials', L.partsFloats, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
     this.stepBuf = device.createBuffer({ label: 'cnnv3 train step records', size: this.chunk * STEP_STRIDE, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
@@ -135,7 +164,12 @@ export class GpuTrainer {
     const controls = { STYLE_CONDS: table.config.styleConds ? 1 : 0, STRENGTH: table.config.strengthCond === undefined ? 0 : table.config.strengthCond + 1 };
     // LOSS and WD are left out at their defaults, so the default run's pipelines are the ones they always were.
     const objective = { ...(loss === 'l1' ? { LOSS: 1 } : {}), ...((config.weightDecay ?? 0) > 0 ? { WD: config.weightDecay! } : {}) };
-    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls, ...objective };
+    const temporalWeight = feedback?.temporalWeight ?? 0;
+    // Left out without feedback, like LOSS and WD.
+    const feedbackConstants: Record<string, number> = feedback
+      ? { FEEDBACK: 1, FB_P: feedback.feedbackP, FB_STILL: feedback.feedbackStill ?? 0, FB_NOISE: feedback.feedbackNoise ?? 0, TEMPORAL_A: temporalWeight / (1 + temporalWeight), FB_SHIFT: FEEDBACK_MAX_SHIFT, FB_EXPOSURE: FEEDBACK_MAX_EXPOSURE }
+      : {};
+    const base = { ...L.constants, ...KERNEL_CONSTANTS, OUTPUT_MODE: mode === 'residual' ? 1 : 0, ...controls, ...objective, ...feedbackConstants };
     const modules = new Map<string, GPUShaderModule>();
     const module = (file: 'train_forward' | 'train_backward' | 'train_wgrad' | 'train_reduce') => {
       let m = modules.get(file);
@@ -160,16 +194,21 @@ export class GpuTrainer {
     const kernels: Kernel[] = [];
     kernels.push({ name: 'patch_setup', pipeline: pipeline('patch_setup', 'train_forward', 'patch_setup'), groups: (n) => [n, 1, 1] });
     const tiles = [t0 * t0, t1 * t1, t2 * t2, t1 * t1, t0 * t0];
-    for (const [name, id] of [['enc0', 0], ['enc1', 1], ['bottleneck', 2], ['dec1', 3], ['dec0', 4]] as const) {
-      const sh = shapes[id]!;
-      const wsz = 4 * sh.inGroups * sh.k * sh.k;
-      needMemory(`forward ${name}`, wsz + TILE_PX + 16);
-      const entry = id === 4 ? 'dec0_fwd' : 'conv_fwd';
-      kernels.push({
-        name: id === 4 ? 'fwd_dec0_loss' : `fwd_${name}`,
-        pipeline: pipeline(`fwd ${name}`, 'train_forward', entry, { LAYER: id, WSZ: wsz }),
-        groups: (n) => [tiles[id]!, n, sh.outGroups],
-      });
+    // The earlier frames of a feedback run, oldest first, then the trained frame (FRAME 0, left
+    // out of the constants so its pipelines are those of a run without feedback).
+    for (const frame of feedback ? [2, 1, 0] : [0]) {
+      const prefix = frame > 0 ? `frame${frame}_` : '';
+      for (const [name, id] of [['enc0', 0], ['enc1', 1], ['bottleneck', 2], ['dec1', 3], ['dec0', 4]] as const) {
+        const sh = shapes[id]!;
+        const wsz = 4 * sh.inGroups * sh.k * sh.k;
+        needMemory(`forward ${name}`, wsz + TILE_PX + 16);
+        const entry = id === 4 ? 'dec0_fwd' : 'conv_fwd';
+        kernels.push({
+          name: `${prefix}${id === 4 ? (frame > 0 ? 'fwd_dec0' : 'fwd_dec0_loss') : `fwd_${name}`}`,
+          pipeline: pipeline(`${prefix}fwd ${name}`, 'train_forward', entry, { LAYER: id, WSZ: wsz, ...(frame > 0 ? { FRAME: frame } : {}) }),
+          groups: (n) => [tiles[id]!, n, sh.outGroups],
+        });
+      }
     }
     // Backward stages: the layer whose transposed conv each applies, its tiles and channel groups.
     const stages = [
@@ -278,6 +317,23 @@ export class GpuTrainer {
   async readPatchInfo(n: number): Promise<Float32Array> {
     const stride = this.layout.constants['PI_STRIDE']!;
     return this.read(this.partsBuf, this.layout.constants['R_PI']! * 4, n * stride * 4);
+  }
+
+  /** The feedback draws and fed-back outputs of the last step's first n patches (a feedback run), for tests. */
+  async readFeedback(n: number): Promise<FeedbackRecord[]> {
+    if (!this.feedback) throw new Error('readFeedback: this trainer has no feedback pass');
+    const c = this.layout.constants;
+    const stride = KERNEL_CONSTANTS.FBI_STRIDE;
+    const info = await this.read(this.partsBuf, c['R_FBI']! * 4, n * stride * 4);
+    const px = this.config.side ** 2;
+    const outputs = await this.read(this.actBuf, c['A_FB']! * 16, n * px * 16);
+    const words = new Uint32Array(info.buffer);
+    return Array.from({ length: n }, (_, k) => {
+      const at = k * stride;
+      const frames = words[at]!;
+      const views = Array.from({ length: frames }, (_, f) => ({ x0: words[at + 2 + 3 * f]!, y0: words[at + 3 + 3 * f]!, exposure: info[at + 4 + 3 * f]! }));
+      return { frames, sigma: info[at + 1]!, views, output: outputs.slice(k * px * 4, (k + 1) * px * 4) };
+    });
   }
 
   private writeSteps(steps: ReadonlyArray<StepSpec>): void {

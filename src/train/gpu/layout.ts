@@ -13,9 +13,10 @@ export const LAYER_IDS = { enc0: 0, enc1: 1, bottleneck: 2, dec1: 3, dec0: 4 } a
  * The numbers the training kernels and this code must agree on, set on every pipeline as override
  * constants (train_common.wgsl declares them without defaults): TILE, pixels per side of the tiles
  * every pixel kernel works on (one workgroup of TILE² threads per tile); FILM_THREADS, film_back's
- * workgroup; REDUCE_ROW, reduce_adam's workgroups per dispatch row.
+ * workgroup; REDUCE_ROW, reduce_adam's workgroups per dispatch row; FBI_STRIDE, words of a
+ * patch's feedback info (--feedback-p).
  */
-export const KERNEL_CONSTANTS = { TILE: 8, FILM_THREADS: 256, REDUCE_ROW: 4096 } as const;
+export const KERNEL_CONSTANTS = { TILE: 8, FILM_THREADS: 256, REDUCE_ROW: 4096, FBI_STRIDE: 8 } as const;
 export const TILE = KERNEL_CONSTANTS.TILE;
 /** Threads of a pixel kernel's workgroup. */
 export const TILE_PX = TILE * TILE;
@@ -60,7 +61,11 @@ export function layerShapes(table: ParamTable, side: number): Array<{ cin: numbe
   return table.convs.map((c, i) => ({ cin: c.in, cout: c.out, inGroups: inGroups[i]!, outGroups: outGroups[i]!, k: c.k, side: sides[i]!, film: c.name !== 'bottleneck' }));
 }
 
-export function trainLayout(table: ParamTable, side: number, maxBatch: number, lossSlots: number, wgradGroups = WGRAD_GROUPS): TrainLayout {
+/**
+ * `feedback`: room for a --feedback-p run (the fed-back output A_FB and the feedback info R_FBI),
+ * placed after everything else so that the other offsets are those of a run without it.
+ */
+export function trainLayout(table: ParamTable, side: number, maxBatch: number, lossSlots: number, wgradGroups = WGRAD_GROUPS, feedback = false): TrainLayout {
   const [c0, c1] = table.config.encChannels;
   const g0 = ceilDiv(c0, 4);
   const g1 = ceilDiv(c1, 4);
@@ -81,6 +86,7 @@ export function trainLayout(table: ParamTable, side: number, maxBatch: number, l
     ['A_Z2', p1, g0], ['A_E2', p1, g0], ['A_Z3', p0, 1], ['A_G3', p0, 1],
     ['A_DS0', p0, g0], ['A_G2', p1, g0], ['A_DS1', p1, g1], ['A_GB', p2, g1], ['A_G1', p1, g1], ['A_G0', p0, g0],
   ];
+  if (feedback) regions.push(['A_FB', p0, 1]);
   let act = 0;
   const A: Record<string, number> = {};
   for (const [name, pixels, groups] of regions) {
@@ -110,6 +116,10 @@ export function trainLayout(table: ParamTable, side: number, maxBatch: number, l
   parts += B * tilesW[0]! ** 2;
   R['R_FB'] = parts;
   parts += B * (fo + FILM_HIDDEN);
+  if (feedback) {
+    R['R_FBI'] = parts;
+    parts += B * KERNEL_CONSTANTS.FBI_STRIDE;
+  }
 
   const off = (name: string) => table.byName.get(name)!.offset;
   const constants: Record<string, number> = {

@@ -10,7 +10,7 @@ import type { LossKind } from '../../model/loss.js';
 import type { ParamTable } from '../../model/params.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { destroyTrainingSet, uploadTrainingSet, writeOrder, type GpuImageSource, type GpuTrainingSet } from './data.js';
-import { GpuTrainer, type StepSpec, type TrainState } from './gpu-trainer.js';
+import { GpuTrainer, type FeedbackOptions, type StepSpec, type TrainState } from './gpu-trainer.js';
 
 const FIRST_CHUNK = 4;
 
@@ -25,6 +25,8 @@ export interface SessionOptions {
   loss?: LossKind;
   /** `--weight-decay` (GpuTrainerConfig.weightDecay). */
   weightDecay?: number;
+  /** `--feedback-p` and its companions (GpuTrainerConfig.feedback). */
+  feedback?: FeedbackOptions;
 }
 
 export interface EpochResult {
@@ -68,7 +70,7 @@ export class GpuTrainingSession {
     try {
       const trainer = await GpuTrainer.create(
         ctx.device,
-        { table, side: opts.side, maxBatch: Math.min(opts.batchSize, Math.max(1, patches)), channelDropoutP: opts.channelDropoutP, seed: opts.seed, lossSlots: steps, ...(opts.chunk ? { chunk: opts.chunk } : {}), ...(opts.loss ? { loss: opts.loss } : {}), ...(opts.weightDecay ? { weightDecay: opts.weightDecay } : {}) },
+        { table, side: opts.side, maxBatch: Math.min(opts.batchSize, Math.max(1, patches)), channelDropoutP: opts.channelDropoutP, seed: opts.seed, lossSlots: steps, ...(opts.chunk ? { chunk: opts.chunk } : {}), ...(opts.loss ? { loss: opts.loss } : {}), ...(opts.weightDecay ? { weightDecay: opts.weightDecay } : {}), ...(opts.feedback ? { feedback: opts.feedback } : {}) },
         set,
       );
       return new GpuTrainingSession(ctx, images, set, trainer, opts);

@@ -159,6 +159,32 @@ override PI_FILM: u32 = D + HID;
 override PI_META: u32 = D + HID + FO;
 override PI_STRIDE: u32 = D + HID + FO + 4u;
 
+// --feedback-p (cpu-engine.ts feedBack, patches.ts): a fraction FB_P of the patches see as prev.rgb
+// the network's own output (the step's weights, no gradient) for one or two earlier views of the
+// same place, each shifted by up to FB_SHIFT px a frame and exposed by 1 ± FB_EXPOSURE; FB_STILL of
+// them keep the same view; FB_NOISE bounds the per-patch σ of the albedo noise of every frame;
+// TEMPORAL_A = W/(1 + W) of --temporal-weight W rewrites their target. The forward kernels run
+// once per frame, oldest first: FRAME 2 (two frames back), 1 (one back), then 0 (the trained one).
+override FEEDBACK: bool = false;
+override FRAME: u32 = 0u;
+override FB_P: f32 = 0.0;
+override FB_STILL: f32 = 0.0;
+override FB_NOISE: f32 = 0.0;
+override TEMPORAL_A: f32 = 0.0;
+// Set from patches.ts FEEDBACK_MAX_SHIFT and FEEDBACK_MAX_EXPOSURE.
+override FB_SHIFT: i32 = 0;
+override FB_EXPOSURE: f32 = 0.0;
+// The output of the latest earlier frame, per patch (full resolution, one group): the next frame's prev.rgb.
+override A_FB: u32 = 0u;
+// Per patch, FBI_STRIDE words: frames (0 = not a feedback patch, 1 or 2), σ, then per earlier
+// frame f = 1, 2 its origin x0, y0 (u32) and exposure (f32).
+override R_FBI: u32 = 0u;
+override FBI_STRIDE: u32;
+// rand01 draw numbers: the feedback draws follow the condition and dropout ones; the noise draws
+// come after them, three per (frame, pixel).
+override FB_DRAW: u32 = D + 3u;
+override NOISE_DRAW: u32 = D + 16u;
+
 // Tiles of 8×8 pixels per patch side at each resolution.
 override TW0: u32 = (S + TILE - 1u) / TILE;
 override TW1: u32 = (S1 + TILE - 1u) / TILE;
@@ -246,13 +272,91 @@ struct PatchRef {
   mask: u32,
 }
 
+// An earlier frame's view carries no dropout (cpu-engine.ts crops it whole).
 fn patch_ref(n: u32) -> PatchRef {
   let im = lookup[pmeta(n, 2u)];
-  let x0 = pmeta(n, 0u);
-  let y0 = pmeta(n, 1u);
+  var x0 = pmeta(n, 0u);
+  var y0 = pmeta(n, 1u);
+  var mask = pmeta(n, 3u);
+  if (FRAME > 0u) {
+    x0 = fb_word(n, fb_frame_word(FRAME));
+    y0 = fb_word(n, fb_frame_word(FRAME) + 1u);
+    mask = 0u;
+  }
   let w = min(i32(S), i32(im.y) - i32(x0));
   let h = min(i32(S), i32(im.z) - i32(y0));
-  return PatchRef(im.x, im.y, w, h, x0, y0, pmeta(n, 3u));
+  return PatchRef(im.x, im.y, w, h, x0, y0, mask);
+}
+
+fn fb_word(n: u32, k: u32) -> u32 {
+  return bitcast<u32>(parts[R_FBI + n * FBI_STRIDE + k]);
+}
+
+fn fb_float(n: u32, k: u32) -> f32 {
+  return parts[R_FBI + n * FBI_STRIDE + k];
+}
+
+// Where earlier frame f (1 or 2) starts in a patch's feedback info.
+fn fb_frame_word(f: u32) -> u32 {
+  return 2u + 3u * (f - 1u);
+}
+
+// Index in act of the fed-back output at patch pixel (y, x).
+fn fb_at(n: u32, y: u32, x: u32) -> u32 {
+  return A_FB + (n * S + y) * S + x;
+}
+
+// Frame FRAME's albedo noise at patch pixel (y, x): uniform in ±σ, fresh per frame, pixel and channel.
+fn albedo_noise(n: u32, y: i32, x: i32, sigma: f32) -> vec3f {
+  let k = NOISE_DRAW + ((FRAME * S + u32(y)) * S + u32(x)) * 3u;
+  return (vec3f(rand01(n, k), rand01(n, k + 1u), rand01(n, k + 2u)) * 2.0 - 1.0) * sigma;
+}
+
+// Features vec4 j of the input of frame FRAME of a feedback run at patch pixel (y, x), inside the
+// patch (data pixel q, −1 for zero padding). As cpu-engine.ts feedBack builds it: an earlier view
+// is exposed (albedo and its means, clamped to 1); every frame of a feedback patch gets albedo
+// noise, padding included; prev.rgb is the frame before's output (the trained frame's, whatever
+// its temporal dropout drew; the oldest view keeps the data's).
+fn feedback_vec(n: u32, pr: PatchRef, q: i32, y: i32, x: i32, j: u32) -> vec4f {
+  var v = vec4f(0.0);
+  if (q >= 0) {
+    v = data[u32(q) * 6u + j];
+  }
+  let frames = fb_word(n, 0u);
+  if (FRAME == 0u) {
+    v *= dropout_keep(pr.mask, j);
+    if (frames == 0u) {
+      return v;
+    }
+  } else {
+    let e = fb_float(n, fb_frame_word(FRAME) + 2u);
+    switch j {
+      case 0u: { v = vec4f(min(v.xyz * e, vec3f(1.0)), v.w); }
+      case 3u: { v = min(v * e, vec4f(1.0)); }
+      case 4u: { v = vec4f(min(v.xy * e, vec2f(1.0)), v.zw); }
+      default: {}
+    }
+  }
+  let sigma = fb_float(n, 1u);
+  if (j == 0u && sigma > 0.0) {
+    v = vec4f(clamp(v.xyz + albedo_noise(n, y, x, sigma), vec3f(0.0), vec3f(1.0)), v.w);
+  }
+  if (j == 2u && FRAME < frames) {
+    v = vec4f(v.x, act[fb_at(n, u32(y), u32(x))].xyz);
+  }
+  return v;
+}
+
+// Features vec4 j of the input the network sees at patch pixel (y, x) (data pixel q, −1 outside
+// the patch or the image): the data with the patch's dropout, and a feedback run's changes.
+fn input_vec(n: u32, pr: PatchRef, q: i32, y: i32, x: i32, j: u32) -> vec4f {
+  if (FEEDBACK) {
+    if (!inside_sq(y, x, S)) {
+      return vec4f(0.0);
+    }
+    return feedback_vec(n, pr, q, y, x, j);
+  }
+  return feature_vec(q, j, pr.mask);
 }
 
 // Index in data of the patch pixel (y, x), or −1 outside the patch or the image (zero padding).

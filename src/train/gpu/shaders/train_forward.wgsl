@@ -1,9 +1,13 @@
 // Training forward pass (SPEC §4–5). Entry points, in dispatch order:
 //   patch_setup  one workgroup per patch: origin, condition, dropout draws, FiLM MLP → patch info
+//                (and a feedback run's draws: which patches, their earlier views, their noise)
 //   conv_fwd     one workgroup per (8×8 tile, patch, output group) of layer LAYER (0 enc0,
 //                1 enc1, 2 bottleneck, 3 dec1): z and e = relu(FiLM(z)) (the bottleneck: relu(z));
 //                enc0 and enc1 also write avgpool(e) of the tile, the next layer's input
 //   dec0_fwd     the same for dec0: output, loss (mse or l1: LOSS), g = dL/d(FiLM output), the tile's loss partial
+// A feedback run (FEEDBACK) dispatches conv_fwd and dec0_fwd for each earlier frame first (FRAME 2,
+// then 1): those passes see only the feedback patches that have the frame, and dec0 writes its
+// output to A_FB, the next frame's prev.rgb, instead of a loss.
 override LAYER: u32 = 0u;
 // 4 · input groups · taps of the layer: its weights for one output group, vec4 over the group.
 override WSZ: u32 = 180u;
@@ -18,6 +22,62 @@ fn patch_origin(c: u32, n: u32) -> u32 {
     return 0u;
   }
   return u32(min(i32(n - S), max(0, i32(c) - i32(S / 2u))));
+}
+
+// patch_origin of a centre moved by an earlier frame's shift, which may leave the image.
+fn shifted_origin(c: u32, shift: i32, n: u32) -> u32 {
+  return patch_origin(u32(max(0, i32(c) + shift)), n);
+}
+
+// A shift of one frame: uniform over the integers in [−FB_SHIFT, FB_SHIFT] (patches.ts drawFeedbackViews).
+fn frame_shift(n: u32, k: u32) -> i32 {
+  return i32(floor(rand01(n, k) * f32(2 * FB_SHIFT + 1))) - FB_SHIFT;
+}
+
+// A feedback run's draws for patch n (cpu-engine.ts feedbackViews and feedBack): whether it feeds
+// back, one or two earlier frames, still or moved, σ, then per frame its shift and exposure.
+fn feedback_setup(n: u32, entry: vec4u, im: vec4u) {
+  let base = R_FBI + n * FBI_STRIDE;
+  for (var k = 0u; k < FBI_STRIDE; k++) {
+    parts[base + k] = 0.0;
+  }
+  if (rand01(n, FB_DRAW) >= FB_P) {
+    return;
+  }
+  let frames = select(2u, 1u, rand01(n, FB_DRAW + 1u) < 0.5);
+  let still = FB_STILL > 0.0 && rand01(n, FB_DRAW + 2u) < FB_STILL;
+  parts[base] = bitcast<f32>(frames);
+  parts[base + 1u] = FB_NOISE * rand01(n, FB_DRAW + 3u);
+  var dx = 0;
+  var dy = 0;
+  for (var f = 1u; f <= frames; f++) {
+    let k = FB_DRAW + 4u + 3u * (f - 1u);
+    dx += frame_shift(n, k);
+    dy += frame_shift(n, k + 1u);
+    var exposure = 1.0 + (rand01(n, k + 2u) * 2.0 - 1.0) * FB_EXPOSURE;
+    var sx = dx;
+    var sy = dy;
+    if (still) {
+      sx = 0;
+      sy = 0;
+      exposure = 1.0;
+    }
+    let w = base + fb_frame_word(f);
+    parts[w] = bitcast<f32>(shifted_origin(entry.y, sx, im.y));
+    parts[w + 1u] = bitcast<f32>(shifted_origin(entry.z, sy, im.z));
+    parts[w + 2u] = exposure;
+  }
+}
+
+var<workgroup> absent_s: u32;
+
+// Whether patch n has no frame FRAME to run (not a feedback patch, or a one-frame chain in frame 2).
+// Called by the whole workgroup: a storage value is not uniform, so it goes through workgroup memory.
+fn frame_absent(n: u32, li: u32) -> bool {
+  if (li == 0u) {
+    absent_s = select(0u, 1u, fb_word(n, 0u) < FRAME);
+  }
+  return workgroupUniformLoad(&absent_s) != 0u;
 }
 
 var<workgroup> hid_s: array<f32, HID>;
@@ -62,6 +122,9 @@ fn patch_setup(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index
     parts[base + PI_META + 1u] = bitcast<f32>(patch_origin(entry.z, im.z));
     parts[base + PI_META + 2u] = bitcast<f32>(entry.x);
     parts[base + PI_META + 3u] = bitcast<f32>(mask);
+    if (FEEDBACK) {
+      feedback_setup(n, entry, im);
+    }
   }
 }
 
@@ -89,12 +152,15 @@ fn conv_out(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
     // The features: each tap's pixel read as five vec4, dropout applied.
     let pr = patch_ref(n);
     for (var tap = 0u; tap < 9u; tap++) {
-      let q = patch_pixel(pr, y + i32(tap / 3u) - 1, x + i32(tap % 3u) - 1);
-      if (q < 0) {
+      let yy = y + i32(tap / 3u) - 1;
+      let xx = x + i32(tap % 3u) - 1;
+      let q = patch_pixel(pr, yy, xx);
+      // A feedback patch's zero padding inside the patch is not zero (prev.rgb, noise).
+      if (q < 0 && !(FEEDBACK && inside_sq(yy, xx, S))) {
         continue;
       }
       for (var j = 0u; j < 5u; j++) {
-        let v = data[u32(q) * 6u + j] * dropout_keep(pr.mask, j);
+        let v = input_vec(n, pr, q, yy, xx, j);
         let b = 36u * j + tap;
         acc += w_s[b] * v.x + w_s[b + 9u] * v.y + w_s[b + 18u] * v.z + w_s[b + 27u] * v.w;
       }
@@ -119,6 +185,9 @@ fn conv_out(l: u32, n: u32, og: u32, y: i32, x: i32) -> vec4f {
 fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
+    return;
+  }
+  if (FRAME > 0u && frame_absent(n, li)) {
     return;
   }
   let og = wg.z;
@@ -180,10 +249,31 @@ fn conv_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
   }
 }
 
+// The target of the latest earlier frame at patch pixel (y, x): where that view was and as it was
+// lit (colour scaled like its input's, clamped to 1), after the strength knob (cpu-engine.ts feedBack).
+fn previous_target(n: u32, pr: PatchRef, y: u32, x: u32) -> vec4f {
+  let w = fb_frame_word(1u);
+  let im = lookup[pmeta(n, 2u)];
+  let view = PatchRef(pr.base, pr.width, min(i32(S), i32(im.y) - i32(fb_word(n, w))), min(i32(S), i32(im.z) - i32(fb_word(n, w + 1u))), fb_word(n, w), fb_word(n, w + 1u), 0u);
+  let q = patch_pixel(view, i32(y), i32(x));
+  if (q < 0) {
+    return vec4f(0.0);
+  }
+  var t = data[u32(q) * 6u + 5u];
+  if (STRENGTH > 0u) {
+    let plain = vec4f(data[u32(q) * 6u].xyz, 1.0 - data[u32(q) * 6u + 4u].w);
+    t = plain + pinfo(n, STRENGTH - 1u) * (t - plain);
+  }
+  return vec4f(min(t.xyz * fb_float(n, w + 2u), vec3f(1.0)), t.w);
+}
+
 @compute @workgroup_size(TILE_PX)
 fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: u32) {
   let n = wg.y;
   if (n >= st.n) {
+    return;
+  }
+  if (FRAME > 0u && frame_absent(n, li)) {
     return;
   }
   stage_weights(4u, 0u, li);
@@ -197,12 +287,18 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
     let q = patch_pixel(pr, i32(y), i32(x));
     var t = vec4f(0.0);
     var base = vec4f(0.0, 0.0, 0.0, 1.0);
+    if (FEEDBACK) {
+      // The base is the frame's own input: its albedo exposed and noised, padding included.
+      base = vec4f(input_vec(n, pr, q, i32(y), i32(x), 0u).xyz, 1.0 - input_vec(n, pr, q, i32(y), i32(x), 4u).w);
+    }
     if (q >= 0) {
       t = data[u32(q) * 6u + 5u];
       let alb = data[u32(q) * 6u];
       // transp (feature 19) is in the context dropout group.
       let tr = data[u32(q) * 6u + 4u].w * dropout_keep(pr.mask, 4u).w;
-      base = vec4f(alb.xyz, 1.0 - tr);
+      if (!FEEDBACK) {
+        base = vec4f(alb.xyz, 1.0 - tr);
+      }
       if (STRENGTH > 0u) {
         // The strength knob: the target moves from the untouched input (strength 0) to the style (1).
         let plain = vec4f(alb.xyz, 1.0 - data[u32(q) * 6u + 4u].w);
@@ -222,16 +318,26 @@ fn dec0_fwd(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) l
       out = 1.0 / (1.0 + exp(-f));
       dout = out * (1.0 - out);
     }
-    let diff = out - t;
-    act[at(A_Z3, n, 1u, 0u, S, y, x)] = z;
-    if (LOSS == 1u) {
-      // l1: Σ|y − t|, d/dy = sign(y − t) (0 at equality).
-      sse = dot(abs(diff), vec4f(1.0));
-      act[at(A_G3, n, 1u, 0u, S, y, x)] = st.inv_count * sign(diff) * dout;
+    if (FRAME > 0u) {
+      act[fb_at(n, y, x)] = out;
     } else {
-      sse = dot(diff, diff);
-      act[at(A_G3, n, 1u, 0u, S, y, x)] = 2.0 * st.inv_count * diff * dout;
+      if (FEEDBACK && TEMPORAL_A > 0.0 && fb_word(n, 0u) > 0u) {
+        t += TEMPORAL_A * (act[fb_at(n, y, x)] - previous_target(n, pr, y, x));
+      }
+      let diff = out - t;
+      act[at(A_Z3, n, 1u, 0u, S, y, x)] = z;
+      if (LOSS == 1u) {
+        // l1: Σ|y − t|, d/dy = sign(y − t) (0 at equality).
+        sse = dot(abs(diff), vec4f(1.0));
+        act[at(A_G3, n, 1u, 0u, S, y, x)] = st.inv_count * sign(diff) * dout;
+      } else {
+        sse = dot(diff, diff);
+        act[at(A_G3, n, 1u, 0u, S, y, x)] = 2.0 * st.inv_count * diff * dout;
+      }
     }
+  }
+  if (FRAME > 0u) {
+    return;
   }
   loss_s[li] = sse;
   workgroupBarrier();

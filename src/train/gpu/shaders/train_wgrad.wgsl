@@ -84,7 +84,7 @@ fn wgrad(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) li: 
       if (LAYER == 0u) {
         let q = patch_pixel(pr, yy, xx);
         for (var j = 0u; j < 5u; j++) {
-          in_s[j * halo + r] = feature_vec(q, j, pr.mask);
+          in_s[j * halo + r] = input_vec(n, pr, q, yy, xx, j);
         }
       } else {
         for (var g = 0u; g < igs; g++) {
