@@ -25,7 +25,7 @@ split() { # split NAME PHOTOS...
 split train astronaut.png coffee.png rocket.jpg motorcycle_left.png hubble_deep_field.jpg ihc.png camera.png grass.png
 split heldout chelsea.png retina.jpg coins.png brick.png
 cnnv3 train --input "$out/train" --val "$out/heldout" --epochs "$epochs" --lr-schedule cosine \
-  --detector harris --patch-size 32 --patches-per-image 64 --seed 1 --device cpu --feedback-p "${FEEDBACK_P:-0}" ${TEMPORAL_WEIGHT:+--temporal-weight "$TEMPORAL_WEIGHT"} ${FEEDBACK_NOISE:+--feedback-noise "$FEEDBACK_NOISE"} ${FEEDBACK_STILL:+--feedback-still "$FEEDBACK_STILL"} \
+  --detector harris --patch-size 32 --patches-per-image 64 --seed 1 --device cpu ${ENC_CHANNELS:+--enc-channels "$ENC_CHANNELS"} --feedback-p "${FEEDBACK_P:-0}" ${TEMPORAL_WEIGHT:+--temporal-weight "$TEMPORAL_WEIGHT"} ${FEEDBACK_NOISE:+--feedback-noise "$FEEDBACK_NOISE"} ${FEEDBACK_STILL:+--feedback-still "$FEEDBACK_STILL"} \
   --checkpoint-every 100 --checkpoint-dir "$out/run"
 cnnv3 export "$out/run/checkpoint_epoch_$epochs.safetensors" --output "$out/export"
 cnnv3 eval --weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin" --input "$out/heldout"

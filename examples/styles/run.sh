@@ -36,6 +36,7 @@ split heldout chelsea.png retina.jpg coins.png brick.png
 
 cnnv3 train --input "$out/train" --val "$out/heldout" --epochs "$epochs" --detector random --patch-size 32 \
   --patches-per-image 64 --output-mode residual --strength-cond audio_intensity --seed 1 --device cpu \
+  --feedback-p "${FEEDBACK_P:-0}" ${TEMPORAL_WEIGHT:+--temporal-weight "$TEMPORAL_WEIGHT"} \
   --checkpoint-every 0 --checkpoint-dir "$out/run" | grep -v "^Epoch [0-9]*/[0-9]* " || true
 cnnv3 export "$out/run/checkpoint_epoch_$epochs.safetensors" --output "$out/export" > /dev/null
 w=(--weights "$out/export/cnn_v3_weights.bin" --film "$out/export/cnn_v3_film_mlp.bin")
