@@ -55,20 +55,34 @@ export interface EvalInput {
   cond: number[];
 }
 
-/**
- * The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported;
- * `zeroed` channels fed as 0; `prev` (RGB, 3 floats a pixel) as prev.rgb, else 0.
- */
-export function cpuOutput(input: EvalInput, s: Sample, zeroed: readonly number[] = [], prev?: Float32Array): Float64Array {
+/** The float64 reference's weights and FiLM for one `EvalInput`, read once for every sample it scores. */
+export interface CpuModel {
+  table: ReturnType<typeof buildParamTable>;
+  params: Float64Array;
+  film: ReturnType<typeof identityFilm>;
+  cond: number[];
+}
+
+export function prepareCpuModel(input: EvalInput): CpuModel {
   const table = buildParamTable(input.config);
   const params = new Float64Array(table.total);
   params.set(readWeightsBin(input.config, input.weights, 'weights'));
   const film = input.film ? evalFilmMlp(readFilmMlpBin(input.config, input.film, 'film'), input.cond) : identityFilm(input.config);
+  return { table, params, film, cond: input.cond };
+}
+
+/**
+ * The network's RGBA output for a sample on the CPU, float64 reference, f16 weights as exported;
+ * `zeroed` channels fed as 0; `prev` (RGB, 3 floats a pixel) as prev.rgb, else 0. Pass a
+ * `prepareCpuModel` result when scoring many samples with one model.
+ */
+export function cpuOutput(model: EvalInput | CpuModel, s: Sample, zeroed: readonly number[] = [], prev?: Float32Array): Float64Array {
+  const { table, params, film, cond } = 'table' in model ? model : prepareCpuModel(model);
   const f = computeFeatures(s, prev);
   const { width: W, height: H } = s;
   const x = tensor(NUM_FEATURES, H, W);
   for (let p = 0; p < W * H; p++) for (let c = 0; c < NUM_FEATURES; c++) x.data[c * W * H + p] = zeroed.includes(c) ? 0 : f[p * NUM_FEATURES + c]!;
-  const y = forward(table, params, x, input.cond, film).y;
+  const y = forward(table, params, x, cond, film).y;
   const out = new Float64Array(W * H * 4);
   for (let p = 0; p < W * H; p++) for (let c = 0; c < 4; c++) out[p * 4 + c] = y.data[c * W * H + p]!;
   return out;
@@ -107,6 +121,7 @@ export async function evaluateDataset(
   onSample: (score: SampleScore) => void = () => {},
 ): Promise<EvalReport> {
   const scores: SampleScore[] = [];
+  const model = runner ? undefined : prepareCpuModel(input);
   for (const d of await discoverSamples(dir, mode)) {
     const name = sampleName(dir, d);
     const s = await loadSampleDir(d, name);
@@ -114,7 +129,7 @@ export async function evaluateDataset(
     if (runner) {
       const r = await runner.infer(inferJob(input, planesFromSample(s), input.cond));
       out = decodeRgba(r);
-    } else out = cpuOutput(input, s);
+    } else out = cpuOutput(model!, s);
     const score = scoreSample(name, s, out);
     scores.push(score);
     onSample(score);
@@ -133,7 +148,8 @@ export async function evaluateDataset(
 export async function ablateDataset(dir: string, mode: InputMode | undefined, input: EvalInput): Promise<Ablation> {
   const samples: Array<{ name: string; s: Sample }> = [];
   for (const d of await discoverSamples(dir, mode)) samples.push({ name: sampleName(dir, d), s: await loadSampleDir(d, sampleName(dir, d)) });
-  const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(input, s, zeroed)).psnr));
+  const model = prepareCpuModel(input);
+  const meanPsnr = (zeroed: readonly number[]) => mean(samples.map(({ name, s }) => scoreSample(name, s, cpuOutput(model, s, zeroed)).psnr));
   return measureAblation(meanPsnr);
 }
 
@@ -199,7 +215,8 @@ export async function evaluateSequence(dir: string, mode: InputMode | undefined,
     psnr: (output: ArrayLike<number>) => scoreSample(s.name, s, output).psnr,
     ...(motions[i] ? { motion: motions[i], target: Float32Array.from(s.target, (v) => v / 255) } : {}),
   }));
-  const report = measureSequence(frames, (i, prev) => cpuOutput(input, samples[i]!, [], prev), onFrame);
+  const model = prepareCpuModel(input);
+  const report = measureSequence(frames, (i, prev) => cpuOutput(model, samples[i]!, [], prev), onFrame);
   const without = motions.findIndex((m) => m === undefined);
   return {
     device: 'cpu (float64 reference)',
