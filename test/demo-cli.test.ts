@@ -197,6 +197,46 @@ test('stability: drift over still shots (known PSNRs), broken by a changed input
   assert.equal(json.total.pairs, 5);
 });
 
+test('stability: E_warp along G-buffer motion, per second and over the clip; not across cuts; not available without motion', () => {
+  // Two pixels side by side; the picture moves one pixel right each frame (motion to the previous
+  // frame: −1), so only the right pixel has a source in the frame.
+  const motion = (dx: number) => ({ width: 2, height: 1, data: Float32Array.from([dx, 0, 3, 3, dx, 0, 3, 3]) });
+  const img = (l: number, r: number, m?: number) => ({
+    output: Float32Array.from([l, l, l, 1, r, r, r, 1]),
+    albedo: Float32Array.from([l, l, l, 0, r, r, r, 0]),
+    ...(m === undefined ? {} : { motion: motion(m) }),
+  });
+  const m = new StabilityMeter({ warp: true });
+  m.add(0, img(0.2, 0.4, 0));
+  m.add(0.5, img(0.1, 0.2, -1)); // right pixel: 0.2 vs the left's 0.2 before: 0
+  m.add(1, img(0.3, 0.4, -1)); // right: 0.4 vs 0.1 before: 3 · 0.3² = 0.27
+  m.add(1.5, img(0.5, 0.5, 0), true); // a cut: no pair
+  m.add(2, img(0.5, 0.6)); // no motion (a photo): no pair
+  m.add(2.5, img(0.5, 0.7));
+  const t = m.table();
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+  assert.deepEqual(t.frames.map((f) => (f.warp === undefined || Number.isNaN(f.warp) ? null : Math.round(f.warp * 1e6) / 1e6)), [null, 0, 0.27, null, null, null]);
+  assert.deepEqual(t.warp!.rows.map((r) => [r.second, r.pairs]), [[0, 1], [1, 1]]);
+  assert.ok(near(t.warp!.total.error, 0.135) && near(t.warp!.total.valid, 0.5) && t.warp!.total.pairs === 2);
+  const text = formatStability(t);
+  assert.match(text, /E_warp\n/);
+  assert.match(text, /^ +1 +2 +[\d.]+ +[\d.]+ +[\d.—]+ +0\.270000$/m, 'second 1: one pair (the cut is not one)');
+  assert.match(text, /^ +2 +2 +[\d.]+ +[\d.]+ +[\d.—]+ +n\/a$/m, 'second 2: no motion');
+  assert.match(text, /^Warping error E_warp .*2 frame pairs, 50% of pixels .*: 0\.135000 \(n\/a: seconds without G-buffer motion\)$/m);
+  const photo = new StabilityMeter({ warp: true });
+  photo.add(0, img(0.2, 0.4));
+  photo.add(0.5, img(0.2, 0.5));
+  assert.match(formatStability(photo.table()), /Warping error E_warp: not available/);
+  const json = JSON.parse(stabilityJson(t)) as { warp: { total: { error: number } }; frames: Array<{ warp: number | null }> };
+  assert.ok(near(json.warp.total.error, 0.135) && json.frames[0]!.warp === null);
+  // Without `warp` (eval --sequence's meters) the report has no E_warp at all.
+  const plain = new StabilityMeter();
+  plain.add(0, img(0.2, 0.4, 0));
+  plain.add(0.5, img(0.1, 0.2, -1));
+  assert.equal(plain.table().warp, undefined);
+  assert.doesNotMatch(formatStability(plain.table()), /E_warp/);
+});
+
 test('Ctrl-C during a render: exit 130, no output directory and no staging folder left', async (t) => {
   if (!gpuOk(t)) return;
   const dir = tempDir(t);

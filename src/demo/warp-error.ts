@@ -13,6 +13,13 @@
  * forward–backward consistency — going back along b_t and forward again along the previous
  * frame's motion to the next frame, f_{t−1}, should land where it started; it is occluded where
  * |b + f|² > 0.01 · (|b|² + |f|²) + 0.5. Browser-safe, no dependencies.
+ *
+ * A rasteriser knows more than an optical flow and less than a renderer's Vector pass: the
+ * demo's G-buffer motion (GBufferEffect, `RasterMotion`) is exact, but a forward renderer has no
+ * motion to the next frame, so there the occlusion test is a depth test (`depthWarpMask`): the
+ * point a pixel shows must have been the front-most surface where it was in the previous frame.
+ * `warpBack` and `warpPairError` (given the mask) read only the first two channels, so they take
+ * either kind of field.
  */
 
 /** Per pixel (prev dx, prev dy, next dx, next dy), in pixels, x right, y down (motion.bin). */
@@ -21,6 +28,23 @@ export interface MotionPlanes {
   height: number;
   data: Float32Array;
 }
+
+/**
+ * GBufferEffect's motion plane: per pixel (prev dx, prev dy, z_prev, z): the displacement in
+ * pixels (x right, y down) to where the surface point was in the previous frame, that point's
+ * view depth in the previous camera (0: it was behind it) and its view depth now (0: background,
+ * no surface). The first two channels are MotionPlanes'.
+ */
+export type RasterMotion = MotionPlanes;
+
+/**
+ * Relative depth difference within which the previous frame's surface is the same surface. A
+ * neighbouring pixel's centre is up to a pixel from the point, so this also spans the depth
+ * change across one pixel of a surface seen at a grazing angle (about 1.7 % at 10° for a 45°
+ * field of view 256 pixels wide); an occluder nearer than that to the surface behind it is not
+ * told apart, and a surface more grazing than that is left out.
+ */
+export const DEPTH_TOLERANCE = 0.03;
 
 export interface WarpPair {
   /** Σ M · ‖O_t − Ô_{t−1}‖² / Σ M; NaN when the mask is empty. */
@@ -69,6 +93,45 @@ export function warpMask(motion: MotionPlanes, previousMotion?: MotionPlanes): U
         if (gap > 0.01 * (bx * bx + by * by + fx * fx + fy * fy) + 0.5) continue;
       }
       mask[p] = 1;
+    }
+  }
+  return mask;
+}
+
+/**
+ * The mask M_t for a rasteriser's motion (`RasterMotion`): 1 where the source p + b_t(p) lies
+ * inside the frame and every pixel the bilinear sample there reads (weight > 0) showed, in the
+ * previous frame, the surface p shows now — its depth there within `tolerance` (relative) of the
+ * point's depth in the previous camera — or, for a background pixel, showed background too. A
+ * pixel whose point was behind the previous camera is left out.
+ */
+export function depthWarpMask(motion: RasterMotion, previous: RasterMotion, tolerance = DEPTH_TOLERANCE): Uint8Array {
+  const { width: w, height: h, data: m } = motion;
+  if (previous.width !== w || previous.height !== h) throw new Error(`motion fields of ${w}×${h} and ${previous.width}×${previous.height}`);
+  const before = previous.data;
+  const mask = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const sx = x + m[p * 4]!;
+      const sy = y + m[p * 4 + 1]!;
+      if (!(sx >= 0 && sx <= w - 1 && sy >= 0 && sy <= h - 1)) continue;
+      const zPrev = m[p * 4 + 2]!;
+      const background = m[p * 4 + 3]! === 0;
+      if (!background && !(zPrev > 0)) continue;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      let same = true;
+      for (const [xx, yy] of [[x0, y0], [x0 + 1, y0], [x0, y0 + 1], [x0 + 1, y0 + 1]] as const) {
+        // A neighbour the bilinear sample gives no weight does not matter (and may lie outside).
+        if ((xx > x0 && sx === x0) || (yy > y0 && sy === y0)) continue;
+        const d = before[(yy * w + xx) * 4 + 3]!;
+        if (background ? d !== 0 : !(d > 0 && Math.abs(d - zPrev) <= tolerance * zPrev)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) mask[p] = 1;
     }
   }
   return mask;
