@@ -31,7 +31,7 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   if (!gpuOk(t) || !requireTool(t, '/usr/bin/ffmpeg', 'ffmpeg') || !requireTool(t, FFPROBE, 'ffmpeg')) return;
   const parent = tempDir(t);
   const out = join(parent, 'render');
-  // Odd size: the MP4 gets padded to even; 3.7..4.2 s crosses from the scene into the photo.
+  // Odd size: the MP4 gets padded to even; 3.7..4.2 s cuts from the Blender scene to the built-in one.
   const r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '33', '--height', '17', '--fps', '10', '--from', '3.7', '--to', '4.2', '--stability']);
   assert.equal(r.code, 0, r.err);
   const names = entries(out);
@@ -48,9 +48,11 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   assert.deepEqual(m, { frames: 5, width: 34, height: 18, audio: true });
   assert.match(r.out, /Rendering .*example\.seq: 5 frames 33×17 at 10 fps/);
   assert.match(r.out, /Encoded demo\.mp4 \(libx264/);
-  assert.match(r.out, /output Δ +albedo Δ +ratio/);
-  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +[\d.]+$/m, 'second 3: the animated scene');
-  assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  assert.match(r.out, /output Δ +albedo Δ +ratio +E_warp/);
+  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m, 'second 3: the Blender scene');
+  assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  // Four flicker pairs, but the one across the cut at 4 s is no E_warp pair.
+  assert.match(r.out, /^Warping error E_warp .*; 3 frame pairs, \d+% of pixels .*: \d\.\d{6}$/m);
   assert.match(r.err, /demo \[#+\] 5\/5/);
 
   // A second render replaces the first (it holds only a render's files).
@@ -58,6 +60,37 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   assert.equal(again.code, 0, again.err);
   assert.deepEqual(entries(out), ['demo.mp4', 'frame_00000.png', 'frame_00001.png']);
   assert.equal(mp4Frames(join(out, 'demo.mp4')).frames, 2);
+});
+
+test('--stability: E_warp for a G-buffer sequence (in the JSON too), "not available" for a photo', async (t) => {
+  if (!gpuOk(t)) return;
+  const dir = tempDir(t);
+  const seqs = {
+    gbuffer: 'EFFECT + GBufferEffect prev_cnn -> gbuf_feat0 gbuf_feat1 0 1',
+    photo: `EFFECT + ImageFeaturesEffect prev_cnn -> gbuf_feat0 gbuf_feat1 0 1 image=${join(REPO, 'examples/photos/cat.png')}`,
+  };
+  for (const [name, features] of Object.entries(seqs)) {
+    const seq = join(dir, `${name}.seq`);
+    writeFileSync(seq, `BPM 120\nSEQUENCE 0 0 "${name}"\n${features}\nEFFECT + CNNv3Effect gbuf_feat0 gbuf_feat1 -> sink 0 1\n`);
+    const json = join(dir, `${name}.json`);
+    const r = await runCli(['demo', seq, '--out', join(dir, `${name}-out`), '--width', '32', '--height', '18', '--fps', '4', '--stability', '--stability-json', json]);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { warp: { total: { pairs: number; error: number | null; valid: number } }; frames: Array<{ warp: number | null }> };
+    if (name === 'gbuffer') {
+      // The built-in scene orbits and animates: a small, non-zero error over its 3 pairs.
+      const m = /^Warping error E_warp .*; 3 frame pairs, (\d+)% of pixels .*: (\d\.\d{6})$/m.exec(r.out);
+      assert.ok(m, r.out);
+      assert.ok(Number(m[1]) > 50 && Number(m[2]) > 0 && Number(m[2]) < 0.05, `E_warp ${m[2]}, mask ${m[1]}%`);
+      assert.equal(report.warp.total.pairs, 3);
+      assert.ok(Math.abs(report.warp.total.error! - Number(m[2])) < 1e-6);
+      assert.deepEqual(report.frames.map((f) => f.warp !== null), [false, true, true, true]);
+    } else {
+      assert.match(r.out, /^Warping error E_warp: not available \(no consecutive frames with G-buffer motion/m);
+      assert.match(r.out, /^ +0 +3 +[\d.]+ +[\d.]+ +[\d.—]+ +n\/a$/m);
+      assert.equal(report.warp.total.pairs, 0);
+      assert.equal(report.warp.total.error, null);
+    }
+  }
 });
 
 test('without ffmpeg on PATH: frames only, and it says so', async (t) => {

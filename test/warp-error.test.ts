@@ -129,14 +129,18 @@ test('occlusion by depth (G-buffer motion): background a near square uncovers, a
   assert.ok(pair.error < 1e-12, `with the depth mask: ${pair.error}`);
   assert.equal(pair.valid, (W * H - size * step) / (W * H));
 
-  // Within the tolerance (3 %) the surface is the same; beyond it, an occluder; a half-pixel
-  // source reads two pixels, both must match; background (z = 0) matches only background.
+  // Within the tolerance (3 % in 1/z) the surface is the same; beyond it, an occluder; a source
+  // half-way between two pixels reads both, and 1/z there is their mean (a silhouette: no match);
+  // background (z = 0) matches only background.
   const one = (values: number[], prev: number[]): Uint8Array => depthWarpMask({ width: 2, height: 1, data: Float32Array.from(values) }, { width: 2, height: 1, data: Float32Array.from(prev) });
   assert.deepEqual([...one([0, 0, 5.1, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [1, 1]);
   assert.deepEqual([...one([0, 0, 5.2, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1]);
   assert.deepEqual([...one([0.5, 0, 5, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 2, 2])], [0, 0]);
   assert.deepEqual([...one([0, 0, 0, 0, 0, 0, 5, 5], [0, 0, 0, 0, 0, 0, 5, 5])], [1, 1]);
   assert.deepEqual([...one([0, 0, 0, 0, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1], 'background where a surface was');
+  // A floor seen at a grazing angle: 1/z affine across the pixels, depth 4 then 8 (100 % apart);
+  // the point half-way, at 1/z = (1/4 + 1/8) / 2, is the same surface.
+  assert.deepEqual([...one([0.5, 0, 16 / 3, 16 / 3, 0, 0, 8, 8], [0, 0, 4, 4, 0, 0, 8, 8])], [1, 1], 'a sloped surface');
   assert.deepEqual([...one([0, 0, 0, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1], 'behind the previous camera (z_prev 0)');
 });
 
