@@ -51,8 +51,9 @@
  *   a TAA velocity buffer is — and that point's view depth in the previous camera and now; the
  *   background (0, 0, 0, 0). A forward renderer cannot know the motion to the next frame, so the
  *   occlusion test of E_warp is a depth test instead of Lai et al.'s forward–backward check
- *   (warp-error.ts `depthWarpMask`): z_prev against the previous frame's own depth where the
- *   point lands. With no previous frame of this shot (the first frame, `restart`: a cut or a
+ *   (warp-error.ts `depthWarpMask`): 1/z_prev against the previous frame's own 1/z, sampled
+ *   bilinearly where the point lands — exact across a plane, so no assumption of constant
+ *   velocity, which reusing the previous frame's motion negated would make. With no previous frame of this shot (the first frame, `restart`: a cut or a
  *   seek, or a new frame size) the previous matrices are this frame's: zero motion. Off, no
  *   motion pipeline, texture or buffer is ever created and the G-buffer pass is unchanged; the
  *   20 feature channels never depend on it.
