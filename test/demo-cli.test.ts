@@ -31,7 +31,7 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   if (!gpuOk(t) || !requireTool(t, '/usr/bin/ffmpeg', 'ffmpeg') || !requireTool(t, FFPROBE, 'ffmpeg')) return;
   const parent = tempDir(t);
   const out = join(parent, 'render');
-  // Odd size: the MP4 gets padded to even; 3.7..4.2 s crosses from the scene into the photo.
+  // Odd size: the MP4 gets padded to even; 3.7..4.2 s cuts from the Blender scene to the built-in one.
   const r = await runCli(['demo', EXAMPLE, '--out', out, '--width', '33', '--height', '17', '--fps', '10', '--from', '3.7', '--to', '4.2', '--stability']);
   assert.equal(r.code, 0, r.err);
   const names = entries(out);
@@ -48,9 +48,11 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   assert.deepEqual(m, { frames: 5, width: 34, height: 18, audio: true });
   assert.match(r.out, /Rendering .*example\.seq: 5 frames 33×17 at 10 fps/);
   assert.match(r.out, /Encoded demo\.mp4 \(libx264/);
-  assert.match(r.out, /output Δ +albedo Δ +ratio/);
-  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +[\d.]+$/m, 'second 3: the animated scene');
-  assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  assert.match(r.out, /output Δ +albedo Δ +ratio +E_warp/);
+  assert.match(r.out, /^ +3 +2 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m, 'second 3: the Blender scene');
+  assert.match(r.out, /^ +all +4 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  // Four flicker pairs, but the one across the cut at 4 s is no E_warp pair.
+  assert.match(r.out, /^Warping error E_warp .*; 3 frame pairs, \d+% of pixels .*: \d\.\d{6}$/m);
   assert.match(r.err, /demo \[#+\] 5\/5/);
 
   // A second render replaces the first (it holds only a render's files).
@@ -58,6 +60,37 @@ test('cnnv3 demo renders the example: numbered PNGs, an MP4 whose frame count ff
   assert.equal(again.code, 0, again.err);
   assert.deepEqual(entries(out), ['demo.mp4', 'frame_00000.png', 'frame_00001.png']);
   assert.equal(mp4Frames(join(out, 'demo.mp4')).frames, 2);
+});
+
+test('--stability: E_warp for a G-buffer sequence (in the JSON too), "not available" for a photo', async (t) => {
+  if (!gpuOk(t)) return;
+  const dir = tempDir(t);
+  const seqs = {
+    gbuffer: 'EFFECT + GBufferEffect prev_cnn -> gbuf_feat0 gbuf_feat1 0 1',
+    photo: `EFFECT + ImageFeaturesEffect prev_cnn -> gbuf_feat0 gbuf_feat1 0 1 image=${join(REPO, 'examples/photos/cat.png')}`,
+  };
+  for (const [name, features] of Object.entries(seqs)) {
+    const seq = join(dir, `${name}.seq`);
+    writeFileSync(seq, `BPM 120\nSEQUENCE 0 0 "${name}"\n${features}\nEFFECT + CNNv3Effect gbuf_feat0 gbuf_feat1 -> sink 0 1\n`);
+    const json = join(dir, `${name}.json`);
+    const r = await runCli(['demo', seq, '--out', join(dir, `${name}-out`), '--width', '32', '--height', '18', '--fps', '4', '--stability', '--stability-json', json]);
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { warp: { total: { pairs: number; error: number | null; valid: number } }; frames: Array<{ warp: number | null }> };
+    if (name === 'gbuffer') {
+      // The built-in scene orbits and animates: a small, non-zero error over its 3 pairs.
+      const m = /^Warping error E_warp .*; 3 frame pairs, (\d+)% of pixels .*: (\d\.\d{6})$/m.exec(r.out);
+      assert.ok(m, r.out);
+      assert.ok(Number(m[1]) > 50 && Number(m[2]) > 0 && Number(m[2]) < 0.05, `E_warp ${m[2]}, mask ${m[1]}%`);
+      assert.equal(report.warp.total.pairs, 3);
+      assert.ok(Math.abs(report.warp.total.error! - Number(m[2])) < 1e-6);
+      assert.deepEqual(report.frames.map((f) => f.warp !== null), [false, true, true, true]);
+    } else {
+      assert.match(r.out, /^Warping error E_warp: not available \(no consecutive frames with G-buffer motion/m);
+      assert.match(r.out, /^ +0 +3 +[\d.]+ +[\d.]+ +[\d.—]+ +n\/a$/m);
+      assert.equal(report.warp.total.pairs, 0);
+      assert.equal(report.warp.total.error, null);
+    }
+  }
 });
 
 test('without ffmpeg on PATH: frames only, and it says so', async (t) => {
@@ -195,6 +228,46 @@ test('stability: drift over still shots (known PSNRs), broken by a changed input
   const json = JSON.parse(stabilityJson(t)) as { still: Array<{ lastPsnr: number | null }>; total: { pairs: number } };
   assert.equal(json.still[1]!.lastPsnr, null);
   assert.equal(json.total.pairs, 5);
+});
+
+test('stability: E_warp along G-buffer motion, per second and over the clip; not across cuts; not available without motion', () => {
+  // Two pixels side by side; the picture moves one pixel right each frame (motion to the previous
+  // frame: −1), so only the right pixel has a source in the frame.
+  const motion = (dx: number) => ({ width: 2, height: 1, data: Float32Array.from([dx, 0, 3, 3, dx, 0, 3, 3]) });
+  const img = (l: number, r: number, m?: number) => ({
+    output: Float32Array.from([l, l, l, 1, r, r, r, 1]),
+    albedo: Float32Array.from([l, l, l, 0, r, r, r, 0]),
+    ...(m === undefined ? {} : { motion: motion(m) }),
+  });
+  const m = new StabilityMeter({ warp: true });
+  m.add(0, img(0.2, 0.4, 0));
+  m.add(0.5, img(0.1, 0.2, -1)); // right pixel: 0.2 vs the left's 0.2 before: 0
+  m.add(1, img(0.3, 0.4, -1)); // right: 0.4 vs 0.1 before: 3 · 0.3² = 0.27
+  m.add(1.5, img(0.5, 0.5, 0), true); // a cut: no pair
+  m.add(2, img(0.5, 0.6)); // no motion (a photo): no pair
+  m.add(2.5, img(0.5, 0.7));
+  const t = m.table();
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+  assert.deepEqual(t.frames.map((f) => (f.warp === undefined || Number.isNaN(f.warp) ? null : Math.round(f.warp * 1e6) / 1e6)), [null, 0, 0.27, null, null, null]);
+  assert.deepEqual(t.warp!.rows.map((r) => [r.second, r.pairs]), [[0, 1], [1, 1]]);
+  assert.ok(near(t.warp!.total.error, 0.135) && near(t.warp!.total.valid, 0.5) && t.warp!.total.pairs === 2);
+  const text = formatStability(t);
+  assert.match(text, /E_warp\n/);
+  assert.match(text, /^ +1 +2 +[\d.]+ +[\d.]+ +[\d.—]+ +0\.270000$/m, 'second 1: one pair (the cut is not one)');
+  assert.match(text, /^ +2 +2 +[\d.]+ +[\d.]+ +[\d.—]+ +n\/a$/m, 'second 2: no motion');
+  assert.match(text, /^Warping error E_warp .*2 frame pairs, 50% of pixels .*: 0\.135000 \(n\/a: seconds without G-buffer motion\)$/m);
+  const photo = new StabilityMeter({ warp: true });
+  photo.add(0, img(0.2, 0.4));
+  photo.add(0.5, img(0.2, 0.5));
+  assert.match(formatStability(photo.table()), /Warping error E_warp: not available/);
+  const json = JSON.parse(stabilityJson(t)) as { warp: { total: { error: number } }; frames: Array<{ warp: number | null }> };
+  assert.ok(near(json.warp.total.error, 0.135) && json.frames[0]!.warp === null);
+  // Without `warp` (eval --sequence's meters) the report has no E_warp at all.
+  const plain = new StabilityMeter();
+  plain.add(0, img(0.2, 0.4, 0));
+  plain.add(0.5, img(0.1, 0.2, -1));
+  assert.equal(plain.table().warp, undefined);
+  assert.doesNotMatch(formatStability(plain.table()), /E_warp/);
 });
 
 test('Ctrl-C during a render: exit 130, no output directory and no staging folder left', async (t) => {

@@ -20,7 +20,8 @@ import { jointMatrices, loadScene, worldMatrices, VERTEX_FLOATS, type LoadedScen
 import { TextureNodes } from '../src/effect/nodes.js';
 import { isCnnV3Error } from '../src/errors.js';
 import type { GpuContext } from '../src/gpu/context.js';
-import { readRgba32u, readTextureBytes } from '../src/gpu/readback.js';
+import { readRgba32f, readRgba32u, readTextureBytes } from '../src/gpu/readback.js';
+import { depthWarpMask, warpPairError } from '../src/demo/warp-error.js';
 import { encodePng } from '../src/image/png.js';
 import { linearToSrgb8 } from '../src/pack/blender.js';
 import { destroyGpuContextAfter, testGpuContext } from './gpu-helpers.js';
@@ -143,6 +144,52 @@ test('the Khronos Fox: skinned on the GPU, its Walk animation played by the cloc
   assert.ok(mean > 40 && mean < 250, `mean albedo red ${mean}`);
   walk.destroy();
   rest.destroy();
+});
+
+test('the Fox walking: its motion plane follows the CPU-skinned vertices from the previous frame\'s joint palette, and carries its texture', async (t) => {
+  const ctx = await gpu(t);
+  if (!ctx) return;
+  const fx = await GBufferEffect.create(ctx, sceneOf(fixture('fox-camera.glb'), 'fox-camera.glb', { animation: 'Walk', motion: true }));
+  const [t0, t1] = [0.1, 0.3];
+  const frame = async (time: number) => {
+    const planes = await render(ctx, fx, time);
+    return { planes, motion: { width: W, height: H, data: await readRgba32f(ctx.device, fx.motionPlane!) } };
+  };
+  const before = await frame(t0);
+  const now = await frame(t1);
+  const m = now.motion.data;
+  const cam = (time: number) => {
+    const fv = frameView(fx.scene, time, W / H);
+    return { vp: multiply(fv.proj, fv.view), view: fv.view };
+  };
+  const [c0, c1] = [cam(t0), cam(t1)];
+  const [v0, v1] = [cpuSkinned(fx.scene, t0), cpuSkinned(fx.scene, t1)];
+  const errors: number[] = [];
+  let moving = 0;
+  v1.forEach((v, i) => {
+    const [x, y] = project(c1.vp, v, W, H);
+    const [px, py] = project(c0.vp, v0[i]!, W, H);
+    const k = (Math.floor(y) * W + Math.floor(x)) * 4;
+    if (!(x >= 0 && x < W && y >= 0 && y < H)) return;
+    // Only vertices the pixel shows (the front-most surface there is at the vertex's depth).
+    const z = -transformPoint(c1.view, v)[2]!;
+    if (Math.abs(m[k + 3]! - z) > 0.01 * z) return;
+    errors.push(Math.hypot(m[k]! - (px - x), m[k + 1]! - (py - y)));
+    if (Math.hypot(px - x, py - y) > 1) moving++;
+  });
+  errors.sort((a, b) => a - b);
+  const median = errors[Math.floor(errors.length / 2)]!;
+  assert.ok(errors.length > 100 && moving > 50, `${errors.length} visible vertices, ${moving} moving over a pixel`);
+  // The plane is sampled at the pixel centre, up to half a pixel from the vertex.
+  assert.ok(median < 0.2, `median |GPU − CPU| displacement ${median.toFixed(3)} px`);
+  // The texture moves with the motion: the albedo warped along it is far nearer than unwarped.
+  const albedo = (p: Planes) => Float32Array.from(p.am, (b, i) => (i % 4 === 3 ? 1 : b / 255));
+  const mask = depthWarpMask(now.motion, before.motion);
+  const still = { width: W, height: H, data: new Float32Array(W * H * 4) };
+  const along = warpPairError(albedo(now.planes), albedo(before.planes), now.motion, undefined, mask).error;
+  const unwarped = warpPairError(albedo(now.planes), albedo(before.planes), still, undefined, mask).error;
+  assert.ok(along < unwarped / 2, `albedo E_pair along the motion ${along}, unwarped ${unwarped}`);
+  fx.destroy();
 });
 
 test('compressed Fox files (Draco, gltfpack meshopt + quantisation, gltf-transform quantize) render the G-buffer of the original', async (t) => {

@@ -1,11 +1,12 @@
 /**
  * E_warp (src/demo/warp-error.ts) on synthetic clips with a known answer: a pattern translated by
  * a known shift scores 0 with the right motion and clearly more with none or the reversed one;
- * pixels whose source leaves the frame and pixels a moving square uncovers are masked out.
+ * pixels whose source leaves the frame and pixels a moving square uncovers are masked out, by the
+ * forward-backward check (Blender's motion) or by the depth test (the demo's G-buffer motion).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { warpBack, warpMask, warpPairError, type MotionPlanes } from '../src/demo/warp-error.js';
+import { depthWarpMask, warpBack, warpMask, warpPairError, type MotionPlanes, type RasterMotion } from '../src/demo/warp-error.js';
 import { decodeMotion, encodeMotion } from '../src/dataset/motion.js';
 
 const W = 40;
@@ -98,6 +99,49 @@ test('occlusion: the background a moving square uncovers is masked by the forwar
   // Without the previous frame's motion only the frame test applies: the uncovered strip counts.
   const frameOnly = warpPairError(now, before, motionNow);
   assert.ok(frameOnly.error > 0.01, `frame test only: ${frameOnly.error}`);
+});
+
+test('occlusion by depth (G-buffer motion): background a near square uncovers, a point that was behind an occluder or behind the camera, are masked', () => {
+  // A square 2 m away slides 4 pixels right over a wall 5 m away; the camera does not move.
+  const [x0, size, step] = [10, 8, 4];
+  const raster = (sx: number): RasterMotion => {
+    const data = new Float32Array(W * H * 4);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const inSquare = x >= sx && x < sx + size && y >= 10 && y < 10 + size;
+        data.set(inSquare ? [sx === x0 ? 0 : -step, 0, 2, 2] : [0, 0, 5, 5], (y * W + x) * 4);
+      }
+    }
+    return { width: W, height: H, data };
+  };
+  const before = raster(x0);
+  const now = raster(x0 + step);
+  const mask = depthWarpMask(now, before);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const uncovered = y >= 10 && y < 10 + size && x >= x0 && x < x0 + step;
+      assert.equal(mask[y * W + x], uncovered ? 0 : 1, `mask at ${x},${y}`);
+    }
+  }
+  const paint = (sx: number) => (x: number, y: number): [number, number, number] =>
+    x >= sx && x < sx + size && y >= 10 && y < 10 + size ? [1, 0, 0] : [0, 0, 0.2 + 0.01 * x];
+  const pair = warpPairError(frame(0, 0, paint(x0 + step)), frame(0, 0, paint(x0)), now, undefined, mask);
+  assert.ok(pair.error < 1e-12, `with the depth mask: ${pair.error}`);
+  assert.equal(pair.valid, (W * H - size * step) / (W * H));
+
+  // Within the tolerance (3 % in 1/z) the surface is the same; beyond it, an occluder; a source
+  // half-way between two pixels reads both, and 1/z there is their mean (a silhouette: no match);
+  // background (z = 0) matches only background.
+  const one = (values: number[], prev: number[]): Uint8Array => depthWarpMask({ width: 2, height: 1, data: Float32Array.from(values) }, { width: 2, height: 1, data: Float32Array.from(prev) });
+  assert.deepEqual([...one([0, 0, 5.1, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [1, 1]);
+  assert.deepEqual([...one([0, 0, 5.2, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1]);
+  assert.deepEqual([...one([0.5, 0, 5, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 2, 2])], [0, 0]);
+  assert.deepEqual([...one([0, 0, 0, 0, 0, 0, 5, 5], [0, 0, 0, 0, 0, 0, 5, 5])], [1, 1]);
+  assert.deepEqual([...one([0, 0, 0, 0, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1], 'background where a surface was');
+  // A floor seen at a grazing angle: 1/z affine across the pixels, depth 4 then 8 (100 % apart);
+  // the point half-way, at 1/z = (1/4 + 1/8) / 2, is the same surface.
+  assert.deepEqual([...one([0.5, 0, 16 / 3, 16 / 3, 0, 0, 8, 8], [0, 0, 4, 4, 0, 0, 8, 8])], [1, 1], 'a sloped surface');
+  assert.deepEqual([...one([0, 0, 0, 5, 0, 0, 5, 5], [0, 0, 5, 5, 0, 0, 5, 5])], [0, 1], 'behind the previous camera (z_prev 0)');
 });
 
 test('motion.bin: round trip, and every damaged file named in one line', () => {

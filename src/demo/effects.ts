@@ -44,6 +44,8 @@ export interface DemoFrame {
   beat_phase: number;
   beat_norm: number;
   audio_intensity: number;
+  /** The previous frame was not this shot's (the first frame, a cut, a seek): history starts over. */
+  restart?: boolean;
 }
 
 export interface DemoEffect {
@@ -51,6 +53,11 @@ export interface DemoEffect {
   destroy(): void;
   /** Set on CNNv3Effect adapters: the engine copies this node into prev_cnn after the frame. */
   readonly cnnOutput?: string;
+  /**
+   * GBufferEffect with motion on: the motion plane of the frame it just rendered (gbuffer-effect.ts
+   * "motion"), for the features it wrote.
+   */
+  motionPlane?(): GPUTexture | undefined;
 }
 
 /** Frames of a decoded video, already scaled to the demo's size. */
@@ -249,6 +256,8 @@ export interface EffectFactoryOptions {
   fps: number;
   /** How images and videos meet the frame (default DEFAULT_DEMO_FIT, cover). */
   fit?: FitMode;
+  /** GBufferEffects render their motion plane (EngineOptions.motion). */
+  motion?: boolean;
 }
 
 /** Builds the effect of one EFFECT line; any problem becomes `file:line: message`. */
@@ -261,7 +270,7 @@ export async function createEffect(ctx: GpuContext, seq: SeqFile, e: SeqEffect, 
       case 'ImageFeaturesEffect':
         return await ImageFeaturesEffect.create(ctx, e, assets, opts);
       case 'GBufferEffect':
-        return await createGBuffer(ctx, e, assets);
+        return await createGBuffer(ctx, e, assets, opts.motion === true);
     }
   } catch (err) {
     if (isCnnV3Error(err)) throw fileError(`${seq.file}:${e.line}`, err.message);
@@ -282,7 +291,11 @@ class GBufferAdapter implements DemoEffect {
   render(encoder: GPUCommandEncoder, frame: DemoFrame, nodes: TextureNodes): void {
     this.view ??= new FeatureNodes(this.device, nodes, this.shared);
     // The scene's animation clock is the effect's own: it starts when the effect does.
-    this.effect.render(encoder, { t: frame.localTime, width: frame.width, height: frame.height }, this.view);
+    this.effect.render(encoder, { t: frame.localTime, width: frame.width, height: frame.height, restart: frame.restart === true }, this.view);
+  }
+
+  motionPlane(): GPUTexture | undefined {
+    return this.effect.motionPlane;
   }
 
   destroy(): void {
@@ -291,11 +304,11 @@ class GBufferAdapter implements DemoEffect {
   }
 }
 
-async function createGBuffer(ctx: GpuContext, e: SeqEffect, assets: DemoAssets): Promise<DemoEffect> {
+async function createGBuffer(ctx: GpuContext, e: SeqEffect, assets: DemoAssets, motion: boolean): Promise<DemoEffect> {
   const prev = e.inputs.includes(PREV_CNN) ? PREV_CNN : NO_PREV;
   const outputs: [string, string] = [e.outputs[0]!, e.outputs[1]!];
   const scene = e.params['scene'];
-  const opts: GBufferOptions = { outputs, prev };
+  const opts: GBufferOptions = { outputs, prev, motion };
   if (scene !== undefined) {
     opts.scene = await assets.read(scene, 'scene');
     opts.sceneName = scene;

@@ -12,6 +12,9 @@
  * - Every effect of the file is built at load, so a missing or bad file fails before the first
  *   frame, not in the middle of a render.
  * - audio_intensity of a frame = peak |sample| over [t, t + dt) (wav.ts), 0 without AUDIO.
+ * - `motion` (the demo's --stability): GBufferEffects also render a motion plane, and FrameInfo
+ *   names the one behind the CNN's features. A frame with `restart` (first, cut, seek) tells
+ *   the effects that the previous frame was another shot's: the motion restarts at zero.
  */
 import { CnnV3Error, fileError, isCnnV3Error } from '../errors.js';
 import type { GpuContext } from '../gpu/context.js';
@@ -34,6 +37,8 @@ export interface EngineOptions {
   fit?: FitMode;
   /** Checked between effects while loading (each may compile pipelines for seconds): aborted, load throws its reason. */
   signal?: AbortSignal;
+  /** GBufferEffects render their motion plane each frame (for E_warp); off: no motion pass exists. */
+  motion?: boolean;
 }
 
 /** What a frame did, for readbacks (stability) and tests. */
@@ -41,8 +46,11 @@ export interface FrameInfo {
   t: number;
   plan: FramePlan;
   params: Pick<DemoFrame, 'beat_phase' | 'beat_norm' | 'audio_intensity'>;
-  /** The last CNNv3Effect of the frame: its input feature nodes and its output node. */
-  cnn?: { inputs: [string, string]; output: string };
+  /**
+   * The last CNNv3Effect of the frame: its input feature nodes and its output node; `motion`: the
+   * motion plane of the GBufferEffect that wrote its features this frame (only with motion on).
+   */
+  cnn?: { inputs: [string, string]; output: string; motion?: GPUTexture };
   /** The set of running effects changed since the previous frame (a cut: prev_cnn restarts black). */
   cut?: boolean;
 }
@@ -155,13 +163,25 @@ export class DemoEngine {
     this.lastActive = active;
     if (this.needsClear && !this.prevIsBlack) this.clear(encoder, this.nodes.get(PREV_CNN)!);
     if (this.needsClear) this.prevIsBlack = true;
+    const restart = this.needsClear;
     this.needsClear = false;
     this.clear(encoder, this.sink);
     let cnn: FrameInfo['cnn'];
+    // Which node holds features with a motion plane this frame (a later writer replaces it).
+    const motionOf = new Map<string, GPUTexture>();
     for (const step of plan.steps) {
       const effect = this.effects.get(step.active.effect.index)!;
-      effect.render(encoder, { t, localTime: step.active.localTime, width, height, ...params }, this.nodes);
-      if (effect.cnnOutput !== undefined) cnn = { inputs: [step.inputs[0]!, step.inputs[1]!], output: effect.cnnOutput };
+      effect.render(encoder, { t, localTime: step.active.localTime, width, height, ...params, restart }, this.nodes);
+      const motion = effect.motionPlane?.();
+      for (const node of step.outputs) {
+        if (motion) motionOf.set(node, motion);
+        else motionOf.delete(node);
+      }
+      if (effect.cnnOutput !== undefined) {
+        cnn = { inputs: [step.inputs[0]!, step.inputs[1]!], output: effect.cnnOutput };
+        const m = motionOf.get(step.inputs[0]!);
+        if (m) cnn.motion = m;
+      }
     }
     const prev = this.nodes.get(PREV_CNN)!;
     if (cnn) {

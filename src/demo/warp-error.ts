@@ -13,6 +13,13 @@
  * forward–backward consistency — going back along b_t and forward again along the previous
  * frame's motion to the next frame, f_{t−1}, should land where it started; it is occluded where
  * |b + f|² > 0.01 · (|b|² + |f|²) + 0.5. Browser-safe, no dependencies.
+ *
+ * A rasteriser knows more than an optical flow and less than a renderer's Vector pass: the
+ * demo's G-buffer motion (GBufferEffect, `RasterMotion`) is exact, but a forward renderer has no
+ * motion to the next frame, so there the occlusion test is a depth test (`depthWarpMask`): the
+ * point a pixel shows must have been the front-most surface where it was in the previous frame.
+ * `warpBack` and `warpPairError` (given the mask) read only the first two channels, so they take
+ * either kind of field.
  */
 
 /** Per pixel (prev dx, prev dy, next dx, next dy), in pixels, x right, y down (motion.bin). */
@@ -21,6 +28,23 @@ export interface MotionPlanes {
   height: number;
   data: Float32Array;
 }
+
+/**
+ * GBufferEffect's motion plane: per pixel (prev dx, prev dy, z_prev, z): the displacement in
+ * pixels (x right, y down) to where the surface point was in the previous frame, that point's
+ * view depth in the previous camera (0: it was behind it) and its view depth now (0: background,
+ * no surface). The first two channels are MotionPlanes'.
+ */
+export type RasterMotion = MotionPlanes;
+
+/**
+ * How far (relative) the previous frame's inverse depth where a point lands may be from the
+ * point's own before it is another surface. Inverse depth is affine in screen space across a
+ * plane, so its bilinear sample is exact on flat surfaces whatever their slope; this leaves room
+ * for curvature and for a sliver (under about 3 % of the sample's weight behind, 5 % for a
+ * surface 2.5× as far) of another surface at a silhouette.
+ */
+export const DEPTH_TOLERANCE = 0.03;
 
 export interface WarpPair {
   /** Σ M · ‖O_t − Ô_{t−1}‖² / Σ M; NaN when the mask is empty. */
@@ -69,6 +93,40 @@ export function warpMask(motion: MotionPlanes, previousMotion?: MotionPlanes): U
         if (gap > 0.01 * (bx * bx + by * by + fx * fx + fy * fy) + 0.5) continue;
       }
       mask[p] = 1;
+    }
+  }
+  return mask;
+}
+
+/**
+ * The mask M_t for a rasteriser's motion (`RasterMotion`): 1 where the source p + b_t(p) lies
+ * inside the frame and the previous frame's surface there is the one p shows now: the previous
+ * frame's inverse view depth 1/z, sampled bilinearly at the source as the colour is, within
+ * `tolerance` (relative) of 1/z_prev of p's point (0 for background: background must meet
+ * background). Where something else was in front (occluded) or the sample straddles a
+ * silhouette it differs. A pixel whose point was behind the previous camera is left out.
+ */
+export function depthWarpMask(motion: RasterMotion, previous: RasterMotion, tolerance = DEPTH_TOLERANCE): Uint8Array {
+  const { width: w, height: h, data: m } = motion;
+  if (previous.width !== w || previous.height !== h) throw new Error(`motion fields of ${w}×${h} and ${previous.width}×${previous.height}`);
+  const inverse = new Float32Array(w * h);
+  for (let p = 0; p < w * h; p++) {
+    const z = previous.data[p * 4 + 3]!;
+    inverse[p] = z > 0 ? 1 / z : 0;
+  }
+  const mask = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      const sx = x + m[p * 4]!;
+      const sy = y + m[p * 4 + 1]!;
+      if (!(sx >= 0 && sx <= w - 1 && sy >= 0 && sy <= h - 1)) continue;
+      const zPrev = m[p * 4 + 2]!;
+      const background = m[p * 4 + 3]! === 0;
+      if (!background && !(zPrev > 0)) continue;
+      const want = background ? 0 : 1 / zPrev;
+      const got = bilinear(inverse, w, h, 1, 0, sx, sy);
+      if (Math.abs(got - want) <= tolerance * Math.max(want, got)) mask[p] = 1;
     }
   }
   return mask;

@@ -45,3 +45,9 @@ export async function readRgba32u(device: GPUDevice, texture: GPUTexture): Promi
   const bytes = await readTextureBytes(device, texture);
   return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
 }
+
+/** An rgba32float texture as float32, 4 per pixel. */
+export async function readRgba32f(device: GPUDevice, texture: GPUTexture): Promise<Float32Array> {
+  const bytes = await readTextureBytes(device, texture);
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
+}

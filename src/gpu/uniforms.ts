@@ -16,11 +16,13 @@ export const UNIFORM_LAYOUTS = {
   /** GBufferEffect's per-frame uniforms (gbuffer_raster.wgsl); matrices column-major f32. */
   GBufferFrame: { size: 224, offsets: { view_proj: 0, view: 64, light_view_proj: 128, light_dir: 192, shadow: 208 } },
   /** GBufferEffect's per-draw uniforms, one 256-byte slot each (dynamic offset). */
-  GBufferObject: { size: 192, offsets: { model: 0, normal_matrix: 64, base_color: 128, emissive: 144, matid: 160, alpha_mode: 164, alpha_cutoff: 168, has_normals: 172, unlit: 176, joint_offset: 180 } },
+  GBufferObject: { size: 256, offsets: { model: 0, normal_matrix: 64, base_color: 128, emissive: 144, matid: 160, alpha_mode: 164, alpha_cutoff: 168, has_normals: 172, unlit: 176, joint_offset: 180, prev_model: 192 } },
+  /** GBufferEffect's motion pass (gbuffer_raster.wgsl), written only when motion is on. */
+  GBufferMotion: { size: 144, offsets: { prev_view_proj: 0, prev_view: 64, viewport: 128 } },
 } as const;
 
 /** The CNN passes' structs, written by writeUniform. */
-export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View' | 'TrainStep' | 'GBufferFrame' | 'GBufferObject'>;
+export type UniformStruct = Exclude<keyof typeof UNIFORM_LAYOUTS, 'View' | 'TrainStep' | 'GBufferFrame' | 'GBufferObject' | 'GBufferMotion'>;
 
 /** Writes a struct: weight_offset as u32, every other field as 4 floats (missing lanes 0). */
 export function writeUniform(struct: UniformStruct, values: { weight_offset: number } & Record<string, number | ArrayLike<number>>): ArrayBuffer {

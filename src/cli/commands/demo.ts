@@ -18,7 +18,7 @@ import { parseSeq } from '../../demo/seq.js';
 import { CnnV3Error, fileError } from '../../errors.js';
 import type { GpuContext } from '../../gpu/context.js';
 import { createNodeGpu } from '../../gpu/device-node.js';
-import { readRgba16f, readRgba32u } from '../../gpu/readback.js';
+import { readRgba16f, readRgba32f, readRgba32u } from '../../gpu/readback.js';
 import { floatRgbaTo8 } from '../../image/image.js';
 import { encodePng } from '../../image/png.js';
 import { stagingName, unstage, writeFileAtomic } from '../../util/atomic-node.js';
@@ -44,7 +44,12 @@ change of the CNN output against that of its albedo input, per second of the cli
 drift over each still shot (frames whose input does not change): PSNR of its later outputs
 against its first. It also writes DIR/stability.png beside the frames: the per-frame change of
 the output and of its albedo input against time, a dashed line at each cut (the running effects
-change). --stability-json FILE also writes those figures as JSON (with every frame's change).
+change). Where the CNN reads a GBufferEffect, it also prints the warping error E_warp of Lai et
+al. 2018 per second and over the clip: the output against the previous output carried along
+the G-buffer's own motion (rendered only when measuring), pixels occluded in the previous
+frame left out by a depth test, cuts not crossed; photo and video sequences have no motion
+(n/a, "not available"). --stability-json FILE also writes those figures as JSON (with every
+frame's change).
 DIR is replaced only if it is empty or holds an earlier render; nothing is half-written.
 `;
 
@@ -159,7 +164,9 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     ctx = await createNodeGpu({ adapter: 'auto' });
     if (abort.signal.aborted) throw interrupted('while opening the GPU');
-    engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps, fit, signal: abort.signal }).catch((e: unknown) => {
+    // The G-buffer's motion pass exists only when E_warp is measured.
+    const measure = values['stability'] === true || stringFlag(values, 'stability-json') !== undefined;
+    engine = await DemoEngine.load(ctx, seq, nodeAssets(seqPath, fps), { width, height, fps, fit, signal: abort.signal, motion: measure }).catch((e: unknown) => {
       throw abort.signal.aborted ? interrupted('while loading the effects') : e;
     });
     await mkdir(staging, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
@@ -167,7 +174,7 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
     });
     io.stdout(`Rendering ${seqPath}: ${frames} frames ${width}×${height} at ${fps} fps, t = ${from}..${to} s, on ${ctx.adapterName}\n`);
     const stabilityJsonPath = stringFlag(values, 'stability-json');
-    const stability = values['stability'] || stabilityJsonPath !== undefined ? new StabilityMeter() : undefined;
+    const stability = measure ? new StabilityMeter({ warp: true }) : undefined;
     const bar = new ProgressBar(io, 'demo', frames);
     const started = performance.now();
     for (let i = 0; i < frames; i++) {
@@ -178,9 +185,11 @@ export async function demoCommand(argv: string[], io: CliIO): Promise<number> {
       // Synchronous: an interrupt never finds a frame write in flight in the staging folder it removes.
       writeFileSync(join(staging, frameName(i)), encodePng({ width, height, channels: 3, depth: 8, data: floatRgbaTo8(rgba, 3) }));
       if (stability) {
+        const motion = info.cnn?.motion;
         const frame = info.cnn && {
           output: await readRgba16f(ctx.device, engine.nodes.get(info.cnn.output)!),
           albedo: albedoOf(await readRgba32u(ctx.device, engine.nodes.get(info.cnn.inputs[0])!)),
+          ...(motion ? { motion: { width: motion.width, height: motion.height, data: await readRgba32f(ctx.device, motion) } } : {}),
         };
         stability.add(t, frame, info.cut === true);
       }

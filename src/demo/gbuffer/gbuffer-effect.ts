@@ -43,6 +43,20 @@
  *   aspect ratio is the frame's), else an orbit around the scene's bounds (ORBIT_PERIOD_S).
  * - time: `frame.t` seconds drives the orbit camera, and `frame.t × animationSpeed` the chosen
  *   animations (scene.ts AnimationChoice, `animation`), looped over the longest of them.
+ * - motion (`motion: true` only; the demo's --stability measures E_warp with it): after the
+ *   G-buffer pass, a motion pass draws the same geometry (same depth test, same MASK cut-outs)
+ *   into `motionPlane`, rgba32float, per pixel (dx, dy, z_prev, z): the displacement in pixels
+ *   (x right, y down) to where the surface point was in the previous frame — each vertex placed
+ *   by this frame's and the previous frame's camera, node transforms and skin joint palette, as
+ *   a TAA velocity buffer is — and that point's view depth in the previous camera and now; the
+ *   background (0, 0, 0, 0). A forward renderer cannot know the motion to the next frame, so the
+ *   occlusion test of E_warp is a depth test instead of Lai et al.'s forward–backward check
+ *   (warp-error.ts `depthWarpMask`): 1/z_prev against the previous frame's own 1/z, sampled
+ *   bilinearly where the point lands — exact across a plane, so no assumption of constant
+ *   velocity, which reusing the previous frame's motion negated would make. With no previous frame of this shot (the first frame, `restart`: a cut or a
+ *   seek, or a new frame size) the previous matrices are this frame's: zero motion. Off, no
+ *   motion pipeline, texture or buffer is ever created and the G-buffer pass is unchanged; the
+ *   20 feature channels never depend on it.
  */
 import type { GpuContext } from '../../gpu/context.js';
 import { FEATURE_NODES, FeaturePass } from '../../effect/feature-pass.js';
@@ -90,6 +104,8 @@ export interface GBufferOptions {
   decodeImage?: ImageDecoder;
   /** Told once per scene what was ignored (morph targets, …); default console.warn. */
   onWarning?: (message: string) => void;
+  /** Render the motion plane every frame (see the module header); default off, at no cost. */
+  motion?: boolean;
 }
 
 export interface GBufferFrame {
@@ -97,6 +113,8 @@ export interface GBufferFrame {
   t: number;
   width: number;
   height: number;
+  /** The frame before was not this shot's (a cut, a seek): the motion restarts at zero. */
+  restart?: boolean;
 }
 
 export const SHADOW_MAP_SIZE = 1024;
@@ -117,6 +135,18 @@ interface Draw {
   count: number;
   material: GPUBindGroup;
   doubleSided: boolean;
+}
+
+/** GPU objects of the motion pass (`motion: true`). */
+interface MotionPass {
+  pipelines: Record<'rigid' | 'skinned', { single: GPURenderPipeline; double: GPURenderPipeline }>;
+  /** GBufferMotion: the previous frame's camera and the viewport. */
+  uniforms: GPUBuffer;
+  /** The previous frame's joint palette, laid out as the joint buffer. */
+  prevJoints: GPUBuffer;
+  frameGroup: GPUBindGroup;
+  /** The plane and its depth buffer, at the last frame's size. */
+  target?: { texture: GPUTexture; view: GPUTextureView; depth: GPUTexture; depthView: GPUTextureView };
 }
 
 /** The camera and light matrices of a frame (exported for tests and tools). */
@@ -224,6 +254,10 @@ export class GBufferEffect {
   private depth?: { texture: GPUTexture; view: GPUTextureView };
   /** Render-target views of the node textures, made once per texture. */
   private readonly targetViews = new WeakMap<GPUTexture, GPUTextureView>();
+  /** The motion pass: built only with `motion: true`. */
+  private readonly motion?: MotionPass;
+  /** The last frame's matrices and size: the motion pass's "previous frame". */
+  private lastFrame?: { fv: FrameView; width: number; height: number };
 
   static async create(ctx: GpuContext, opts: GBufferOptions): Promise<GBufferEffect> {
     const name = opts.sceneName ?? 'scene';
@@ -356,6 +390,61 @@ export class GBufferEffect {
         jointBinding,
       ],
     });
+    if (opts.motion) {
+      const motionFrameLayout = device.createBindGroupLayout({
+        label: label('motion frame layout'),
+        entries: [
+          uniformEntry(0, GPUShaderStage.VERTEX),
+          jointsEntry,
+          uniformEntry(4, VF),
+          { binding: 5, visibility: GPUShaderStage.VERTEX, buffer: { type: 'read-only-storage' } },
+        ],
+      });
+      const motionLayout = device.createPipelineLayout({ label: label('motion pipeline layout'), bindGroupLayouts: [motionFrameLayout, objectLayout, materialLayout] });
+      const motionPipeline = (cullMode: GPUCullMode, skinned: boolean) =>
+        device.createRenderPipeline({
+          label: label(`motion pipeline (cull ${cullMode}${skinned ? ', skinned' : ''})`),
+          layout: motionLayout,
+          vertex: {
+            module,
+            entryPoint: skinned ? 'vs_motion_skinned' : 'vs_motion',
+            buffers: [
+              {
+                arrayStride: stride,
+                attributes: [
+                  { shaderLocation: 0, offset: 0, format: 'float32x3' },
+                  { shaderLocation: 2, offset: 24, format: 'float32x2' },
+                ],
+              },
+              ...(skinned ? [skinLayout] : []),
+            ],
+          },
+          fragment: { module, entryPoint: 'fs_motion', targets: [{ format: 'rgba32float' }] },
+          // The G-buffer pipelines' states: the same fragments survive.
+          primitive: { topology: 'triangle-list', cullMode, frontFace: 'ccw' },
+          depthStencil: { format: 'depth32float', depthWriteEnabled: true, depthCompare: 'less' },
+        });
+      const uniforms = buffer('motion uniforms', UNIFORM_LAYOUTS.GBufferMotion.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
+      const prevJoints = buffer('previous joint matrices', this.jointBuffer.size, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      this.motion = {
+        pipelines: {
+          rigid: { single: motionPipeline('back', false), double: motionPipeline('none', false) },
+          skinned: anySkinned ? { single: motionPipeline('back', true), double: motionPipeline('none', true) } : { single: undefined!, double: undefined! },
+        },
+        uniforms,
+        prevJoints,
+        frameGroup: device.createBindGroup({
+          label: label('motion frame'),
+          layout: motionFrameLayout,
+          entries: [
+            { binding: 0, resource: frameBinding },
+            jointBinding,
+            { binding: 4, resource: { buffer: uniforms } },
+            { binding: 5, resource: { buffer: prevJoints } },
+          ],
+        }),
+      };
+    }
     this.objectGroup = device.createBindGroup({
       label: label('objects'),
       layout: objectLayout,
@@ -417,10 +506,22 @@ export class GBufferEffect {
     });
   }
 
+  /** The last frame's motion plane (see the module header); undefined unless `motion: true`. */
+  get motionPlane(): GPUTexture | undefined {
+    return this.motion?.target?.texture;
+  }
+
   render(encoder: GPUCommandEncoder, frame: GBufferFrame, nodes: TextureNodes): void {
     const { width: W, height: H } = frame;
     const fv = frameView(this.scene, frame.t, W / H, this.speed);
-    this.writeUniforms(fv);
+    let previous: FrameView | undefined;
+    if (this.motion) {
+      const last = this.lastFrame;
+      // No previous frame of this shot: zero motion, not a jump from another shot's camera.
+      previous = last && !frame.restart && last.width === W && last.height === H ? last.fv : fv;
+      this.lastFrame = { fv, width: W, height: H };
+    }
+    this.writeUniforms(fv, previous && { previous, width: W, height: H });
 
     const shadowPass = encoder.beginRenderPass({
       label: 'gbuffer shadow pass',
@@ -477,9 +578,42 @@ export class GBufferEffect {
     pass.end();
 
     this.featurePass.encode(encoder, nodes);
+    if (this.motion) this.encodeMotion(encoder, this.motion, W, H);
   }
 
-  private writeUniforms(fv: FrameView): void {
+  private encodeMotion(encoder: GPUCommandEncoder, motion: MotionPass, W: number, H: number): void {
+    let target = motion.target;
+    if (!target || target.texture.width !== W || target.texture.height !== H) {
+      target?.texture.destroy();
+      target?.depth.destroy();
+      const u = GPUTextureUsage;
+      // COPY_SRC: the demo reads it back to measure E_warp.
+      const texture = this.device.createTexture({ label: 'gbuffer motion plane', format: 'rgba32float', size: { width: W, height: H }, usage: u.RENDER_ATTACHMENT | u.COPY_SRC });
+      const depth = this.device.createTexture({ label: 'gbuffer motion depth', format: 'depth32float', size: { width: W, height: H }, usage: u.RENDER_ATTACHMENT });
+      target = motion.target = { texture, view: texture.createView({ label: 'gbuffer motion plane target' }), depth, depthView: depth.createView({ label: 'gbuffer motion depth target' }) };
+    }
+    const pass = encoder.beginRenderPass({
+      label: 'gbuffer motion pass',
+      colorAttachments: [{ view: target.view, clearValue: [0, 0, 0, 0], loadOp: 'clear', storeOp: 'store' }],
+      depthStencilAttachment: { view: target.depthView, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
+    });
+    pass.setBindGroup(0, motion.frameGroup);
+    for (const d of this.draws) {
+      const pipelines = d.skin ? motion.pipelines.skinned : motion.pipelines.rigid;
+      pass.setPipeline(d.doubleSided ? pipelines.double : pipelines.single);
+      pass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
+      pass.setBindGroup(2, d.material);
+      pass.setVertexBuffer(0, d.vertices);
+      if (d.skin) pass.setVertexBuffer(1, d.skin);
+      pass.setIndexBuffer(d.indices, 'uint32');
+      pass.drawIndexed(d.count);
+    }
+    pass.end();
+  }
+
+  /** `motion`: the motion pass's previous frame and this frame's size (only with motion on). */
+  private writeUniforms(fv: FrameView, motion?: { previous: FrameView; width: number; height: number }): void {
+    const previous = motion?.previous;
     const L = UNIFORM_LAYOUTS.GBufferFrame;
     const f = new Float32Array(L.size / 4);
     f.set(multiply(fv.proj, fv.view), L.offsets.view_proj / 4);
@@ -494,6 +628,20 @@ export class GBufferEffect {
       const j = new Float32Array(fv.joints.length * 16);
       fv.joints.forEach((m, k) => j.set(m, k * 16));
       this.device.queue.writeBuffer(this.jointBuffer, 0, j);
+    }
+
+    if (motion && this.motion) {
+      const M = UNIFORM_LAYOUTS.GBufferMotion;
+      const m = new Float32Array(M.size / 4);
+      m.set(multiply(motion.previous.proj, motion.previous.view), M.offsets.prev_view_proj / 4);
+      m.set(motion.previous.view, M.offsets.prev_view / 4);
+      m.set([motion.width, motion.height], M.offsets.viewport / 4);
+      this.device.queue.writeBuffer(this.motion.uniforms, 0, m);
+      if (motion.previous.joints.length > 0) {
+        const j = new Float32Array(motion.previous.joints.length * 16);
+        motion.previous.joints.forEach((mat, k) => j.set(mat, k * 16));
+        this.device.queue.writeBuffer(this.motion.prevJoints, 0, j);
+      }
     }
 
     const O = UNIFORM_LAYOUTS.GBufferObject;
@@ -516,6 +664,7 @@ export class GBufferEffect {
       u[O.offsets.has_normals / 4] = prim.hasNormals ? 1 : 0;
       u[O.offsets.unlit / 4] = mat.unlit ? 1 : 0;
       u[O.offsets.joint_offset / 4] = d.skin ? this.jointOffsets[d.object]! : 0;
+      if (previous) fl.set(d.skin ? identity() : previous.world[o.node]!, O.offsets.prev_model / 4);
     }
     this.device.queue.writeBuffer(this.objectBuffer, 0, data);
   }
@@ -525,5 +674,8 @@ export class GBufferEffect {
     this.owned.length = 0;
     this.depth?.texture.destroy();
     this.depth = undefined;
+    this.motion?.target?.texture.destroy();
+    this.motion?.target?.depth.destroy();
+    if (this.motion) this.motion.target = undefined;
   }
 }

@@ -2,7 +2,8 @@
 // shadow pass from the directional light (vs_shadow), then the G-buffer pass (vs_main, fs_main)
 // writing the three planes pack_features.wgsl reads: albedo_matid and normal_shadow_transp
 // (rgba8unorm, each value already an exact byte k/255 as the sample's PNGs hold it) and depth
-// (r32float, depth.png / 65535).
+// (r32float, depth.png / 65535). Only when motion is asked for (the demo's --stability), a motion
+// pass (vs_motion, fs_motion) of the same geometry writes the motion plane.
 
 struct GBufferFrame {
   view_proj: mat4x4f,
@@ -32,6 +33,8 @@ struct GBufferObject {
   unlit: u32,
   // First of this draw's joint matrices in `joints` (skinned draws).
   joint_offset: u32,
+  // The motion pass: `model` of the previous frame (written only when motion is on).
+  prev_model: mat4x4f,
 }
 
 @group(0) @binding(0) var<uniform> frame: GBufferFrame;
@@ -193,4 +196,73 @@ fn fs_main(in: GBufferVaryings, @builtin(front_facing) front: bool) -> GBufferTa
   out.normal_shadow_transp = vec4f(oct_bytes(n_blender), to_byte(lit), (255.0 - round_half_up(alpha * 255.0)) / 255.0);
   out.depth = depth_plane(z);
   return out;
+}
+
+// The motion pass: what a TAA velocity buffer holds, plus the depths the occlusion test needs.
+// Every vertex is placed by this frame's and by the previous frame's camera, node transforms and
+// joint palette; on a frame with no previous one (first, after a cut or seek, resized) the
+// previous uniforms are this frame's, so the motion is exactly 0.
+struct GBufferMotion {
+  prev_view_proj: mat4x4f,
+  prev_view: mat4x4f,
+  // xy: the frame's size in pixels.
+  viewport: vec4f,
+}
+
+@group(0) @binding(4) var<uniform> motion: GBufferMotion;
+@group(0) @binding(5) var<storage, read> prev_joints: array<mat4x4f>;
+
+fn prev_skin_matrix(j: vec4u, w: vec4f) -> mat4x4f {
+  let o = object.joint_offset;
+  return prev_joints[o + j.x] * w.x + prev_joints[o + j.y] * w.y + prev_joints[o + j.z] * w.z + prev_joints[o + j.w] * w.w;
+}
+
+struct MotionVaryings {
+  @builtin(position) clip: vec4f,
+  // Clip positions of the surface point now and in the previous frame: interpolated
+  // perspective-correctly they are exact at every fragment, being affine in the vertex.
+  @location(0) now: vec4f,
+  @location(1) before: vec4f,
+  @location(2) uv: vec2f,
+  // x: view-space depth now, y: in the previous frame's camera (affine too).
+  @location(3) view_z: vec2f,
+}
+
+fn motion_varyings(world: vec4f, prev_world: vec4f, uv: vec2f) -> MotionVaryings {
+  var out: MotionVaryings;
+  // The same expression as varyings(): the motion pass covers exactly the G-buffer's pixels.
+  out.clip = frame.view_proj * world;
+  out.now = out.clip;
+  out.before = motion.prev_view_proj * prev_world;
+  out.uv = uv;
+  out.view_z = vec2f(-(frame.view * world).z, -(motion.prev_view * prev_world).z);
+  return out;
+}
+
+@vertex
+fn vs_motion(@location(0) position: vec3f, @location(2) uv: vec2f) -> MotionVaryings {
+  let p = vec4f(position, 1.0);
+  return motion_varyings(object.model * p, object.prev_model * p, uv);
+}
+
+@vertex
+fn vs_motion_skinned(@location(0) position: vec3f, @location(2) uv: vec2f, @location(4) j: vec4u, @location(5) w: vec4f) -> MotionVaryings {
+  let p = vec4f(position, 1.0);
+  return motion_varyings(skin_matrix(j, w) * p, prev_skin_matrix(j, w) * p, uv);
+}
+
+// (dx, dy, z_prev, z): the displacement in pixels (x right, y down) from this pixel to where its
+// surface point was in the previous frame; that point's view depth in the previous camera and
+// its view depth now. The background keeps the clear value (0, 0, 0, 0). A point that was
+// behind the previous camera has no previous position: (0, 0, 0, z), z_prev 0 marking it.
+@fragment
+fn fs_motion(in: MotionVaryings) -> @location(0) vec4f {
+  // MASK cut-outs are cut out here too, or the plane would cover pixels the G-buffer does not.
+  let tex = textureSample(base_tex, base_sampler, in.uv);
+  if (object.alpha_mode == 1u && (object.base_color * tex).a < object.alpha_cutoff) { discard; }
+  if (!(in.before.w > 0.0)) {
+    return vec4f(0.0, 0.0, 0.0, in.view_z.x);
+  }
+  let d = (in.before.xy / in.before.w - in.now.xy / in.now.w) * vec2f(0.5, -0.5) * motion.viewport.xy;
+  return vec4f(d, in.view_z.y, in.view_z.x);
 }
