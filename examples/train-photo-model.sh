@@ -3,8 +3,10 @@
 # ImageMagick grade of make-targets.sh learned from eight real photos of Debian's
 # python3-skimage, four others held out. 600 epochs of 64 Harris-centred 32×32 patches per
 # image, cosine learning rate; held-out PSNR stops improving after about 500 epochs (about
-# 10 minutes on 2 cores). Needs python3-skimage and imagemagick. FEEDBACK_P=0.5 trains the
-# previous-frame feedback (cnnv3 train --feedback-p; README, "Temporal stability").
+# 10 minutes on 2 cores). Needs python3-skimage and imagemagick. FEEDBACK_P=0.5 TEMPORAL_WEIGHT=1
+# FEEDBACK_NOISE=0.05 is the shipped model (examples/weights); ENC_CHANNELS=16,16 FEEDBACK_P=0.5
+# FEEDBACK_STILL=0.75 TEMPORAL_WEIGHT=1 FEEDBACK_NOISE=0.08 the live-video one (examples/webcam;
+# README, "Temporal stability").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sk=/usr/lib/python3/dist-packages/skimage/data

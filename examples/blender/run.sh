@@ -5,8 +5,8 @@
 # packs them, holds out every sixth frame, trains 600 epochs with a cosine schedule on the CPU,
 # exports, and scores the held-out frames against the identity baseline.
 # Needs Blender (Debian: apt-get install blender). About 6 min of rendering and 8 min of
-# training on 2 cores; FRAMES / EPOCHS / SAMPLES shorten it. FEEDBACK_P=0.5 TEMPORAL_WEIGHT=1
-# trains the previous-frame feedback (README, "Temporal stability").
+# training on 2 cores; FRAMES / EPOCHS / SAMPLES shorten it. FEEDBACK_P=0.5 TEMPORAL_WEIGHT=2
+# (the shipped model) trains the previous-frame feedback (README, "Temporal stability").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 out=${OUT:-out/blender-example}

@@ -5,7 +5,8 @@
 # make-targets.sh, style (0,1) G'MIC's sepia. Trained with --strength-cond audio_intensity
 # --output-mode residual, 40 CPU epochs of 64 random 32×32 patches per image (about a minute on
 # 2 cores), then scored on the held-out photos per style × strength. Needs python3-skimage,
-# imagemagick and gmic. EPOCHS=... shortens a run; OUT=... moves its files.
+# imagemagick and gmic. EPOCHS=... shortens a run; OUT=... moves its files. FEEDBACK_P=0.5
+# TEMPORAL_WEIGHT=2 (the shipped model) trains the previous-frame feedback.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 sk=/usr/lib/python3/dist-packages/skimage/data
