@@ -124,6 +124,9 @@ export const ORBIT_PERIOD_S = 20;
 const OBJECT_SLOT = 256;
 const ALPHA_MODES = { OPAQUE: 0, MASK: 1, BLEND: 2 } as const;
 
+/** A render pipeline per skinning and face culling: the G-buffer pass's, or the motion pass's. */
+type ScenePipelines = Record<'rigid' | 'skinned', { single: GPURenderPipeline; double: GPURenderPipeline }>;
+
 interface Draw {
   object: number;
   primitive: number;
@@ -139,7 +142,7 @@ interface Draw {
 
 /** GPU objects of the motion pass (`motion: true`). */
 interface MotionPass {
-  pipelines: Record<'rigid' | 'skinned', { single: GPURenderPipeline; double: GPURenderPipeline }>;
+  pipelines: ScenePipelines;
   /** GBufferMotion: the previous frame's camera and the viewport. */
   uniforms: GPUBuffer;
   /** The previous frame's joint palette, laid out as the joint buffer. */
@@ -238,7 +241,7 @@ export class GBufferEffect {
   private readonly device: GPUDevice;
   private readonly featurePass: FeaturePass;
   private readonly shadowPipelines: { rigid: GPURenderPipeline; skinned: GPURenderPipeline };
-  private readonly mainPipelines: Record<'rigid' | 'skinned', { single: GPURenderPipeline; double: GPURenderPipeline }>;
+  private readonly mainPipelines: ScenePipelines;
   private readonly frameBuffer: GPUBuffer;
   private readonly objectBuffer: GPUBuffer;
   private readonly jointBuffer: GPUBuffer;
@@ -565,16 +568,7 @@ export class GBufferEffect {
       depthStencilAttachment: { view: this.depth.view, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
     });
     pass.setBindGroup(0, this.mainFrameGroup);
-    for (const d of this.draws) {
-      const pipelines = d.skin ? this.mainPipelines.skinned : this.mainPipelines.rigid;
-      pass.setPipeline(d.doubleSided ? pipelines.double : pipelines.single);
-      pass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
-      pass.setBindGroup(2, d.material);
-      pass.setVertexBuffer(0, d.vertices);
-      if (d.skin) pass.setVertexBuffer(1, d.skin);
-      pass.setIndexBuffer(d.indices, 'uint32');
-      pass.drawIndexed(d.count);
-    }
+    this.drawScene(pass, this.mainPipelines);
     pass.end();
 
     this.featurePass.encode(encoder, nodes);
@@ -598,9 +592,15 @@ export class GBufferEffect {
       depthStencilAttachment: { view: target.depthView, depthClearValue: 1, depthLoadOp: 'clear', depthStoreOp: 'discard' },
     });
     pass.setBindGroup(0, motion.frameGroup);
+    this.drawScene(pass, motion.pipelines);
+    pass.end();
+  }
+
+  /** Every draw of the scene with its material, through the G-buffer or the motion pipelines. */
+  private drawScene(pass: GPURenderPassEncoder, pipelines: ScenePipelines): void {
     for (const d of this.draws) {
-      const pipelines = d.skin ? motion.pipelines.skinned : motion.pipelines.rigid;
-      pass.setPipeline(d.doubleSided ? pipelines.double : pipelines.single);
+      const p = d.skin ? pipelines.skinned : pipelines.rigid;
+      pass.setPipeline(d.doubleSided ? p.double : p.single);
       pass.setBindGroup(1, this.objectGroup, [d.slot * OBJECT_SLOT]);
       pass.setBindGroup(2, d.material);
       pass.setVertexBuffer(0, d.vertices);
@@ -608,7 +608,6 @@ export class GBufferEffect {
       pass.setIndexBuffer(d.indices, 'uint32');
       pass.drawIndexed(d.count);
     }
-    pass.end();
   }
 
   /** `motion`: the motion pass's previous frame and this frame's size (only with motion on). */
