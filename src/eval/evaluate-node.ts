@@ -111,6 +111,15 @@ export function scoreSample(name: string, s: Sample, output: ArrayLike<number>):
   };
 }
 
+/**
+ * scoreSample's PSNR alone, the target converted once: a sequence scores every frame twice (fed
+ * back and alone) and needs neither SSIM nor the identity baseline.
+ */
+function targetPsnr(s: Sample): (output: ArrayLike<number>) => number {
+  const target = Float64Array.from(s.target, (v) => v / 255);
+  return (output) => psnr(Float64Array.from(output, (v) => Math.min(1, Math.max(0, v))), target, 4, [0, 1, 2]);
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 export async function evaluateDataset(
@@ -212,7 +221,7 @@ export async function evaluateSequence(dir: string, mode: InputMode | undefined,
     width: s.width,
     height: s.height,
     albedo: Float32Array.from({ length: s.width * s.height * 4 }, (_, i) => (i % 4 === 3 ? 0 : s.albedo[(i >> 2) * 3 + (i % 4)]! / 255)),
-    psnr: (output: ArrayLike<number>) => scoreSample(s.name, s, output).psnr,
+    psnr: targetPsnr(s),
     ...(motions[i] ? { motion: motions[i], target: Float32Array.from(s.target, (v) => v / 255) } : {}),
   }));
   const model = prepareCpuModel(input);
